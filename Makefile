@@ -1,0 +1,44 @@
+# idsync: the two commands a newcomer needs (make demo, make test) and the ones maintainers use.
+PYTHON ?= python3.11
+VENV := .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.installed
+PACKAGES := core plugins/afas plugins/topdesk plugins/helloid
+PYPROJECTS := pyproject.toml $(addsuffix /pyproject.toml,$(PACKAGES))
+
+.PHONY: install demo test lint typecheck pytest bench docs clean
+
+install: $(STAMP)
+
+$(STAMP): $(PYPROJECTS)
+	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --disable-pip-version-check pip==26.3
+	$(BIN)/python -m pip install --quiet --group dev \
+		-e 'core[sandbox,postgres]' \
+		-e 'plugins/afas[sandbox]' -e 'plugins/topdesk[sandbox]' -e 'plugins/helloid[sandbox]'
+	@touch $(STAMP)
+
+demo: $(STAMP)
+	$(BIN)/idsync demo
+
+test: lint typecheck pytest
+
+lint: $(STAMP)
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+
+typecheck: $(STAMP)
+	$(BIN)/mypy
+
+pytest: $(STAMP)
+	$(BIN)/pytest -n 2
+
+bench: $(STAMP)
+	$(BIN)/python bench/run.py
+
+docs: $(STAMP)
+	$(BIN)/python -m pip install --quiet --group docs
+	$(BIN)/mkdocs build --strict
+
+clean:
+	rm -rf $(VENV) site

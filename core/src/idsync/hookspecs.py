@@ -1,0 +1,226 @@
+"""The hook specifications: the contract between the engine and every plugin.
+
+Each docstring here is the reference documentation of its hook (the docs site renders them).
+A plugin is a class whose methods carry ``@idsync.hookimpl`` and are named after these specs.
+The engine constructs it once without settings (for the ``about`` and ``sandbox`` questions)
+and once per configured system with its validated settings (for the lifecycle hooks), each in
+its own :class:`pluggy.PluginManager`, so a lifecycle call reaches exactly one connector.
+
+Rules that hold for every lifecycle hook:
+
+- it receives one :class:`~idsync.model.HookContext` and returns one
+  :class:`~idsync.model.ActionResult` (or the documented collection);
+- when ``ctx.dry_run`` is true it may read but must never write to the system;
+- it raises (any exception) or returns ``success=False`` to fail this action only; the engine
+  records the failure and retries it in the next run;
+- it never puts a secret in a message, a result or an exception.
+
+Hooks grow by adding arguments: an implementation may accept fewer arguments than its spec
+(pluggy's opt-in arguments), so new arguments never break existing plugins.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable, Mapping
+from typing import TYPE_CHECKING, Any
+
+import pluggy
+
+if TYPE_CHECKING:
+    from idsync.model import (
+        Account,
+        ActionEvent,
+        ActionResult,
+        Blocked,
+        Department,
+        HookContext,
+        Permission,
+        PluginAbout,
+        RunSummary,
+    )
+    from idsync.simulator import SandboxApp
+    from idsync.world import World
+
+PROJECT = "idsync"
+hookspec = pluggy.HookspecMarker(PROJECT)
+hookimpl = pluggy.HookimplMarker(PROJECT)
+
+# --- about -----------------------------------------------------------------------------
+
+
+@hookspec(firstresult=True)
+def idsync_about() -> PluginAbout:  # type: ignore[empty-body]
+    """Describe the plugin: name, kind (source, target or both), version and settings model.
+
+    Called on the unconfigured plugin. Required of every plugin. The settings model is a
+    pydantic model; secret fields are ``SecretStr``. Capabilities are the lifecycle hooks the
+    plugin implements; the engine derives them, so they cannot disagree with the code.
+    """
+
+
+@hookspec(firstresult=True)
+def idsync_check_connection(ctx: HookContext) -> ActionResult:  # type: ignore[empty-body]
+    """Test that the configured system answers and the credentials are accepted.
+
+    Must not write anything. Returns ``success=False`` with a message naming what failed
+    (unreachable, credentials refused, unexpected answer). Used by ``idsync check --connect``.
+    """
+
+
+@hookspec
+def idsync_expression_functions() -> Mapping[str, Callable[..., Any]]:  # type: ignore[empty-body]
+    """Contribute functions to the expression language of rules and mappings.
+
+    Returns ``{name: function}``; every plugin's contributions are merged (a later name wins).
+    Functions must be pure: they see values, never the engine.
+    """
+
+
+# --- source ----------------------------------------------------------------------------
+
+
+@hookspec(firstresult=True)
+def idsync_persons(ctx: HookContext) -> Iterable[Mapping[str, Any] | Blocked]:  # type: ignore[empty-body]
+    """Stream the persons of the source.
+
+    Yields one mapping per person in the shape of :class:`~idsync.model.Person` (the plugin
+    translates its vendor's field names), or a :class:`~idsync.model.Blocked` for a row it
+    cannot translate, naming the person, the field and the problem. The engine validates each
+    mapping; an invalid one is blocked with the validation error, and the others go on.
+    An error raised while streaming fails the whole import (nothing downstream changes).
+    """
+
+
+@hookspec(firstresult=True)
+def idsync_departments(ctx: HookContext) -> Iterable[Mapping[str, Any] | Department]:  # type: ignore[empty-body]
+    """Stream the departments of the source, in the shape of :class:`~idsync.model.Department`.
+
+    ``parent`` and ``manager`` are external ids (of a department and of a person).
+    """
+
+
+# --- target: accounts ------------------------------------------------------------------
+
+
+@hookspec(firstresult=True)
+def idsync_correlate(ctx: HookContext) -> list[Account]:  # type: ignore[empty-body]
+    """Find the accounts whose ``ctx.correlation.account_field`` equals ``ctx.correlation.value``.
+
+    Returns every match: an empty list means *not found* (the engine then creates), one match
+    links, several are *disputed* (reported, nothing done for that person). Read-only, so it
+    behaves the same under dry-run.
+    """
+
+
+@hookspec(firstresult=True)
+def idsync_attribute_available(ctx: HookContext, attribute: str, value: Any) -> bool:  # type: ignore[empty-body]
+    """Whether ``value`` is free for the unique ``attribute`` (e.g. a user name).
+
+    An account that holds the value but is ``ctx.reference`` (the person's own) counts as
+    free. The engine asks this for each candidate of a unique attribute until one is free.
+    Read-only.
+    """
+
+
+@hookspec(firstresult=True)
+def idsync_create(ctx: HookContext) -> ActionResult:  # type: ignore[empty-body]
+    """Create the account with the attributes in ``ctx.account``.
+
+    The account is created *disabled*; the engine enables it when the lifecycle says so.
+    Returns the new account's reference (under dry-run: none, and nothing is written).
+    """
+
+
+@hookspec(firstresult=True)
+def idsync_update(ctx: HookContext) -> ActionResult:  # type: ignore[empty-body]
+    """Write ``ctx.changes`` (and only those attributes) to the account ``ctx.reference``.
+
+    ``ctx.account`` holds the whole desired state for plugins whose API needs a full object.
+    An account that no longer exists returns ``success=False, not_found=True``.
+    """
+
+
+@hookspec(firstresult=True)
+def idsync_enable(ctx: HookContext) -> ActionResult:  # type: ignore[empty-body]
+    """Give the account ``ctx.reference`` access (enable it). Idempotent."""
+
+
+@hookspec(firstresult=True)
+def idsync_disable(ctx: HookContext) -> ActionResult:  # type: ignore[empty-body]
+    """Take access away from the account ``ctx.reference``. Idempotent.
+
+    An account already gone is success with ``not_found=True`` and a warning message.
+    """
+
+
+@hookspec(firstresult=True)
+def idsync_delete(ctx: HookContext) -> ActionResult:  # type: ignore[empty-body]
+    """Delete the account ``ctx.reference`` (or, where the system never deletes, clear it).
+
+    An account already gone is success with ``not_found=True`` and a warning message.
+    """
+
+
+@hookspec(firstresult=True)
+def idsync_accounts(ctx: HookContext) -> Iterable[Account]:  # type: ignore[empty-body]
+    """Stream every account of the target (disabled and soft-deleted ones too) with the
+    permission keys each holds, for reconciliation. Read-only.
+    """
+
+
+# --- target: permissions and resources -------------------------------------------------
+
+
+@hookspec(firstresult=True)
+def idsync_permissions(ctx: HookContext) -> Iterable[Permission]:  # type: ignore[empty-body]
+    """List the permissions the target offers (groups, products, …) with their references."""
+
+
+@hookspec(firstresult=True)
+def idsync_grant(ctx: HookContext) -> ActionResult:  # type: ignore[empty-body]
+    """Grant ``ctx.permission`` to the account ``ctx.reference``. Idempotent: already granted
+    is success. A permission that does not exist fails with a message naming it.
+    """
+
+
+@hookspec(firstresult=True)
+def idsync_revoke(ctx: HookContext) -> ActionResult:  # type: ignore[empty-body]
+    """Revoke ``ctx.permission`` from the account ``ctx.reference``. Idempotent: not held, or
+    the account or permission gone, is success with ``not_found=True``.
+    """
+
+
+@hookspec(firstresult=True)
+def idsync_resource(ctx: HookContext) -> ActionResult:  # type: ignore[empty-body]
+    """Ensure the resource ``ctx.permission`` exists (e.g. a department group), creating it
+    when missing. Idempotent. ``ctx.permission.data`` carries what it is made from (for a
+    department group, the department). Returns the resource's reference in ``reference``.
+    """
+
+
+# --- observers -------------------------------------------------------------------------
+
+
+@hookspec
+def idsync_action_finished(event: ActionEvent) -> None:
+    """Observe one finished action (done, failed, held or dry-run). Must not raise: an
+    observer's failure is logged and never fails the action.
+    """
+
+
+@hookspec
+def idsync_run_finished(summary: RunSummary) -> None:
+    """Observe the end of a run with its counts, blocked persons and held work."""
+
+
+# --- sandbox ---------------------------------------------------------------------------
+
+
+@hookspec(firstresult=True)
+def idsync_sandbox(world: World) -> SandboxApp | None:
+    """Return the plugin's simulator, seeded from the sandbox ``world``.
+
+    Called on the unconfigured plugin by ``idsync sandbox``. The returned app is served on
+    127.0.0.1; its environment variables tell the example pipelines where it is.
+    Return None when the simulator's extra (``[sandbox]``) is not installed.
+    """

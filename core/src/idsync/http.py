@@ -1,0 +1,298 @@
+"""The HTTP client plugins use to talk to vendor APIs: httpx with retries done right.
+
+Transient failures are retried with exponential backoff and full jitter, honouring
+``Retry-After``: 429 and 503 always (the server says it did not do the work), other 5xx,
+timeouts and dropped connections only for idempotent methods (a POST that timed out may have
+happened; the engine correlates before it creates again). Everything else raises
+:class:`ApiError`, naming the method, the path and what the server said, never a secret.
+"""
+
+from __future__ import annotations
+
+import email.utils
+import json
+import random
+import threading
+import time
+from collections.abc import Callable, Iterable, Mapping
+from typing import Any
+
+import httpx
+from loguru import logger
+
+__all__ = ["ApiClient", "ApiError", "RateLimiter"]
+
+_IDEMPOTENT = frozenset({"GET", "HEAD", "PUT", "DELETE", "OPTIONS"})
+_ALWAYS_RETRY = frozenset({429, 503})
+_RETRY_IF_IDEMPOTENT = frozenset({500, 502, 504})
+
+
+class ApiError(Exception):
+    """A vendor API call failed. ``retriable`` says whether a later attempt may succeed."""
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        method: str = "",
+        path: str = "",
+        status: int | None = None,
+        body: Any = None,
+        retriable: bool = False,
+    ) -> None:
+        where = f"{method} {path}".strip()
+        super().__init__(f"{where}: {message}" if where else message)
+        self.method = method
+        self.path = path
+        self.status = status
+        self.body = body
+        self.retriable = retriable
+
+
+class RateLimiter:
+    """A thread-safe token bucket: at most ``rate`` requests per second, ``burst`` at once.
+
+    ``slow_down`` lowers the rate after a 429, so a client that learns the server's limit
+    stops hitting it.
+    """
+
+    def __init__(self, rate: float, burst: float | None = None) -> None:
+        self.rate = rate
+        self.burst = burst if burst is not None else max(1.0, rate)
+        self._tokens = self.burst
+        self._stamp = time.monotonic()
+        self._lock = threading.Lock()
+
+    def acquire(self) -> None:
+        """Wait until a request may go."""
+        while True:
+            with self._lock:
+                now = time.monotonic()
+                self._tokens = min(self.burst, self._tokens + (now - self._stamp) * self.rate)
+                self._stamp = now
+                if self._tokens >= 1:
+                    self._tokens -= 1
+                    return
+                wait = (1 - self._tokens) / self.rate
+            time.sleep(wait)
+
+    def slow_down(self, factor: float = 0.8) -> None:
+        """Lower the rate after the server refused a request for going too fast."""
+        with self._lock:
+            self.rate = max(0.5, self.rate * factor)
+            self.burst = max(1.0, min(self.burst, self.rate))
+            self._tokens = min(self._tokens, 0)
+
+
+def _retry_after(response: httpx.Response) -> float | None:
+    value = response.headers.get("Retry-After")
+    if value is None:
+        return None
+    try:
+        return max(0.0, float(value))
+    except ValueError:
+        pass
+    try:
+        when = email.utils.parsedate_to_datetime(value)
+    except (TypeError, ValueError):
+        return None
+    return max(0.0, when.timestamp() - time.time())
+
+
+def _describe(response: httpx.Response) -> tuple[str, Any]:
+    """A short, readable account of an error response and its parsed body."""
+    text = response.text
+    try:
+        body: Any = response.json()
+    except ValueError:
+        snippet = " ".join(text.split())[:200]
+        kind = "HTML page" if "<html" in text[:500].lower() else "non-JSON body"
+        return f"HTTP {response.status_code} with a {kind}: {snippet!r}", text
+    message = None
+    if isinstance(body, dict):
+        for key in ("message", "externalMessage", "resultMsg", "error", "detail", "title"):
+            if isinstance(body.get(key), str) and body[key]:
+                message = body[key]
+                break
+    if isinstance(body, list) and body and isinstance(body[0], dict):
+        message = body[0].get("message")
+    return f"HTTP {response.status_code}: {message or json.dumps(body)[:200]}", body
+
+
+class ApiClient:
+    """A synchronous, thread-safe client for one vendor API.
+
+    ``retries`` bounds the attempts after the first; ``backoff`` is the base delay in seconds
+    and ``max_backoff`` caps any single wait (``Retry-After`` included).
+    """
+
+    def __init__(
+        self,
+        base_url: str,
+        *,
+        auth: httpx.Auth | None = None,
+        headers: Mapping[str, str] | None = None,
+        timeout: float = 30.0,
+        retries: int = 5,
+        backoff: float = 0.5,
+        max_backoff: float = 30.0,
+        rate_limit: float | None = None,
+        max_connections: int = 32,
+        system: str = "",
+        transport: httpx.BaseTransport | None = None,
+        sleep: Callable[[float], None] = time.sleep,
+    ) -> None:
+        self.system = system
+        self.retries = retries
+        self.backoff = backoff
+        self.max_backoff = max_backoff
+        self.limiter = RateLimiter(rate_limit) if rate_limit else None
+        self._sleep = sleep
+        limits = httpx.Limits(
+            max_connections=max_connections, max_keepalive_connections=max_connections
+        )
+        self._client = httpx.Client(
+            base_url=base_url.rstrip("/"),
+            auth=auth,
+            headers=dict(headers or {}),
+            timeout=timeout,
+            limits=limits,
+            transport=transport,
+        )
+        self.stats = {"requests": 0, "retries": 0, "writes": 0}
+        self._stats_lock = threading.Lock()
+
+    def __enter__(self) -> ApiClient:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    def close(self) -> None:
+        """Close the connection pool."""
+        self._client.close()
+
+    def _count(self, key: str) -> None:
+        with self._stats_lock:
+            self.stats[key] += 1
+
+    def _delay(self, attempt: int, response: httpx.Response | None) -> float:
+        hinted = _retry_after(response) if response is not None else None
+        if hinted is not None:
+            return min(self.max_backoff, hinted + random.uniform(0, self.backoff / 4))
+        return random.uniform(0, min(self.max_backoff, self.backoff * 2**attempt))
+
+    def request(
+        self,
+        method: str,
+        path: str,
+        *,
+        params: Mapping[str, Any] | None = None,
+        json: Any = None,
+        headers: Mapping[str, str] | None = None,
+        ok: Iterable[int] = (),
+        idempotent: bool | None = None,
+    ) -> httpx.Response:
+        """Send a request, retrying transient failures; return a 2xx response (or one in ``ok``).
+
+        ``idempotent`` overrides the method's default (e.g. a PATCH that sets fields is safe
+        to repeat). Raises :class:`ApiError` on any other outcome.
+        """
+        method = method.upper()
+        safe = method in _IDEMPOTENT if idempotent is None else idempotent
+        accepted = set(ok)
+        attempt = 0
+        while True:
+            if self.limiter:
+                self.limiter.acquire()
+            self._count("requests")
+            if method not in ("GET", "HEAD"):
+                self._count("writes")
+            error: Exception | None = None
+            response: httpx.Response | None = None
+            try:
+                response = self._client.request(
+                    method, path, params=params, json=json, headers=headers
+                )
+            except (httpx.ConnectError, httpx.ConnectTimeout, httpx.PoolTimeout) as exc:
+                # The request never reached the server: always safe to send again.
+                error, retry = exc, True
+            except (httpx.TimeoutException, httpx.NetworkError, httpx.RemoteProtocolError) as exc:
+                error, retry = exc, safe
+            else:
+                status = response.status_code
+                if 200 <= status < 300 or status in accepted:
+                    return response
+                retry = status in _ALWAYS_RETRY or (safe and status in _RETRY_IF_IDEMPOTENT)
+                if status == 429 and self.limiter:
+                    self.limiter.slow_down()
+            transient = response is None or response.status_code in (
+                _ALWAYS_RETRY | _RETRY_IF_IDEMPOTENT
+            )
+            if retry and attempt < self.retries:
+                delay = self._delay(attempt, response)
+                attempt += 1
+                self._count("retries")
+                logger.bind(system=self.system).debug(
+                    "retrying {} {} in {:.2f}s ({})",
+                    method,
+                    path,
+                    delay,
+                    type(error).__name__ if response is None else f"HTTP {response.status_code}",
+                )
+                self._sleep(delay)
+                continue
+            if response is None:
+                kind = type(error).__name__
+                raise ApiError(
+                    f"no answer ({kind}: {error})", method=method, path=path, retriable=True
+                ) from error
+            message, body = _describe(response)
+            raise ApiError(
+                message,
+                method=method,
+                path=path,
+                status=response.status_code,
+                body=body,
+                retriable=transient,
+            )
+
+    def json(self, method: str, path: str, **kwargs: Any) -> Any:
+        """Like :meth:`request`, returning the parsed JSON body (None for an empty one).
+
+        A body that is not JSON (an HTML error page, a truncated answer) raises
+        :class:`ApiError` naming the call.
+        """
+        response = self.request(method, path, **kwargs)
+        if not response.content:
+            return None
+        try:
+            return response.json()
+        except ValueError as exc:
+            snippet = " ".join(response.text.split())[:120]
+            raise ApiError(
+                f"answered HTTP {response.status_code} with a body that is not JSON: {snippet!r}",
+                method=method.upper(),
+                path=path,
+                status=response.status_code,
+            ) from exc
+
+    def get(self, path: str, **kwargs: Any) -> Any:
+        """GET and parse JSON."""
+        return self.json("GET", path, **kwargs)
+
+    def post(self, path: str, **kwargs: Any) -> Any:
+        """POST and parse JSON."""
+        return self.json("POST", path, **kwargs)
+
+    def put(self, path: str, **kwargs: Any) -> Any:
+        """PUT and parse JSON."""
+        return self.json("PUT", path, **kwargs)
+
+    def patch(self, path: str, **kwargs: Any) -> Any:
+        """PATCH and parse JSON."""
+        return self.json("PATCH", path, **kwargs)
+
+    def delete(self, path: str, **kwargs: Any) -> Any:
+        """DELETE and parse JSON."""
+        return self.json("DELETE", path, **kwargs)

@@ -1,0 +1,1 @@
+"""The idsync pytest plugin (entry point ``pytest11``): fixtures for plugin authors."""

@@ -1,0 +1,5 @@
+"""idsync plugin for HelloID."""
+
+from idsync_helloid.plugin import HelloIDPlugin
+
+__all__ = ["HelloIDPlugin"]
