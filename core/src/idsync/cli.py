@@ -1,0 +1,484 @@
+"""The ``idsync`` command (typer + rich).
+
+Exit codes mean something: 0 all done, 1 some actions failed, 2 bad input or configuration,
+3 something held by a threshold. ``--json`` prints one JSON document on stdout for machines;
+everything for humans goes through rich.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import sys
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Annotated, Any
+
+import typer
+from rich.console import Console
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+from rich.table import Table
+
+from idsync import log
+from idsync.config import ConfigError, Pipeline, load_pipeline
+from idsync.engine import EXIT_FAILED, EXIT_HELD, EXIT_INPUT, Engine, RunReport, approve_kinds
+from idsync.engine import Progress as EngineProgress
+from idsync.model import ActionStatus, HookContext
+from idsync.plan import Action, Plan
+from idsync.plugins import PluginLoadError, Registry
+from idsync.secrets import redact, redact_data
+from idsync.state import LockHeld
+
+app = typer.Typer(
+    name="idsync",
+    help="Identity-lifecycle provisioning: HR sources in, accounts and access out.",
+    no_args_is_help=True,
+    add_completion=False,
+    pretty_exceptions_enable=False,
+)
+console = Console()
+err = Console(stderr=True)
+
+
+class _State:
+    strict = False
+
+
+_state = _State()
+
+PipelineArg = Annotated[Path, typer.Argument(help="The pipeline file (YAML).", show_default=False)]
+JsonOpt = Annotated[bool, typer.Option("--json", help="Print JSON for machines.")]
+AsOfOpt = Annotated[
+    str | None, typer.Option("--as-of", help="Evaluate at this date (YYYY-MM-DD) instead of today.")
+]
+TargetOpt = Annotated[
+    list[str] | None, typer.Option("--target", help="Only this target (repeatable).")
+]
+
+
+@app.callback()
+def _main(
+    strict: Annotated[
+        bool, typer.Option("--strict", help="A plugin that fails to load is fatal.")
+    ] = False,
+    log_json: Annotated[bool, typer.Option("--log-json", help="Log JSON lines to stderr.")] = False,
+    log_level: Annotated[
+        str, typer.Option("--log-level", help="DEBUG, INFO, WARNING or ERROR.")
+    ] = "WARNING",
+) -> None:
+    """idsync: identity-lifecycle provisioning engine."""
+    _state.strict = strict
+    log.setup(level=log_level.upper(), json_lines=log_json)
+
+
+def _fail(message: str, code: int = EXIT_INPUT) -> typer.Exit:
+    err.print(f"[bold red]error:[/] {redact(message)}", highlight=False)
+    return typer.Exit(code)
+
+
+def _registry() -> Registry:
+    try:
+        return Registry(strict=_state.strict)
+    except PluginLoadError as exc:
+        raise _fail(str(exc)) from None
+
+
+def _as_of(value: str | None) -> dt.date:
+    if value is None:
+        return dt.date.today()
+    try:
+        return dt.date.fromisoformat(value)
+    except ValueError:
+        raise _fail(f"--as-of {value!r} is not a date of the form YYYY-MM-DD") from None
+
+
+def _load(path: Path, registry: Registry) -> Pipeline:
+    try:
+        return load_pipeline(path, registry)
+    except ConfigError as exc:
+        err.print(f"[bold red]{exc.file}[/]: {len(exc.errors)} problem(s)", highlight=False)
+        for where, message in exc.errors:
+            err.print(
+                f"  {exc.file}: [bold]{where or '(top)'}[/]: {redact(message)}", highlight=False
+            )
+        raise typer.Exit(EXIT_INPUT) from None
+
+
+@contextmanager
+def _engine(path: Path) -> Iterator[Engine]:
+    registry = _registry()
+    pipeline = _load(path, registry)
+    try:
+        engine = Engine(pipeline, registry)
+    except Exception as exc:
+        raise _fail(f"cannot open the state store {pipeline.state!r}: {exc}") from None
+    try:
+        yield engine
+    finally:
+        engine.close()
+
+
+def _print_json(data: Any) -> None:
+    sys.stdout.write(json.dumps(redact_data(data), indent=2, default=str) + "\n")
+
+
+# --- plugins, check, schema ---------------------------------------------------------------
+
+
+@app.command("plugins")
+def plugins_cmd(
+    as_json: JsonOpt = False,
+    about: Annotated[str | None, typer.Option("--about", help="Describe one plugin.")] = None,
+    fmt: Annotated[
+        str, typer.Option("--format", help="With --about: text, json or markdown.")
+    ] = "text",
+) -> None:
+    """List installed plugins: kind, package, version, hooks, and load errors."""
+    registry = _registry()
+    if about is not None:
+        from idsync.about import describe
+
+        info = registry.get(about)
+        if info is None:
+            raise _fail(f"no plugin named {about!r}")
+        sys.stdout.write(describe(info, "json" if as_json else fmt))
+        return
+    listing = registry.listing()
+    if as_json:
+        _print_json([i.as_dict() for i in listing])
+    else:
+        table = Table(title="idsync plugins")
+        for column in ("name", "kind", "package", "version", "capabilities / error"):
+            table.add_column(column)
+        for info in listing:
+            detail = (
+                f"[red]{info.error}[/]"
+                if info.error
+                else ", ".join(info.capabilities or info.hooks)
+            )
+            table.add_row(
+                info.name, info.kind or "observer", info.package or "", info.version or "", detail
+            )
+        console.print(table)
+    if any(i.error for i in listing):
+        raise typer.Exit(EXIT_INPUT if _state.strict else 0)
+
+
+@app.command("check")
+def check_cmd(
+    pipeline_file: PipelineArg,
+    connect: Annotated[
+        bool, typer.Option("--connect", help="Also test each system's connection.")
+    ] = False,
+) -> None:
+    """Validate a pipeline file (and with --connect, reach every system)."""
+    registry = _registry()
+    pipeline = _load(pipeline_file, registry)
+    console.print(
+        f"[green]ok[/] {pipeline_file}: {len(pipeline.sources)} source(s), {len(pipeline.targets)} target(s)"
+    )
+    if not connect:
+        return
+    failed = False
+    for name in [*pipeline.sources, *pipeline.targets]:
+        cfg = pipeline.sources.get(name) or pipeline.targets[name]
+        system = registry.system(name, cfg.plugin, pipeline.settings_for(name))
+        ctx = HookContext(system=name, dry_run=True, settings=system.settings)
+        try:
+            result = system.hook.idsync_check_connection(ctx=ctx)
+        except Exception as exc:
+            result = None
+            message = f"{type(exc).__name__}: {exc}"
+        else:
+            message = "; ".join(result.messages) if result else "no connection test"
+        ok = result is None or result.success
+        failed |= not ok
+        mark = "[green]ok[/]" if ok and result else ("[yellow]?[/]" if ok else "[red]failed[/]")
+        console.print(f"  {mark} {name} ({cfg.plugin}): {redact(message)}", highlight=False)
+    if failed:
+        raise typer.Exit(EXIT_FAILED)
+
+
+@app.command("config-schema")
+def config_schema_cmd() -> None:
+    """Print the JSON Schema of the pipeline file, with every installed plugin's settings."""
+    from idsync.about import pipeline_schema
+
+    _print_json(pipeline_schema(_registry()))
+
+
+# --- plan and run -------------------------------------------------------------------------
+
+
+class _Bars(EngineProgress):
+    def __init__(self, progress: Progress) -> None:
+        self.progress = progress
+
+    def reading(self, source: str) -> Callable[[int], None]:
+        task = self.progress.add_task(f"reading {source}", total=None)
+        return lambda n: self.progress.advance(task, n)
+
+    def enforcing(self, target: str, total: int) -> Callable[[Action, ActionStatus], None]:
+        task = self.progress.add_task(f"enforcing {target}", total=total)
+        return lambda _a, _s: self.progress.advance(task)
+
+
+@contextmanager
+def _progress(enabled: bool) -> Iterator[EngineProgress]:
+    if not enabled:
+        yield EngineProgress()
+        return
+    bars = Progress(
+        TextColumn("{task.description}"),
+        BarColumn(),
+        MofNCompleteColumn(),
+        TimeElapsedColumn(),
+        console=err,
+        transient=True,
+    )
+    with bars:
+        yield _Bars(bars)
+
+
+def _plan_tables(plan: Plan, limit: int) -> None:
+    for name, target in plan.targets.items():
+        counts = target.counts()
+        held = plan.held_kinds(name)
+        summary = Table(title=f"plan for {name} (as of {plan.as_of})", show_edge=False)
+        summary.add_column("action")
+        summary.add_column("count", justify="right")
+        summary.add_column("")
+        for kind, n in sorted(counts.items()):
+            summary.add_row(kind, str(n), "[yellow]held[/]" if kind in held else "")
+        if not counts:
+            summary.add_row("[dim]nothing to do[/]", "", "")
+        console.print(summary)
+        if target.actions and limit:
+            detail = Table(show_edge=False, box=None, padding=(0, 1))
+            for column in ("person", "action", "what", "why"):
+                detail.add_column(column, overflow="fold")
+            for action in target.actions[:limit]:
+                detail.add_row(action.person or "", action.kind.value, _what(action), action.reason)
+            console.print(detail)
+            if len(target.actions) > limit:
+                console.print(f"  [dim]… and {len(target.actions) - limit} more (--limit N)[/]")
+
+
+def _what(action: Action) -> str:
+    if action.key:
+        return action.key
+    parts = []
+    for key, change in list(action.changes.items())[:4]:
+        before = "" if change.before is None else f"{change.before} → "
+        parts.append(f"{key}: {before}{change.after}")
+    if len(action.changes) > 4:
+        parts.append(f"+{len(action.changes) - 4} more")
+    return redact(", ".join(parts))
+
+
+def _report_problems(report: RunReport, limit: int = 10) -> None:
+    if report.error:
+        err.print(f"[bold red]error:[/] {redact(report.error)}", highlight=False)
+    for hold in report.held:
+        console.print(f"[yellow]held[/] {hold.system} {hold.kind}: {hold.reason}", highlight=False)
+    if report.blocked:
+        console.print(f"[yellow]{len(report.blocked)} person(s) blocked[/]:")
+        for blocked in report.blocked[:limit]:
+            console.print(f"  {redact(str(blocked))}", highlight=False)
+        if len(report.blocked) > limit:
+            console.print(f"  [dim]… and {len(report.blocked) - limit} more[/]")
+
+
+@app.command("plan")
+def plan_cmd(
+    pipeline_file: PipelineArg,
+    as_of: AsOfOpt = None,
+    target: TargetOpt = None,
+    as_json: JsonOpt = False,
+    limit: Annotated[int, typer.Option("--limit", help="Action rows to show per target.")] = 50,
+) -> None:
+    """Show what a run would do. Reads the sources; changes nothing anywhere."""
+    day = _as_of(as_of)
+    with _engine(pipeline_file) as engine:
+        _check_targets(engine.pipeline, target)
+        with _progress(not as_json) as progress:
+            report = engine.plan(day, targets=target, progress=progress)
+    if as_json:
+        data = report.plan.as_json() if report.plan else {"actions": [], "held": [], "blocked": []}
+        if report.error:
+            data["error"] = report.error
+        _print_json(data)
+    else:
+        if report.plan:
+            _plan_tables(report.plan, limit)
+        _report_problems(report)
+    raise typer.Exit(report.exit_code)
+
+
+def _check_targets(pipeline: Pipeline, targets: list[str] | None) -> None:
+    for name in targets or []:
+        if name not in pipeline.targets:
+            raise _fail(
+                f"no target named {name!r} (targets: {', '.join(pipeline.targets) or 'none'})"
+            )
+
+
+def _run_summary(report: RunReport) -> None:
+    table = Table(title=f"run {report.run_id}", show_edge=False)
+    table.add_column("action")
+    statuses = [s.value for s in ActionStatus if report.count(s.value)]
+    for status in statuses:
+        table.add_column(status, justify="right")
+    kinds = sorted({k for _, k in report.counts})
+    for kind in kinds:
+        table.add_row(kind, *[str(report.counts.get((s, kind), 0) or "") for s in statuses])
+    if not kinds:
+        table.add_row("[dim]nothing to do[/]")
+    console.print(table)
+
+
+@app.command("run")
+def run_cmd(
+    pipeline_file: PipelineArg,
+    dry_run: Annotated[bool, typer.Option("--dry-run", help="Call every hook read-only.")] = False,
+    as_of: AsOfOpt = None,
+    approve: Annotated[
+        list[str] | None,
+        typer.Option("--approve", help="Release held work: import or an action kind."),
+    ] = None,
+    target: TargetOpt = None,
+    as_json: JsonOpt = False,
+) -> None:
+    """Import, plan, check thresholds and enforce."""
+    day = _as_of(as_of)
+    try:
+        approved = approve_kinds(approve or [])
+    except ValueError as exc:
+        raise _fail(str(exc)) from None
+    with _engine(pipeline_file) as engine:
+        _check_targets(engine.pipeline, target)
+        try:
+            with _progress(not as_json) as progress:
+                report = engine.run(
+                    day, dry_run=dry_run, approve=approved, targets=target, progress=progress
+                )
+        except LockHeld:
+            owner = engine.store.lock_owner(f"pipeline:{engine.pipeline.label}")
+            raise _fail(
+                f"another runner ({owner}) is enforcing this pipeline; try again later", EXIT_HELD
+            ) from None
+    if as_json:
+        _print_json(
+            {
+                "run": report.run_id,
+                "exit_code": report.exit_code,
+                "counts": report.nested_counts(),
+                "held": [h.model_dump() for h in report.held],
+                "blocked": [b.model_dump() for b in report.blocked],
+                "error": report.error,
+            }
+        )
+    else:
+        _run_summary(report)
+        _report_problems(report)
+        if report.count(ActionStatus.FAILED.value):
+            console.print(
+                f"[red]{report.count(ActionStatus.FAILED.value)} action(s) failed[/]: idsync audit {pipeline_file} --run {report.run_id}"
+            )
+    raise typer.Exit(report.exit_code)
+
+
+# --- audit and person ---------------------------------------------------------------------
+
+
+@app.command("audit")
+def audit_cmd(
+    pipeline_file: PipelineArg,
+    person: Annotated[str | None, typer.Option("--person", help="Only this person.")] = None,
+    target: Annotated[str | None, typer.Option("--target", help="Only this target.")] = None,
+    run: Annotated[int | None, typer.Option("--run", help="Only this run.")] = None,
+    limit: Annotated[int, typer.Option("--limit", help="At most this many records.")] = 200,
+    as_json: JsonOpt = False,
+) -> None:
+    """Read the audit trail, newest first."""
+    with _engine(pipeline_file) as engine:
+        records = engine.store.audit(person=person, target=target, run_id=run, limit=limit)
+    if as_json:
+        _print_json(records)
+        return
+    table = Table(title="audit trail", show_edge=False)
+    for column in ("run", "time", "target", "person", "action", "status", "what", "messages"):
+        table.add_column(column, overflow="fold")
+    for r in records:
+        what = r["key"] or ", ".join(
+            f"{k}: {v.get('before')} → {v.get('after')}"
+            if v.get("before") is not None
+            else f"{k}: {v.get('after')}"
+            for k, v in list((r["changes"] or {}).items())[:3]
+        )
+        status = r["status"]
+        color = {"failed": "red", "held": "yellow", "done": "green"}.get(status, "white")
+        table.add_row(
+            str(r["run_id"]),
+            r["at"].strftime("%Y-%m-%d %H:%M:%S") if r["at"] else "",
+            r["target"],
+            r["person"] or "",
+            r["kind"],
+            f"[{color}]{status}[/]",
+            what,
+            "; ".join(r["messages"] or []),
+        )
+    console.print(table)
+
+
+@app.command("person")
+def person_cmd(
+    pipeline_file: PipelineArg,
+    person_id: Annotated[str, typer.Argument(help="The person's external id.")],
+    as_of: AsOfOpt = None,
+    as_json: JsonOpt = False,
+) -> None:
+    """One person: contracts (in conditions per target), accounts, permissions, last actions."""
+    from idsync.insight import person_view
+
+    day = _as_of(as_of)
+    with _engine(pipeline_file) as engine:
+        view = person_view(engine, person_id, day)
+    if view is None:
+        raise _fail(
+            f"person {person_id!r} is not in the state store (run the pipeline first)", EXIT_FAILED
+        )
+    if as_json:
+        _print_json(view)
+        return
+    from idsync.insight import print_person
+
+    print_person(console, view)
+
+
+# --- sandbox and demo ---------------------------------------------------------------------
+
+
+@app.command("sandbox")
+def sandbox_cmd(
+    size: Annotated[
+        int, typer.Option("--size", help="Employees in the seeded organisation.")
+    ] = 1000,
+    seed: Annotated[int, typer.Option("--seed", help="Random seed of the organisation.")] = 1,
+    port_base: Annotated[
+        int | None, typer.Option("--port-base", help="First port (default: free ports).")
+    ] = None,
+    env_file: Annotated[
+        Path | None, typer.Option("--env-file", help="Also write KEY=VALUE lines here.")
+    ] = None,
+) -> None:
+    """Start every installed plugin's simulator on 127.0.0.1 with one seeded organisation."""
+    from idsync.sandbox import run_forever
+
+    run_forever(size=size, seed=seed, port_base=port_base, env_file=env_file)
+
+
+def main() -> None:
+    """Console-script entry point."""
+    app()

@@ -1,0 +1,398 @@
+"""The pipeline file: one YAML file, validated by pydantic, with errors that say where.
+
+``${NAME}`` references are resolved from the environment at load; a setting the plugin marks as
+``SecretStr`` must come from such a reference (secrets are never written in the file) and its
+value is registered for redaction. Every problem is collected and reported at once as
+``file: key.path: problem``.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+from collections.abc import Mapping
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, Literal
+
+import yaml
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    SecretStr,
+    ValidationError,
+    field_validator,
+    model_validator,
+)
+
+from idsync.expressions import ExpressionError, Expressions
+from idsync.model import ActionKind, Permission
+from idsync.secrets import collect_secrets, register_secret
+
+if TYPE_CHECKING:
+    from idsync.plugins import Registry
+
+__all__ = [
+    "AccountConfig",
+    "ConfigError",
+    "Correlate",
+    "Lifecycle",
+    "PermissionRule",
+    "Pipeline",
+    "SourceConfig",
+    "SourceThresholds",
+    "TargetConfig",
+    "Threshold",
+    "load_pipeline",
+]
+
+_REF = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)\}")
+_SECRET_NAME = re.compile(r"(TOKEN|SECRET|PASSWORD|PASSWD|API_?KEY|CREDENTIAL)", re.I)
+
+
+class ConfigError(Exception):
+    """A pipeline file that cannot be used; ``errors`` lists ``(key path, problem)`` pairs."""
+
+    def __init__(self, file: str, errors: list[tuple[str, str]]) -> None:
+        self.file = file
+        self.errors = errors
+        super().__init__("\n".join(f"{file}: {path or '(top)'}: {msg}" for path, msg in errors))
+
+
+class _Config(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+
+class Threshold(_Config):
+    """A maximum per run: a count, a percentage, or both (exceeding either holds)."""
+
+    count: int | None = Field(default=None, ge=0)
+    percent: float | None = Field(default=None, ge=0, le=100)
+
+    @model_validator(mode="before")
+    @classmethod
+    def _shorthand(cls, value: Any) -> Any:
+        if isinstance(value, bool):
+            raise ValueError("a threshold is a count (10) or a percentage ('5%')")
+        if isinstance(value, int):
+            return {"count": value}
+        if isinstance(value, str):
+            text = value.strip()
+            if text.endswith("%"):
+                try:
+                    return {"percent": float(text[:-1])}
+                except ValueError:
+                    raise ValueError(f"{value!r} is not a percentage such as '5%'") from None
+            if text.isdigit():
+                return {"count": int(text)}
+            raise ValueError(f"{value!r} is neither a count (10) nor a percentage ('5%')")
+        return value
+
+    def limit(self, base: int) -> int | None:
+        """The largest allowed number for a population of ``base``, or None for no limit."""
+        limits = []
+        if self.count is not None:
+            limits.append(self.count)
+        if self.percent is not None:
+            limits.append(int(base * self.percent / 100))
+        return min(limits) if limits else None
+
+    def __str__(self) -> str:
+        parts = []
+        if self.count is not None:
+            parts.append(str(self.count))
+        if self.percent is not None:
+            parts.append(f"{self.percent:g}%")
+        return " or ".join(parts)
+
+
+class SourceThresholds(_Config):
+    """Hold the whole import when, compared with the last snapshot, too many persons were
+    removed or added, or too many fields emptied (percentages of the last snapshot)."""
+
+    removed: Threshold | None = None
+    added: Threshold | None = None
+    emptied: Threshold | None = None
+
+
+class SourceConfig(_Config):
+    """A configured source system."""
+
+    plugin: str
+    settings: dict[str, Any] = Field(default_factory=dict)
+    thresholds: SourceThresholds = Field(default_factory=SourceThresholds)
+    enabled: bool = True
+
+
+class Correlate(_Config):
+    """Person value ↔ account field: the same identity when they are equal.
+
+    ``person`` is a path into the person (``external_id``, ``contact.email``) or into the
+    desired account (``account.userName``).
+    """
+
+    person: str = "external_id"
+    account: str
+
+
+class Lifecycle(_Config):
+    """When an account is created, enabled, disabled and deleted, in days around contracts."""
+
+    create_days_before_start: int = Field(default=14, ge=0)
+    enable_days_before_start: int = Field(default=0, ge=0)
+    disable_days_after_end: int = Field(default=0, ge=0)
+    delete_days_after_disable: int | None = Field(default=30, ge=0)
+    """None: never delete, only disable."""
+
+    @model_validator(mode="after")
+    def _create_before_enable(self) -> Lifecycle:
+        if self.create_days_before_start < self.enable_days_before_start:
+            raise ValueError(
+                "create_days_before_start must be at least enable_days_before_start "
+                "(an account cannot be enabled before it exists)"
+            )
+        return self
+
+
+class AccountConfig(_Config):
+    """Who gets an account in a target, with which attributes, and when."""
+
+    when: str | None = None
+    """Business rule per contract; a person is entitled through the contracts it accepts."""
+    correlate: Correlate | None = None
+    mapping: dict[str, Any] = Field(default_factory=dict)
+    unique: dict[str, list[str]] = Field(default_factory=dict)
+    """Unique attributes with candidate templates, tried in order (``suffix`` counts up after)."""
+    lifecycle: Lifecycle = Field(default_factory=Lifecycle)
+    update_on_correlate: bool = True
+    manager: bool = True
+    """Pass the manager's account reference to the target."""
+
+    @model_validator(mode="after")
+    def _unique_in_mapping(self) -> AccountConfig:
+        for name, candidates in self.unique.items():
+            if not candidates:
+                raise ValueError(f"unique.{name}: give at least one candidate")
+        return self
+
+
+class PermissionRule(_Config):
+    """A static grant (``grant``) or a dynamic one (``dynamic``: a template per contract)."""
+
+    when: str | None = None
+    grant: str | None = None
+    dynamic: str | None = None
+
+    @model_validator(mode="after")
+    def _one_of(self) -> PermissionRule:
+        if (self.grant is None) == (self.dynamic is None):
+            raise ValueError("give exactly one of 'grant' or 'dynamic'")
+        if self.grant is not None:
+            Permission.parse(self.grant)
+        elif self.dynamic is not None and ":" not in self.dynamic:
+            raise ValueError(f"dynamic permission {self.dynamic!r} is not of the form 'kind:…'")
+        return self
+
+
+class TargetConfig(_Config):
+    """A configured target system."""
+
+    plugin: str
+    settings: dict[str, Any] = Field(default_factory=dict)
+    enabled: bool = True
+    account: AccountConfig = Field(default_factory=AccountConfig)
+    permissions: list[PermissionRule] = Field(default_factory=list)
+    resources: list[str] = Field(default_factory=list)
+    """Resource templates rendered per department, e.g. ``group:department_{{ department.code }}``."""
+    thresholds: dict[ActionKind, Threshold] = Field(default_factory=dict)
+    concurrency: int = Field(default=8, ge=1, le=256)
+
+
+class Pipeline(_Config):
+    """The whole pipeline file."""
+
+    state: str = "sqlite:///idsync.db"
+    sources: dict[str, SourceConfig]
+    targets: dict[str, TargetConfig] = Field(default_factory=dict)
+    name: str | None = None
+
+    @field_validator("sources")
+    @classmethod
+    def _at_least_one(cls, value: dict[str, SourceConfig]) -> dict[str, SourceConfig]:
+        if not value:
+            raise ValueError("at least one source is required")
+        return value
+
+    @model_validator(mode="after")
+    def _distinct_names(self) -> Pipeline:
+        both = set(self.sources) & set(self.targets)
+        if both:
+            raise ValueError(f"names used for a source and a target: {sorted(both)}")
+        return self
+
+    # Filled by load_pipeline, not part of the file.
+    _path: Path | None = None
+    _settings: dict[str, BaseModel] = {}
+
+    @property
+    def path(self) -> Path | None:
+        """Where the file was read from."""
+        return self._path
+
+    @property
+    def label(self) -> str:
+        """The name stored with runs: ``name`` or the file's stem."""
+        return self.name or (self._path.stem if self._path else "pipeline")
+
+    def settings_for(self, system: str) -> BaseModel:
+        """The validated plugin settings of a configured source or target."""
+        return self._settings[system]
+
+
+def _loc(parts: tuple[int | str, ...]) -> str:
+    return ".".join(str(p) for p in parts)
+
+
+def _resolve(
+    value: Any, env: Mapping[str, str], path: str, errors: list[tuple[str, str]], refs: set[str]
+) -> Any:
+    if isinstance(value, str):
+        if "${" not in value:
+            return value
+
+        def sub(match: re.Match[str]) -> str:
+            name = match.group(1)
+            if name not in env:
+                errors.append((path, f"environment variable {name} is not set"))
+                return ""
+            refs.add(path)
+            if _SECRET_NAME.search(name):
+                register_secret(env[name])
+            return env[name]
+
+        return _REF.sub(sub, value)
+    if isinstance(value, dict):
+        return {
+            k: _resolve(v, env, f"{path}.{k}" if path else str(k), errors, refs)
+            for k, v in value.items()
+        }
+    if isinstance(value, list):
+        return [_resolve(v, env, f"{path}.{i}", errors, refs) for i, v in enumerate(value)]
+    return value
+
+
+def _check_expressions(pipeline: Pipeline, expressions: Expressions) -> list[tuple[str, str]]:
+    errors: list[tuple[str, str]] = []
+
+    def check(path: str, text: Any, kind: Literal["rule", "template"]) -> None:
+        if not isinstance(text, str):
+            return
+        try:
+            if kind == "rule":
+                expressions.rule(text)
+            else:
+                expressions.template(text)
+        except ExpressionError as exc:
+            errors.append((path, str(exc)))
+
+    for name, target in pipeline.targets.items():
+        base = f"targets.{name}"
+        check(f"{base}.account.when", target.account.when, "rule")
+        for key, template in target.account.mapping.items():
+            check(f"{base}.account.mapping.{key}", template, "template")
+        for key, candidates in target.account.unique.items():
+            for i, template in enumerate(candidates):
+                check(f"{base}.account.unique.{key}.{i}", template, "template")
+        for i, rule in enumerate(target.permissions):
+            check(f"{base}.permissions.{i}.when", rule.when, "rule")
+            check(f"{base}.permissions.{i}.dynamic", rule.dynamic, "template")
+        for i, template in enumerate(target.resources):
+            check(f"{base}.resources.{i}", template, "template")
+    return errors
+
+
+def load_pipeline(
+    path: str | Path,
+    registry: Registry,
+    env: Mapping[str, str] | None = None,
+    expressions: Expressions | None = None,
+) -> Pipeline:
+    """Read, resolve and validate a pipeline file, plugin settings included.
+
+    Raises :class:`ConfigError` listing every problem found.
+    """
+    file = Path(path)
+    where = str(file)
+    try:
+        text = file.read_text(encoding="utf-8")
+    except OSError as exc:
+        raise ConfigError(where, [("", f"cannot read the file: {exc.strerror or exc}")]) from None
+    except UnicodeDecodeError:
+        raise ConfigError(where, [("", "the file is not UTF-8 text")]) from None
+    try:
+        raw = yaml.safe_load(text)
+    except yaml.YAMLError as exc:
+        mark = getattr(exc, "problem_mark", None)
+        at = f"line {mark.line + 1}, column {mark.column + 1}: " if mark else ""
+        problem = getattr(exc, "problem", None) or str(exc)
+        raise ConfigError(where, [("", f"not valid YAML: {at}{problem}")]) from None
+    except (ValueError, RecursionError) as exc:
+        raise ConfigError(where, [("", f"not valid YAML: {exc}")]) from None
+    if not isinstance(raw, dict):
+        raise ConfigError(where, [("", "the file must be a mapping with 'sources' and 'targets'")])
+
+    errors: list[tuple[str, str]] = []
+    refs: set[str] = set()
+    resolved = _resolve(raw, os.environ if env is None else env, "", errors, refs)
+    try:
+        pipeline = Pipeline.model_validate(resolved)
+    except ValidationError as exc:
+        errors.extend((_loc(e["loc"]), e["msg"]) for e in exc.errors())
+        raise ConfigError(where, errors) from None
+
+    pipeline._path = file
+    pipeline._settings = {}
+    systems: list[tuple[str, str, SourceConfig | TargetConfig, str]] = [
+        (f"sources.{n}", n, s, "source") for n, s in pipeline.sources.items()
+    ] + [(f"targets.{n}", n, t, "target") for n, t in pipeline.targets.items()]
+    for base, name, system, role in systems:
+        info = registry.get(system.plugin)
+        if info is None:
+            known = ", ".join(sorted(registry.names())) or "none installed"
+            errors.append(
+                (f"{base}.plugin", f"no plugin named {system.plugin!r} (installed: {known})")
+            )
+            continue
+        if info.error or info.about is None:
+            errors.append(
+                (f"{base}.plugin", f"plugin {system.plugin!r} failed to load: {info.error}")
+            )
+            continue
+        if role not in info.roles:
+            errors.append(
+                (f"{base}.plugin", f"plugin {system.plugin!r} is not a {role} ({info.about.kind})")
+            )
+            continue
+        model = info.about.settings
+        try:
+            settings = model.model_validate(system.settings)
+        except ValidationError as exc:
+            errors.extend((f"{base}.settings.{_loc(e['loc'])}", e["msg"]) for e in exc.errors())
+            continue
+        for field_name, field in type(settings).model_fields.items():
+            if field.annotation in (SecretStr, SecretStr | None) and system.settings.get(
+                field_name
+            ):
+                key = f"{base}.settings.{field_name}"
+                if key not in refs:
+                    errors.append(
+                        (key, "a secret must come from the environment: write ${VARIABLE}")
+                    )
+        for secret in collect_secrets(settings):
+            register_secret(secret)
+        pipeline._settings[name] = settings
+
+    errors.extend(_check_expressions(pipeline, expressions or Expressions()))
+    if errors:
+        raise ConfigError(where, errors)
+    return pipeline

@@ -1,0 +1,403 @@
+"""Enforce: carry out a target's plan through its plugin, recording every action at once.
+
+Resources run first; then persons run concurrently (``concurrency`` workers), each person's
+actions in order. Creating is always *correlate first*: an account that already exists (made by
+hand, or by a run that was killed before it could record it) is linked, never duplicated.
+Unique attributes are checked with the target before create, with the remaining candidates
+tried in turn. Every finished action is written to the state store with its audit record in one
+transaction, then handed to the observers. A failed action fails only itself and the actions
+of the same person that depend on it; the next run plans it again.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import threading
+from collections import Counter
+from collections.abc import Callable, Iterable, Mapping
+from concurrent.futures import ThreadPoolExecutor
+from itertools import groupby
+from typing import Any
+
+from loguru import logger
+
+from idsync.config import TargetConfig
+from idsync.evaluate import MANAGER_KEY
+from idsync.model import (
+    Account,
+    ActionEvent,
+    ActionKind,
+    ActionResult,
+    ActionStatus,
+    Change,
+    Correlation,
+    HookContext,
+    Person,
+)
+from idsync.plan import Action
+from idsync.plugins import System
+from idsync.secrets import redact
+from idsync.state import Store
+
+__all__ = ["Enforcer"]
+
+_NEEDS_ACCOUNT = {
+    ActionKind.UPDATE,
+    ActionKind.ENABLE,
+    ActionKind.DISABLE,
+    ActionKind.DELETE,
+    ActionKind.GRANT,
+    ActionKind.REVOKE,
+}
+_GONE_IS_FINE = {ActionKind.DISABLE, ActionKind.DELETE, ActionKind.REVOKE}
+
+
+class _Stop(Exception):
+    """The person's remaining actions cannot run (a failure, a dispute, a held create)."""
+
+
+def _path(obj: Any, path: str) -> Any:
+    for part in path.split("."):
+        if obj is None:
+            return None
+        obj = obj.get(part) if isinstance(obj, Mapping) else getattr(obj, part, None)
+    return obj
+
+
+class Enforcer:
+    """Runs one target's actions for one run."""
+
+    def __init__(
+        self,
+        system: System,
+        config: TargetConfig,
+        store: Store,
+        *,
+        run_id: int,
+        as_of: dt.date,
+        dry_run: bool,
+        persons: Mapping[str, Person],
+        held_kinds: Iterable[str] = (),
+        progress: Callable[[Action, ActionStatus], None] | None = None,
+    ) -> None:
+        self.system = system
+        self.config = config
+        self.store = store
+        self.run_id = run_id
+        self.as_of = as_of
+        self.dry_run = dry_run
+        self.persons = persons
+        self.held = set(held_kinds)
+        self.progress = progress
+        self.counts: Counter[tuple[str, str]] = Counter()
+        self._lock = threading.Lock()
+        shadows = store.accounts(system.name)
+        self._refs: dict[str, str | None] = {p: s.reference for p, s in shadows.items()}
+        self._resources: dict[str, str | None] = store.resources(system.name)
+        self._reserved: set[tuple[str, Any]] = set()
+
+    # --- entry point -----------------------------------------------------------------
+
+    def run(self, actions: list[Action]) -> Counter[tuple[str, str]]:
+        """Carry out ``actions`` (one target's, in plan order); returns ``{(status, kind): n}``."""
+        resources = [a for a in actions if a.kind is ActionKind.RESOURCE]
+        personal = [a for a in actions if a.kind is not ActionKind.RESOURCE]
+        for action in personal:
+            for attribute in action.candidates:
+                self._reserved.add((attribute, action.account.get(attribute)))
+        groups = [list(g) for _, g in groupby(personal, key=lambda a: a.person)]
+        workers = max(1, self.config.concurrency)
+        with ThreadPoolExecutor(
+            max_workers=workers, thread_name_prefix=f"idsync-{self.system.name}"
+        ) as pool:
+            list(pool.map(self._one_resource, resources))
+            list(pool.map(self._one_person, groups))
+        return self.counts
+
+    def _one_resource(self, action: Action) -> None:
+        if ActionKind.RESOURCE.value in self.held:
+            self._finish(action, ActionStatus.HELD, ["held by a threshold"])
+            return
+        try:
+            result = self._call("idsync_resource", self._ctx(action))
+        except Exception as exc:
+            self._failed(action, exc)
+            return
+        if result.success:
+            reference = result.reference
+            with self._lock:
+                self._resources[action.key or ""] = reference
+            self._finish(action, self._ok(), result.messages, reference=reference)
+        else:
+            self._finish(
+                action, ActionStatus.FAILED, result.messages or ["the plugin reported failure"]
+            )
+
+    def _one_person(self, actions: list[Action]) -> None:
+        reference = actions[0].reference
+        for index, action in enumerate(actions):
+            if action.kind.value in self.held:
+                self._finish(action, ActionStatus.HELD, ["held by a threshold; approve to run it"])
+                if action.kind is ActionKind.CREATE:
+                    self._skip(actions[index + 1 :], "waits for the held create")
+                    return
+                continue
+            if action.kind in _NEEDS_ACCOUNT and reference is None and not self.dry_run:
+                self._skip([action], "the account has no reference")
+                continue
+            try:
+                reference = self._execute(action, reference)
+            except _Stop as stop:
+                self._skip(actions[index + 1 :], str(stop))
+                return
+            except Exception as exc:  # a plugin bug or an unexpected answer fails one action
+                self._failed(action, exc)
+                self._skip(actions[index + 1 :], f"{action.kind.value} failed")
+                return
+
+    # --- actions ---------------------------------------------------------------------
+
+    def _execute(self, action: Action, reference: str | None) -> str | None:
+        if action.kind is ActionKind.CREATE:
+            return self._create(action)
+        ctx = self._ctx(action, reference)
+        hook = f"idsync_{action.kind.value}"
+        if action.kind is ActionKind.GRANT and action.permission and action.key in self._resources:
+            ctx.permission = action.permission.model_copy(
+                update={"reference": self._resources[action.key]}
+            )
+        result = self._call(hook, ctx)
+        if not result.success and not (result.not_found and action.kind in _GONE_IS_FINE):
+            self._finish(
+                action, ActionStatus.FAILED, result.messages or ["the plugin reported failure"]
+            )
+            if action.kind is ActionKind.UPDATE and result.not_found:
+                raise _Stop("the account no longer exists")
+            raise _Stop(f"{action.kind.value} failed")
+        messages = list(result.messages)
+        if result.not_found and not messages:
+            messages.append("already gone")
+        account: dict[str, Any] | None = None
+        if action.kind is ActionKind.UPDATE:
+            account = {"data": self._stored_data(action), "unique_base": action.unique_base or None}
+            if result.reference:
+                account["reference"] = reference = result.reference
+        elif action.kind is ActionKind.ENABLE:
+            account = {"enabled": True, "disabled_on": None}
+        elif action.kind is ActionKind.DISABLE:
+            account = {"enabled": False, "disabled_on": self.as_of}
+        elif action.kind is ActionKind.DELETE:
+            account = {"delete": True}
+        perm_ref = result.reference if action.kind is ActionKind.GRANT else None
+        self._finish(action, self._ok(), messages, account=account, reference=perm_ref or reference)
+        return reference
+
+    def _create(self, action: Action) -> str | None:
+        correlate = self.config.account.correlate
+        if correlate is not None:
+            value = self._correlation_value(action, correlate.person)
+            ctx = self._ctx(action)
+            ctx.action = ActionKind.CORRELATE
+            ctx.correlation = Correlation(
+                person_field=correlate.person, account_field=correlate.account, value=value
+            )
+            matches: list[Account] = list(self._call("idsync_correlate", ctx) or [])
+            if len(matches) > 1:
+                refs = ", ".join(m.reference for m in matches[:5])
+                self._finish(
+                    action,
+                    ActionStatus.FAILED,
+                    [
+                        f"disputed: {len(matches)} accounts have {correlate.account} = {value!r} ({refs})"
+                    ],
+                )
+                raise _Stop("disputed correlation")
+            if matches:
+                return self._link(action, matches[0], correlate.account, value)
+        self._choose_unique(action)
+        result = self._call("idsync_create", self._ctx(action))
+        if not result.success:
+            self._finish(
+                action, ActionStatus.FAILED, result.messages or ["the plugin reported failure"]
+            )
+            raise _Stop("create failed")
+        reference: str | None = result.reference
+        if reference:
+            with self._lock:
+                self._refs[action.person or ""] = reference
+        account = {
+            "reference": reference,
+            "data": self._stored_data(action),
+            "enabled": False,
+            "unique_base": action.unique_base or None,
+        }
+        self._finish(action, self._ok(), result.messages, account=account, reference=reference)
+        return reference
+
+    def _link(self, action: Action, match: Account, field: str, value: Any) -> str:
+        """Adopt an existing account, then bring its attributes to the desired state."""
+        with self._lock:
+            self._refs[action.person or ""] = match.reference
+        linked = action.model_copy(update={"kind": ActionKind.CORRELATE, "changes": {}})
+        current = {k: match.data.get(k) for k in action.account if not k.startswith("@")}
+        self._finish(
+            linked,
+            self._ok(),
+            [f"linked to the existing account with {field} = {value!r}"],
+            account={
+                "reference": match.reference,
+                "data": current,
+                "enabled": bool(match.enabled),
+                "unique_base": action.unique_base or None,
+            },
+            reference=match.reference,
+        )
+        changes = {
+            k: Change(before=match.data.get(k), after=v)
+            for k, v in action.account.items()
+            if not k.startswith("@") and match.data.get(k) != v
+        }
+        if action.manager:
+            changes[MANAGER_KEY] = Change(before=None, after=action.manager)
+        if changes and self.config.account.update_on_correlate:
+            update = action.model_copy(update={"kind": ActionKind.UPDATE, "changes": changes})
+            self._execute(update, match.reference)
+        return match.reference
+
+    def _correlation_value(self, action: Action, path: str) -> Any:
+        if path.startswith("account."):
+            return action.account.get(path.removeprefix("account."))
+        person = self.persons.get(action.person or "")
+        return _path(person, path.removeprefix("person."))
+
+    def _choose_unique(self, action: Action) -> None:
+        """Make sure each unique attribute's value is free in the target, or take the next."""
+        if not action.candidates or not self.system.implements("idsync_attribute_available"):
+            return
+        for attribute, rest in action.candidates.items():
+            value = action.account.get(attribute)
+            options = [value, *rest]
+            for option in options:
+                with self._lock:
+                    if option != value and (attribute, option) in self._reserved:
+                        continue
+                    self._reserved.add((attribute, option))
+                ctx = self._ctx(action)
+                free = self.system.hook.idsync_attribute_available(
+                    ctx=ctx, attribute=attribute, value=option
+                )
+                if free is not False:
+                    if option != value:
+                        action.account[attribute] = option
+                        action.changes[attribute] = Change(after=option)
+                    break
+            else:
+                self._finish(
+                    action,
+                    ActionStatus.FAILED,
+                    [f"no free value for the unique attribute {attribute}"],
+                )
+                raise _Stop("no unique value")
+
+    # --- helpers ---------------------------------------------------------------------
+
+    def _ok(self) -> ActionStatus:
+        return ActionStatus.DRY_RUN if self.dry_run else ActionStatus.DONE
+
+    def _stored_data(self, action: Action) -> dict[str, Any]:
+        data = dict(action.account)
+        if (
+            MANAGER_KEY in data
+            and data[MANAGER_KEY] is not None
+            and self._refs.get(data[MANAGER_KEY]) is None
+        ):
+            data[MANAGER_KEY] = None  # not written yet: the next run tries again
+        return data
+
+    def _ctx(self, action: Action, reference: str | None = None) -> HookContext:
+        manager_ref = self._refs.get(action.manager) if action.manager else None
+        return HookContext(
+            system=self.system.name,
+            action=action.kind,
+            dry_run=self.dry_run,
+            as_of=self.as_of,
+            settings=self.system.settings,
+            person=self.persons.get(action.person) if action.person else None,
+            account=dict(action.account),
+            previous={k: c.before for k, c in action.changes.items()},
+            changes=dict(action.changes),
+            reference=reference if reference is not None else action.reference,
+            permission=action.permission,
+            manager_reference=manager_ref,
+            run_id=self.run_id,
+        )
+
+    def _call(self, hook: str, ctx: HookContext) -> Any:
+        caller = getattr(self.system.hook, hook)
+        result = caller(ctx=ctx)
+        if result is None:
+            raise RuntimeError(f"plugin {self.system.info.name!r} does not implement {hook}")
+        if hook != "idsync_correlate" and not isinstance(result, ActionResult):
+            raise TypeError(f"{hook} returned {type(result).__name__}, not an ActionResult")
+        return result
+
+    def _failed(self, action: Action, exc: Exception) -> None:
+        text = redact(str(exc)) or type(exc).__name__
+        logger.bind(system=self.system.name, person=action.person, action=action.kind.value).debug(
+            "{} raised {}: {}", action.kind.value, type(exc).__name__, text
+        )
+        self._finish(action, ActionStatus.FAILED, [text])
+
+    def _skip(self, actions: Iterable[Action], why: str) -> None:
+        for action in actions:
+            self._finish(action, ActionStatus.SKIPPED, [why])
+
+    def _finish(
+        self,
+        action: Action,
+        status: ActionStatus,
+        messages: Iterable[str],
+        *,
+        account: Mapping[str, Any] | None = None,
+        reference: str | None = None,
+    ) -> None:
+        messages = [redact(str(m)) for m in messages]
+        changes = {k: v.model_dump(mode="json") for k, v in action.changes.items()}
+        self.store.record(
+            run_id=self.run_id,
+            target=self.system.name,
+            person=action.person,
+            kind=action.kind.value,
+            status=status.value,
+            key=action.key,
+            reference=reference,
+            changes=changes,
+            messages=messages,
+            dry_run=self.dry_run,
+            account=account,
+        )
+        with self._lock:
+            self.counts[(status.value, action.kind.value)] += 1
+        event = ActionEvent(
+            run_id=self.run_id,
+            system=self.system.name,
+            person=action.person,
+            kind=action.kind,
+            status=status,
+            target_key=action.key,
+            changes=action.changes,
+            messages=messages,
+            reference=reference,
+            dry_run=self.dry_run,
+        )
+        try:
+            self.system.hook.idsync_action_finished(event=event)
+        except Exception as exc:
+            logger.warning(
+                "an observer failed on {} {}: {}",
+                action.kind.value,
+                action.person,
+                redact(str(exc)),
+            )
+        if self.progress is not None:
+            self.progress(action, status)

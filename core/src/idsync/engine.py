@@ -1,0 +1,330 @@
+"""The engine: one run of a pipeline, import → evaluate → plan → thresholds → enforce → audit.
+
+:meth:`Engine.plan` reads the sources and the state store and returns the plan, writing nothing
+anywhere. :meth:`Engine.run` does the whole flow under the pipeline's lock: it stores the
+accepted snapshots, the plan, held work and every action's outcome as it happens.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections import Counter
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, field
+
+from loguru import logger
+
+from idsync.config import Pipeline
+from idsync.enforce import Enforcer
+from idsync.expressions import Expressions
+from idsync.importer import SourceError, SourceImport, import_source, merge
+from idsync.model import ActionKind, ActionStatus, Blocked, HookContext, RunSummary
+from idsync.plan import Action, Hold, Plan, make_plan
+from idsync.plugins import Registry, System
+from idsync.state import LockHeld, Store, now
+
+__all__ = ["EXIT_FAILED", "EXIT_HELD", "EXIT_INPUT", "EXIT_OK", "Engine", "Progress", "RunReport"]
+
+EXIT_OK, EXIT_FAILED, EXIT_INPUT, EXIT_HELD = 0, 1, 2, 3
+
+
+class Progress:
+    """Callbacks for long work; the CLI draws progress bars with them. Does nothing by default."""
+
+    def reading(self, source: str) -> Callable[[int], None] | None:
+        """Called once per source; the returned callback counts rows read."""
+        return None
+
+    def enforcing(self, target: str, total: int) -> Callable[[Action, ActionStatus], None] | None:
+        """Called once per target; the returned callback is told each finished action."""
+        return None
+
+
+@dataclass
+class RunReport:
+    """What a run (or a plan) did and found."""
+
+    run_id: int | None
+    plan: Plan | None
+    imports: list[SourceImport] = field(default_factory=list)
+    counts: Counter[tuple[str, str]] = field(default_factory=Counter)
+    held: list[Hold] = field(default_factory=list)
+    blocked: list[Blocked] = field(default_factory=list)
+    error: str | None = None
+    exit_code: int = EXIT_OK
+
+    def count(self, status: str, kind: str | None = None) -> int:
+        """How many actions ended in ``status`` (of ``kind``)."""
+        return sum(
+            n for (s, k), n in self.counts.items() if s == status and (kind is None or k == kind)
+        )
+
+    def nested_counts(self) -> dict[str, dict[str, int]]:
+        """``{status: {kind: n}}``."""
+        out: dict[str, dict[str, int]] = {}
+        for (status, kind), n in self.counts.items():
+            out.setdefault(status, {})[kind] = n
+        return out
+
+
+class Engine:
+    """Runs one pipeline against its state store."""
+
+    def __init__(self, pipeline: Pipeline, registry: Registry, store: Store | None = None) -> None:
+        self.pipeline = pipeline
+        self.registry = registry
+        self.store = store or Store(pipeline.state)
+        self.expressions = Expressions(registry.expression_functions())
+        self._systems: dict[str, System] = {}
+
+    def system(self, name: str) -> System:
+        """The configured source or target ``name``, bound to its plugin (built once)."""
+        if name not in self._systems:
+            cfg = self.pipeline.sources.get(name) or self.pipeline.targets[name]
+            self._systems[name] = self.registry.system(
+                name, cfg.plugin, self.pipeline.settings_for(name)
+            )
+        return self._systems[name]
+
+    def close(self) -> None:
+        """Release the store's connections."""
+        self.store.close()
+
+    # --- steps -----------------------------------------------------------------------
+
+    def _import(self, as_of: dt.date, dry_run: bool, progress: Progress) -> list[SourceImport]:
+        imports = []
+        for name, cfg in self.pipeline.sources.items():
+            if not cfg.enabled:
+                continue
+            system = self.system(name)
+            ctx = HookContext(system=name, dry_run=dry_run, as_of=as_of, settings=system.settings)
+            imp = import_source(system, cfg, self.store, ctx, progress.reading(name))
+            logger.bind(system=name).info(
+                "imported {persons} persons ({added} new, {changed} changed, {removed} removed), {blocked} blocked",
+                **imp.counts,
+            )
+            imports.append(imp)
+        return imports
+
+    def _plan(
+        self, imports: list[SourceImport], as_of: dt.date, targets: Iterable[str] | None
+    ) -> Plan:
+        persons, departments = merge(imports)
+        chosen = [t for t in self.pipeline.targets if targets is None or t in set(targets)]
+        accounts = {t: self.store.accounts(t) for t in self.pipeline.targets}
+        resources = {t: self.store.resources(t) for t in chosen}
+        plan = make_plan(
+            self.pipeline,
+            persons,
+            departments,
+            accounts,
+            resources,
+            self.expressions,
+            as_of,
+            chosen,
+        )
+        plan.blocked[:0] = [b for imp in imports for b in imp.blocked]
+        return plan
+
+    # --- commands --------------------------------------------------------------------
+
+    def plan(
+        self,
+        as_of: dt.date | None = None,
+        targets: Iterable[str] | None = None,
+        progress: Progress | None = None,
+    ) -> RunReport:
+        """Read the sources and return what a run would do; writes nothing anywhere."""
+        as_of = as_of or dt.date.today()
+        progress = progress or Progress()
+        try:
+            imports = self._import(as_of, True, progress)
+        except SourceError as exc:
+            return RunReport(run_id=None, plan=None, error=str(exc), exit_code=EXIT_FAILED)
+        plan = self._plan(imports, as_of, targets)
+        for imp in imports:
+            if imp.held:
+                plan.held.insert(
+                    0,
+                    Hold(
+                        system=imp.source,
+                        kind="import",
+                        count=imp.counts["persons"],
+                        reason=imp.held,
+                    ),
+                )
+        report = RunReport(
+            run_id=None, plan=plan, imports=imports, held=plan.held, blocked=plan.blocked
+        )
+        report.exit_code = EXIT_HELD if plan.held else EXIT_OK
+        return report
+
+    def run(
+        self,
+        as_of: dt.date | None = None,
+        *,
+        dry_run: bool = False,
+        approve: Iterable[str] = (),
+        targets: Iterable[str] | None = None,
+        progress: Progress | None = None,
+    ) -> RunReport:
+        """Import, plan, check thresholds and enforce; every outcome goes to the state store.
+
+        ``approve`` releases held work for this run: ``import`` and/or action kinds.
+        Raises :class:`~idsync.state.LockHeld` when another runner is enforcing this pipeline.
+        """
+        as_of = as_of or dt.date.today()
+        progress = progress or Progress()
+        approved = set(approve)
+        label = self.pipeline.label
+        lock = f"pipeline:{label}"
+        owner = None if dry_run else self.store.acquire_lock(lock)
+        started = now()
+        run_id = self.store.start_run(label, "run", as_of, dry_run)
+        report = RunReport(run_id=run_id, plan=None)
+        log = logger.bind(run=run_id)
+        try:
+            self._run(report, as_of, dry_run, approved, targets, progress)
+        except SourceError as exc:
+            report.error = str(exc)
+            report.exit_code = EXIT_FAILED
+            log.error("{}", exc)
+        except BaseException:
+            self.store.finish_run(run_id, "crashed", EXIT_FAILED, {})
+            raise
+        finally:
+            if owner is not None:
+                self.store.release_lock(lock, owner)
+        status = {EXIT_OK: "done", EXIT_FAILED: "failed", EXIT_HELD: "held"}.get(
+            report.exit_code, "failed"
+        )
+        self.store.finish_run(run_id, status, report.exit_code, report.nested_counts())
+        summary = RunSummary(
+            run_id=run_id,
+            pipeline=label,
+            dry_run=dry_run,
+            as_of=as_of,
+            started=started,
+            finished=now(),
+            counts=report.nested_counts(),
+            blocked=report.blocked,
+            held=[f"{h.system} {h.kind}: {h.reason}" for h in report.held],
+            failed=report.count(ActionStatus.FAILED.value),
+            exit_code=report.exit_code,
+        )
+        for name in self.pipeline.targets:
+            if self.pipeline.targets[name].enabled:
+                self._observe(self.system(name), summary)
+                break
+        return report
+
+    def _observe(self, system: System, summary: RunSummary) -> None:
+        try:
+            system.hook.idsync_run_finished(summary=summary)
+        except Exception as exc:
+            logger.warning("an observer failed at the end of run {}: {}", summary.run_id, exc)
+
+    def _run(
+        self,
+        report: RunReport,
+        as_of: dt.date,
+        dry_run: bool,
+        approved: set[str],
+        targets: Iterable[str] | None,
+        progress: Progress,
+    ) -> None:
+        run_id = report.run_id
+        assert run_id is not None
+        label = self.pipeline.label
+        imports = self._import(as_of, dry_run, progress)
+        report.imports = imports
+        report.blocked = [b for imp in imports for b in imp.blocked]
+        held_imports = [imp for imp in imports if imp.held and "import" not in approved]
+        if held_imports:
+            for imp in held_imports:
+                hold = Hold(
+                    system=imp.source,
+                    kind="import",
+                    count=imp.counts["persons"],
+                    reason=imp.held or "",
+                )
+                report.held.append(hold)
+                if not dry_run:
+                    self.store.hold_snapshot(imp.source, run_id, imp.counts)
+                    self.store.supersede_held(label, imp.source, "import")
+                    self.store.hold(
+                        run_id=run_id,
+                        pipeline=label,
+                        system=imp.source,
+                        kind="import",
+                        reason=hold.reason,
+                        count=hold.count,
+                        detail=imp.counts,
+                    )
+                logger.bind(run=run_id, system=imp.source).warning("import held: {}", imp.held)
+            report.exit_code = EXIT_HELD
+            return
+        if not dry_run:
+            for imp in imports:
+                departments = {k: v.model_dump(mode="json") for k, v in imp.departments.items()}
+                self.store.accept_snapshot(
+                    imp.source, run_id, imp.changed, imp.removed, departments, imp.counts
+                )
+        plan = self._plan(imports, as_of, targets)
+        report.plan = plan
+        report.blocked = plan.blocked
+        plan.held = [h for h in plan.held if h.kind not in approved]
+        report.held = list(plan.held)
+        if not dry_run:
+            self.store.save_plan(run_id, plan.as_json())
+            for hold in plan.held:
+                self.store.supersede_held(label, hold.system, hold.kind)
+                self.store.hold(
+                    run_id=run_id,
+                    pipeline=label,
+                    system=hold.system,
+                    kind=hold.kind,
+                    reason=hold.reason,
+                    count=hold.count,
+                    detail=[
+                        a.summary()
+                        for a in plan.targets[hold.system].actions
+                        if a.kind.value == hold.kind
+                    ][:1000],
+                )
+        persons, _ = merge(imports)
+        for name, target_plan in plan.targets.items():
+            system = self.system(name)
+            enforcer = Enforcer(
+                system,
+                self.pipeline.targets[name],
+                self.store,
+                run_id=run_id,
+                as_of=as_of,
+                dry_run=dry_run,
+                persons=persons,
+                held_kinds=plan.held_kinds(name),
+                progress=progress.enforcing(name, len(target_plan.actions)),
+            )
+            report.counts.update(enforcer.run(target_plan.actions))
+        if report.count(ActionStatus.FAILED.value):
+            report.exit_code = EXIT_FAILED
+        elif report.held:
+            report.exit_code = EXIT_HELD
+
+
+def approve_kinds(values: Iterable[str]) -> set[str]:
+    """Validate ``--approve`` values: ``import`` or an action kind."""
+    allowed = {"import"} | {k.value for k in ActionKind}
+    out = set()
+    for value in values:
+        if value not in allowed:
+            raise ValueError(
+                f"cannot approve {value!r}: use import or one of {sorted(allowed - {'import'})}"
+            )
+        out.add(value)
+    return out
+
+
+__all__ += ["LockHeld", "approve_kinds"]

@@ -1,0 +1,241 @@
+"""Evaluate: what each person should have in a target at the ``as_of`` date.
+
+For one target and person: which contracts are *in conditions* (the account rule, per
+contract), where the person is in the account-access lifecycle, the desired account attributes
+(the field mapping), the unique attributes' candidates, and the desired permissions (static
+rules and dynamic ones, one per contract in conditions).
+
+The lifecycle, per contract in conditions with start S and end E (open end: never):
+
+- the account exists from ``S - create_days_before_start``;
+- it is enabled from ``S - enable_days_before_start`` to ``E + disable_days_after_end``;
+- it is disabled after that, and deleted ``delete_days_after_disable`` days later, unless a
+  later contract (a rehire) brings the person back first;
+- a person with no contract in conditions at all (the rule stopped matching, or the person left
+  the source) is disabled at once and deleted after ``delete_days_after_disable`` days.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Any, Literal
+
+from idsync.config import Lifecycle, TargetConfig
+from idsync.expressions import ExpressionError, Expressions
+from idsync.model import Blocked, Contract, Permission, Person
+from idsync.state import AccountState
+
+__all__ = ["MANAGER_KEY", "Access", "Desired", "Evaluator"]
+
+Access = Literal["none", "pre", "enabled", "disabled", "deleted"]
+"""``none``: no account yet; ``pre``: exists, not yet enabled; then enabled, disabled, deleted."""
+
+MANAGER_KEY = "@manager"
+"""Engine-computed account attribute: the manager's person id (the target gets the reference)."""
+
+_DAY = dt.timedelta(days=1)
+
+
+@dataclass
+class Desired:
+    """The desired state of one person's account in one target."""
+
+    person: str
+    access: Access
+    reason: str
+    attributes: dict[str, Any] = field(default_factory=dict)
+    unique: dict[str, list[Any]] = field(default_factory=dict)
+    """Unique attributes' candidates in order of preference (first is the base)."""
+    permissions: dict[str, Permission] = field(default_factory=dict)
+    manager: str | None = None
+    error: Blocked | None = None
+
+
+def _window(c: Contract, before: int, after: int) -> tuple[dt.date, dt.date]:
+    start = c.start - dt.timedelta(days=before)
+    end = (
+        dt.date.max
+        if c.end is None
+        else min(dt.date.max - _DAY * (after + 1), c.end) + dt.timedelta(days=after)
+    )
+    return start, end
+
+
+def _lifecycle(
+    contracts: list[Contract], life: Lifecycle, as_of: dt.date, shadow: AccountState | None
+) -> tuple[Access, str, list[Contract]]:
+    current = [
+        c
+        for c in contracts
+        if _within(as_of, _window(c, life.create_days_before_start, life.disable_days_after_end))
+    ]
+    if current:
+        enabled = [
+            c
+            for c in current
+            if _within(
+                as_of, _window(c, life.enable_days_before_start, life.disable_days_after_end)
+            )
+        ]
+        if enabled:
+            return "enabled", f"contract {enabled[0].external_id} in conditions", current
+        first = min(c.start for c in current)
+        enable_on = first - dt.timedelta(days=life.enable_days_before_start)
+        return (
+            "pre",
+            f"contract starts {first.isoformat()}, enabled from {enable_on.isoformat()}",
+            current,
+        )
+    future = [c for c in contracts if c.start > as_of]
+    if future:
+        return ("disabled" if shadow else "none"), "next contract starts later", []
+    if contracts:
+        last_end = max(c.end for c in contracts if c.end is not None)
+        disabled_from = last_end + dt.timedelta(days=life.disable_days_after_end)
+        reason = f"last contract ended {last_end.isoformat()}"
+    else:
+        disabled_from = shadow.disabled_on if shadow and shadow.disabled_on else as_of
+        reason = "no contract in conditions"
+    if shadow is None:
+        return "none", reason, []
+    if life.delete_days_after_disable is not None:
+        delete_on = disabled_from + dt.timedelta(days=life.delete_days_after_disable)
+        if as_of >= delete_on:
+            return "deleted", f"{reason}; deleted from {delete_on.isoformat()}", []
+        return "disabled", f"{reason}; delete on {delete_on.isoformat()}", []
+    return "disabled", reason, []
+
+
+def _within(day: dt.date, window: tuple[dt.date, dt.date]) -> bool:
+    return window[0] <= day <= window[1]
+
+
+class Evaluator:
+    """Evaluates one target's rules for persons at a date."""
+
+    def __init__(
+        self, name: str, config: TargetConfig, expressions: Expressions, as_of: dt.date
+    ) -> None:
+        self.name = name
+        self.config = config
+        self.expressions = expressions
+        self.as_of = as_of
+
+    def _fail(self, person: Person, where: str, exc: ExpressionError) -> Desired:
+        return Desired(
+            person=person.external_id,
+            access="none",
+            reason="evaluation failed",
+            error=Blocked(
+                person=person.external_id, field=f"targets.{self.name}.{where}", problem=str(exc)
+            ),
+        )
+
+    def in_conditions(self, person: Person) -> list[Contract]:
+        """The person's contracts that satisfy the account rule (all, without a rule)."""
+        if person.inactive:
+            return []
+        rule = self.config.account.when
+        if rule is None:
+            return list(person.contracts)
+        return [
+            c
+            for c in person.contracts
+            if self.expressions.test(rule, {"person": person, "contract": c, "as_of": self.as_of})
+        ]
+
+    def evaluate(
+        self,
+        person: Person,
+        shadow: AccountState | None,
+        accounts: Mapping[str, Mapping[str, Any]],
+    ) -> Desired:
+        """The desired state of ``person``'s account; ``accounts`` are other targets' data."""
+        cfg = self.config.account
+        try:
+            conditions = self.in_conditions(person)
+        except ExpressionError as exc:
+            return self._fail(person, "account.when", exc)
+        access, reason, current = _lifecycle(conditions, cfg.lifecycle, self.as_of, shadow)
+        desired = Desired(person=person.external_id, access=access, reason=reason)
+        if access in ("none", "deleted"):
+            return desired
+        contract = (
+            person.primary_contract(self.as_of, current or conditions or None)
+            if (current or conditions)
+            else person.primary_contract(self.as_of)
+        )
+        context: dict[str, Any] = {
+            "person": person,
+            "contract": contract,
+            "contracts": current,
+            "department": contract.department if contract else None,
+            "as_of": self.as_of,
+            "accounts": accounts,
+        }
+        where = "account.mapping"
+        try:
+            for key, template in cfg.mapping.items():
+                where = f"account.mapping.{key}"
+                desired.attributes[key] = self.expressions.render(template, context)
+            for key, candidates in cfg.unique.items():
+                where = f"account.unique.{key}"
+                desired.unique[key] = self._candidates(candidates, context)
+            if access in ("pre", "enabled"):
+                where = "permissions"
+                desired.permissions = self._permissions(person, current, context)
+        except ExpressionError as exc:
+            return self._fail(person, where, exc)
+        if cfg.manager:
+            manager = (contract.manager if contract else None) or person.manager
+            desired.manager = manager.external_id if manager else None
+            desired.attributes[MANAGER_KEY] = desired.manager
+        return desired
+
+    def _candidates(self, templates: list[str], context: dict[str, Any]) -> list[Any]:
+        out: list[Any] = []
+        for suffix in ("", *(str(n) for n in range(2, 10))):
+            for template in templates:
+                value = self.expressions.render(template, {**context, "suffix": suffix})
+                if value not in out and value not in ("", None):
+                    out.append(value)
+        return out
+
+    def _permissions(
+        self, person: Person, current: list[Contract], context: dict[str, Any]
+    ) -> dict[str, Permission]:
+        out: dict[str, Permission] = {}
+        for rule in self.config.permissions:
+            for contract in current:
+                ctx = {**context, "contract": contract, "department": contract.department}
+                if not self.expressions.test(rule.when, ctx):
+                    continue
+                if rule.grant is not None:
+                    permission = Permission.parse(rule.grant)
+                    out[permission.key] = permission
+                    break
+                assert rule.dynamic is not None
+                text = self.expressions.render(rule.dynamic, ctx)
+                name = str(text).partition(":")[2]
+                if not name.strip():
+                    continue  # a contract without the data the template needs gives no permission
+                permission = Permission.parse(text)
+                out[permission.key] = permission
+        return out
+
+    def resources(self, departments: Mapping[str, Any]) -> dict[str, Permission]:
+        """The resources this target needs: each resource template per department."""
+        out: dict[str, Permission] = {}
+        for template in self.config.resources:
+            for dep in departments.values():
+                text = self.expressions.render(template, {"department": dep, "as_of": self.as_of})
+                name = str(text).partition(":")[2]
+                if not name.strip():
+                    continue
+                permission = Permission.parse(
+                    text, data={"department": dep.model_dump(mode="json")}
+                )
+                out.setdefault(permission.key, permission)
+        return out

@@ -1,0 +1,317 @@
+"""Plan: the difference between what should be and what was applied, as ordered actions.
+
+For each target, each person's actions come in lifecycle order (create, update, enable,
+revoke, grant, disable, delete); the target's resources come before everyone's actions.
+Updates carry only the changed attributes with before and after. Thresholds are checked on the
+plan: a kind that exceeds its maximum is held as a whole and the other kinds go on.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections import Counter, defaultdict
+from collections.abc import Iterable, Mapping
+from typing import Any
+
+from pydantic import BaseModel, Field
+
+from idsync.config import Pipeline, TargetConfig
+from idsync.evaluate import MANAGER_KEY, Desired, Evaluator
+from idsync.expressions import Expressions
+from idsync.model import ActionKind, Blocked, Change, Department, Permission, Person
+from idsync.state import AccountState
+
+__all__ = ["Action", "Hold", "Plan", "TargetPlan", "make_plan"]
+
+_ORDER = {kind: i for i, kind in enumerate(ActionKind)}
+
+
+class Action(BaseModel):
+    """One planned action for one person (or, for resources, the target)."""
+
+    target: str
+    person: str | None = None
+    kind: ActionKind
+    key: str | None = None
+    """The permission or resource key (``group:Sales``) for grant, revoke and resource."""
+    changes: dict[str, Change] = Field(default_factory=dict)
+    reason: str = ""
+    account: dict[str, Any] = Field(default_factory=dict)
+    """The desired account attributes (create and update)."""
+    candidates: dict[str, list[Any]] = Field(default_factory=dict)
+    """Unique attributes' remaining candidates, tried at create when the planned one is taken."""
+    unique_base: dict[str, Any] = Field(default_factory=dict)
+    permission: Permission | None = None
+    manager: str | None = None
+    reference: str | None = None
+
+    def summary(self) -> dict[str, Any]:
+        """The action as ``--json`` prints it."""
+        out: dict[str, Any] = {
+            "target": self.target,
+            "person": self.person,
+            "kind": self.kind.value,
+            "changes": {k: v.model_dump(mode="json") for k, v in self.changes.items()},
+            "reason": self.reason,
+        }
+        if self.key:
+            out["key"] = self.key
+        return out
+
+
+class Hold(BaseModel):
+    """Work held by a threshold: a source's import or a target's action kind."""
+
+    system: str
+    kind: str
+    """``import`` or an action kind."""
+    count: int
+    limit: int | None = None
+    reason: str
+
+
+class TargetPlan(BaseModel):
+    """A target's actions, grouped by person in lifecycle order."""
+
+    target: str
+    actions: list[Action] = Field(default_factory=list)
+    managed: int = 0
+    """How many accounts idsync managed in the target before the plan."""
+
+    def counts(self) -> Counter[str]:
+        """``{kind: n}``."""
+        return Counter(a.kind.value for a in self.actions)
+
+
+class Plan(BaseModel):
+    """Everything a run would do."""
+
+    as_of: dt.date
+    targets: dict[str, TargetPlan] = Field(default_factory=dict)
+    blocked: list[Blocked] = Field(default_factory=list)
+    held: list[Hold] = Field(default_factory=list)
+
+    def actions(self) -> Iterable[Action]:
+        """Every action, target by target."""
+        for target in self.targets.values():
+            yield from target.actions
+
+    def held_kinds(self, target: str) -> set[str]:
+        """The kinds held in ``target``."""
+        return {h.kind for h in self.held if h.system == target}
+
+    def as_json(self) -> dict[str, Any]:
+        """``{"actions": [...], "held": [...], "blocked": [...]}``."""
+        return {
+            "as_of": self.as_of.isoformat(),
+            "actions": [a.summary() for a in self.actions()],
+            "held": [h.model_dump(mode="json") for h in self.held],
+            "blocked": [b.model_dump(mode="json") for b in self.blocked],
+        }
+
+
+def _diff(desired: Mapping[str, Any], applied: Mapping[str, Any]) -> dict[str, Change]:
+    return {
+        key: Change(before=applied.get(key), after=value)
+        for key, value in desired.items()
+        if applied.get(key) != value
+    }
+
+
+class _Unique:
+    """Values of unique attributes already used in a target, plus those reserved by this plan."""
+
+    def __init__(self, accounts: Mapping[str, AccountState], attributes: Iterable[str]) -> None:
+        self.used: dict[str, dict[Any, str]] = {a: {} for a in attributes}
+        for person, shadow in accounts.items():
+            for attribute, values in self.used.items():
+                value = shadow.data.get(attribute)
+                if value not in (None, ""):
+                    values[value] = person
+
+    def choose(self, attribute: str, person: str, candidates: list[Any]) -> tuple[Any, list[Any]]:
+        used = self.used[attribute]
+        for i, value in enumerate(candidates):
+            if used.get(value, person) == person:
+                used[value] = person
+                return value, candidates[i + 1 :]
+        return None, []
+
+
+def _person_actions(
+    target: str,
+    cfg: TargetConfig,
+    desired: Desired,
+    shadow: AccountState | None,
+    unique: _Unique,
+) -> list[Action]:
+    pid = desired.person
+    actions: list[Action] = []
+
+    def add(kind: ActionKind, **values: Any) -> None:
+        actions.append(
+            Action(target=target, person=pid, kind=kind, reason=desired.reason, **values)
+        )
+
+    attributes = dict(desired.attributes)
+    base: dict[str, Any] = {}
+    candidates: dict[str, list[Any]] = {}
+    for attribute, options in desired.unique.items():
+        if not options:
+            continue
+        base[attribute] = options[0]
+        kept = shadow.data.get(attribute) if shadow else None
+        if shadow and kept and (shadow.unique_base or {}).get(attribute) == options[0]:
+            attributes[attribute] = kept
+            continue
+        value, rest = unique.choose(attribute, pid, options)
+        if value is not None:
+            attributes[attribute] = value
+            candidates[attribute] = rest
+
+    access = desired.access
+    if access in ("pre", "enabled"):
+        if shadow is None:
+            add(
+                ActionKind.CREATE,
+                account=attributes,
+                changes={k: Change(after=v) for k, v in attributes.items()},
+                candidates=candidates,
+                unique_base=base,
+                manager=desired.manager,
+            )
+            held: Mapping[str, str | None] = {}
+        else:
+            changes = _diff(attributes, shadow.data)
+            if changes:
+                add(
+                    ActionKind.UPDATE,
+                    account=attributes,
+                    changes=changes,
+                    unique_base=base,
+                    manager=desired.manager,
+                    reference=shadow.reference,
+                )
+            held = shadow.permissions
+        if access == "enabled" and (shadow is None or not shadow.enabled):
+            add(ActionKind.ENABLE)
+        for key in sorted(set(held) - set(desired.permissions)):
+            add(ActionKind.REVOKE, key=key, permission=Permission.parse(key, reference=held[key]))
+        for key in sorted(set(desired.permissions) - set(held)):
+            add(ActionKind.GRANT, key=key, permission=desired.permissions[key])
+        if access == "pre" and shadow is not None and shadow.enabled:
+            add(ActionKind.DISABLE)
+    elif shadow is not None:
+        for key in sorted(shadow.permissions):
+            add(
+                ActionKind.REVOKE,
+                key=key,
+                permission=Permission.parse(key, reference=shadow.permissions[key]),
+            )
+        if access == "disabled" and shadow.enabled:
+            add(ActionKind.DISABLE)
+        if access == "deleted":
+            add(ActionKind.DELETE)
+    for action in actions:
+        action.reference = shadow.reference if shadow else None
+    actions.sort(key=lambda a: _ORDER[a.kind])
+    return actions
+
+
+def make_plan(
+    pipeline: Pipeline,
+    persons: Mapping[str, Person],
+    departments: Mapping[str, Department],
+    accounts: Mapping[str, Mapping[str, AccountState]],
+    resources: Mapping[str, Mapping[str, str | None]],
+    expressions: Expressions,
+    as_of: dt.date,
+    targets: Iterable[str] | None = None,
+) -> Plan:
+    """Plan every (chosen, enabled) target for ``persons`` against the stored shadows.
+
+    Targets are evaluated in file order, so a later target's mapping can use an earlier one's
+    desired account data as ``accounts.<target>.<attribute>``.
+    """
+    plan = Plan(as_of=as_of)
+    chosen = set(targets) if targets is not None else None
+    other_accounts: dict[str, dict[str, dict[str, Any]]] = defaultdict(dict)
+    for target, shadows in accounts.items():
+        for pid, known in shadows.items():
+            other_accounts[pid][target] = known.data
+    for name, cfg in pipeline.targets.items():
+        if not cfg.enabled or (chosen is not None and name not in chosen):
+            continue
+        evaluator = Evaluator(name, cfg, expressions, as_of)
+        shadows = accounts.get(name, {})
+        tp = TargetPlan(target=name, managed=len(shadows))
+        have = resources.get(name, {})
+        for key, resource_perm in sorted(evaluator.resources(departments).items()):
+            if key not in have:
+                tp.actions.append(
+                    Action(
+                        target=name,
+                        kind=ActionKind.RESOURCE,
+                        key=key,
+                        permission=resource_perm,
+                        reason="needed by the resource rules",
+                    )
+                )
+        unique = _Unique(shadows, cfg.account.unique)
+        for pid in sorted(set(persons) | set(shadows)):
+            person = persons.get(pid)
+            shadow = shadows.get(pid)
+            if person is None:
+                assert shadow is not None
+                desired = _vanished(pid, cfg, shadow, as_of)
+            else:
+                desired = evaluator.evaluate(person, shadow, other_accounts.get(pid, {}))
+                if desired.error is not None:
+                    plan.blocked.append(desired.error)
+                    continue
+                if desired.access in ("pre", "enabled"):
+                    other_accounts[pid][name] = desired.attributes
+            tp.actions.extend(_person_actions(name, cfg, desired, shadow, unique))
+        plan.targets[name] = tp
+        _check_thresholds(
+            plan, tp, cfg, entitled=sum(1 for a in tp.actions if a.kind is ActionKind.CREATE)
+        )
+    return plan
+
+
+def _vanished(pid: str, cfg: TargetConfig, shadow: AccountState, as_of: dt.date) -> Desired:
+    """A person idsync manages an account for who is no longer in any source."""
+    life = cfg.account.lifecycle
+    since = shadow.disabled_on or as_of
+    reason = "person is no longer in the source"
+    if life.delete_days_after_disable is not None:
+        delete_on = since + dt.timedelta(days=life.delete_days_after_disable)
+        if as_of >= delete_on:
+            return Desired(
+                person=pid,
+                access="deleted",
+                reason=f"{reason}; deleted from {delete_on.isoformat()}",
+            )
+        reason = f"{reason}; delete on {delete_on.isoformat()}"
+    return Desired(person=pid, access="disabled", reason=reason, attributes=dict(shadow.data))
+
+
+def _check_thresholds(plan: Plan, tp: TargetPlan, cfg: TargetConfig, entitled: int) -> None:
+    counts = tp.counts()
+    base = max(tp.managed, tp.managed + entitled, 1)
+    for kind, threshold in cfg.thresholds.items():
+        n = counts.get(kind.value, 0)
+        limit = threshold.limit(base)
+        if limit is not None and n > limit:
+            plan.held.append(
+                Hold(
+                    system=tp.target,
+                    kind=kind.value,
+                    count=n,
+                    limit=limit,
+                    reason=f"{n} {kind.value} actions exceed the threshold {threshold} (of {base} accounts)",
+                )
+            )
+
+
+__all__ += ["MANAGER_KEY"]

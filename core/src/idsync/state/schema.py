@@ -1,0 +1,138 @@
+"""The state store's tables (SQLAlchemy Core). Changes go through a migration in ``migrations``."""
+
+from __future__ import annotations
+
+import sqlalchemy as sa
+
+metadata = sa.MetaData()
+
+runs = sa.Table(
+    "runs",
+    metadata,
+    sa.Column("id", sa.Integer, primary_key=True, autoincrement=True),
+    sa.Column("pipeline", sa.String(200), nullable=False),
+    sa.Column("command", sa.String(20), nullable=False),
+    sa.Column("started", sa.DateTime(timezone=True), nullable=False),
+    sa.Column("finished", sa.DateTime(timezone=True)),
+    sa.Column("as_of", sa.Date, nullable=False),
+    sa.Column("dry_run", sa.Boolean, nullable=False, default=False),
+    sa.Column("status", sa.String(20), nullable=False),
+    sa.Column("exit_code", sa.Integer),
+    sa.Column("counts", sa.JSON),
+)
+
+snapshots = sa.Table(
+    "snapshots",
+    metadata,
+    sa.Column("id", sa.Integer, primary_key=True, autoincrement=True),
+    sa.Column("run_id", sa.Integer, nullable=False, index=True),
+    sa.Column("source", sa.String(100), nullable=False),
+    sa.Column("taken", sa.DateTime(timezone=True), nullable=False),
+    sa.Column("status", sa.String(20), nullable=False),
+    sa.Column("persons", sa.Integer, nullable=False),
+    sa.Column("blocked", sa.Integer, nullable=False, default=0),
+    sa.Column("added", sa.Integer, nullable=False, default=0),
+    sa.Column("removed", sa.Integer, nullable=False, default=0),
+    sa.Column("changed", sa.Integer, nullable=False, default=0),
+    sa.Column("emptied", sa.Integer, nullable=False, default=0),
+)
+
+persons = sa.Table(
+    "persons",
+    metadata,
+    sa.Column("source", sa.String(100), primary_key=True),
+    sa.Column("external_id", sa.String(200), primary_key=True),
+    sa.Column("hash", sa.String(64), nullable=False),
+    sa.Column("data", sa.JSON, nullable=False),
+    sa.Column("updated", sa.DateTime(timezone=True), nullable=False),
+)
+
+departments = sa.Table(
+    "departments",
+    metadata,
+    sa.Column("source", sa.String(100), primary_key=True),
+    sa.Column("external_id", sa.String(200), primary_key=True),
+    sa.Column("data", sa.JSON, nullable=False),
+)
+
+accounts = sa.Table(
+    "accounts",
+    metadata,
+    sa.Column("target", sa.String(100), primary_key=True),
+    sa.Column("person", sa.String(200), primary_key=True),
+    sa.Column("reference", sa.String(500)),
+    sa.Column("data", sa.JSON, nullable=False),
+    sa.Column("unique_base", sa.JSON),
+    sa.Column("enabled", sa.Boolean, nullable=False, default=False),
+    sa.Column("disabled_on", sa.Date),
+    sa.Column("created", sa.DateTime(timezone=True), nullable=False),
+    sa.Column("updated", sa.DateTime(timezone=True), nullable=False),
+)
+
+permissions = sa.Table(
+    "permissions",
+    metadata,
+    sa.Column("target", sa.String(100), primary_key=True),
+    sa.Column("person", sa.String(200), primary_key=True),
+    sa.Column("key", sa.String(500), primary_key=True),
+    sa.Column("reference", sa.String(500)),
+    sa.Column("granted", sa.DateTime(timezone=True), nullable=False),
+)
+
+resources = sa.Table(
+    "resources",
+    metadata,
+    sa.Column("target", sa.String(100), primary_key=True),
+    sa.Column("key", sa.String(500), primary_key=True),
+    sa.Column("reference", sa.String(500)),
+    sa.Column("created", sa.DateTime(timezone=True), nullable=False),
+)
+
+plans = sa.Table(
+    "plans",
+    metadata,
+    sa.Column("run_id", sa.Integer, primary_key=True),
+    sa.Column("data", sa.JSON, nullable=False),
+)
+
+held = sa.Table(
+    "held",
+    metadata,
+    sa.Column("id", sa.Integer, primary_key=True, autoincrement=True),
+    sa.Column("run_id", sa.Integer, nullable=False, index=True),
+    sa.Column("pipeline", sa.String(200), nullable=False),
+    sa.Column("system", sa.String(100), nullable=False),
+    sa.Column("kind", sa.String(20), nullable=False),
+    sa.Column("reason", sa.Text, nullable=False),
+    sa.Column("count", sa.Integer, nullable=False),
+    sa.Column("status", sa.String(20), nullable=False),
+    sa.Column("created", sa.DateTime(timezone=True), nullable=False),
+    sa.Column("decided", sa.DateTime(timezone=True)),
+    sa.Column("detail", sa.JSON),
+)
+
+audit = sa.Table(
+    "audit",
+    metadata,
+    sa.Column("id", sa.Integer, primary_key=True, autoincrement=True),
+    sa.Column("run_id", sa.Integer, nullable=False, index=True),
+    sa.Column("at", sa.DateTime(timezone=True), nullable=False),
+    sa.Column("target", sa.String(100), nullable=False),
+    sa.Column("person", sa.String(200), index=True),
+    sa.Column("kind", sa.String(20), nullable=False),
+    sa.Column("status", sa.String(20), nullable=False),
+    sa.Column("key", sa.String(500)),
+    sa.Column("reference", sa.String(500)),
+    sa.Column("changes", sa.JSON),
+    sa.Column("messages", sa.JSON),
+    sa.Column("dry_run", sa.Boolean, nullable=False, default=False),
+)
+
+locks = sa.Table(
+    "locks",
+    metadata,
+    sa.Column("name", sa.String(200), primary_key=True),
+    sa.Column("owner", sa.String(200), nullable=False),
+    sa.Column("acquired", sa.DateTime(timezone=True), nullable=False),
+    sa.Column("expires", sa.DateTime(timezone=True), nullable=False),
+)

@@ -1,0 +1,591 @@
+"""The state store: what idsync knows and did, in SQLite (default) or PostgreSQL.
+
+It holds the last accepted snapshot of every source, for each person and target the account
+reference and the attributes last applied (the *shadow*), granted permissions, ensured
+resources, runs, plans, held work and the audit trail. The schema is created and upgraded
+through Alembic migrations when the store opens.
+
+Reads for a run are batched (one query per table and target); each finished action is written
+with its audit record in one transaction at once, so a killed run loses nothing it did.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import os
+import socket
+import threading
+from collections.abc import Iterable, Iterator, Mapping
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from importlib.resources import files
+from typing import Any
+
+import sqlalchemy as sa
+from alembic import command
+from alembic.config import Config
+from sqlalchemy.engine import Connection, Engine
+
+from idsync.secrets import redact_data
+from idsync.state import schema as t
+
+__all__ = ["AccountState", "LockHeld", "Store", "now"]
+
+_CHUNK = 500
+
+
+def now() -> dt.datetime:
+    """The current time, timezone-aware (UTC)."""
+    return dt.datetime.now(dt.UTC)
+
+
+class LockHeld(Exception):
+    """Another runner holds the pipeline's lock."""
+
+
+@dataclass
+class AccountState:
+    """The shadow of one account: what idsync last applied to it."""
+
+    person: str
+    reference: str | None
+    data: dict[str, Any]
+    enabled: bool
+    disabled_on: dt.date | None = None
+    unique_base: dict[str, Any] | None = None
+    permissions: dict[str, str | None] = field(default_factory=dict)
+
+
+def _is_dead(owner: str) -> bool:
+    """Whether a lock owner ``host:pid:thread`` is a process of this host that has ended."""
+    host, _, rest = owner.partition(":")
+    pid = rest.partition(":")[0]
+    if host != socket.gethostname() or not pid.isdigit():
+        return False
+    try:
+        os.kill(int(pid), 0)
+    except ProcessLookupError:
+        return True
+    except PermissionError:
+        return False
+    return False
+
+
+def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
+    cursor = dbapi_connection.cursor()
+    cursor.execute("PRAGMA journal_mode=WAL")
+    cursor.execute("PRAGMA synchronous=NORMAL")
+    cursor.execute("PRAGMA busy_timeout=30000")
+    cursor.close()
+
+
+class Store:
+    """Open (and migrate) the state store at a SQLAlchemy URL."""
+
+    def __init__(self, url: str) -> None:
+        self.url = url
+        self.engine: Engine = sa.create_engine(url, future=True)
+        if self.engine.dialect.name == "sqlite":
+            sa.event.listen(self.engine, "connect", _sqlite_pragmas)
+        self._write_lock = threading.Lock()
+        self.migrate()
+
+    def close(self) -> None:
+        """Release every connection."""
+        self.engine.dispose()
+
+    def migrate(self) -> None:
+        """Bring the schema to the newest migration."""
+        cfg = Config()
+        cfg.set_main_option("script_location", str(files("idsync.state") / "migrations"))
+        with self.engine.begin() as conn:
+            cfg.attributes["connection"] = conn
+            command.upgrade(cfg, "head")
+
+    @contextmanager
+    def _write(self) -> Iterator[Connection]:
+        with self._write_lock, self.engine.begin() as conn:
+            yield conn
+
+    # --- runs ------------------------------------------------------------------------
+
+    def start_run(self, pipeline: str, command_name: str, as_of: dt.date, dry_run: bool) -> int:
+        """Record the start of a run and return its id."""
+        with self._write() as conn:
+            result = conn.execute(
+                t.runs.insert().values(
+                    pipeline=pipeline,
+                    command=command_name,
+                    started=now(),
+                    as_of=as_of,
+                    dry_run=dry_run,
+                    status="running",
+                )
+            )
+            return int(result.inserted_primary_key[0])  # type: ignore[index]
+
+    def finish_run(
+        self, run_id: int, status: str, exit_code: int, counts: Mapping[str, Any]
+    ) -> None:
+        """Record how a run ended."""
+        with self._write() as conn:
+            conn.execute(
+                t.runs.update()
+                .where(t.runs.c.id == run_id)
+                .values(finished=now(), status=status, exit_code=exit_code, counts=dict(counts))
+            )
+
+    def runs(self, pipeline: str | None = None, limit: int = 20) -> list[dict[str, Any]]:
+        """The latest runs, newest first."""
+        query = sa.select(t.runs).order_by(t.runs.c.id.desc()).limit(limit)
+        if pipeline:
+            query = query.where(t.runs.c.pipeline == pipeline)
+        with self.engine.connect() as conn:
+            return [dict(r._mapping) for r in conn.execute(query)]
+
+    def save_plan(self, run_id: int, data: Any) -> None:
+        """Store the plan a run made."""
+        with self._write() as conn:
+            conn.execute(t.plans.insert().values(run_id=run_id, data=redact_data(data)))
+
+    # --- source snapshots ------------------------------------------------------------
+
+    def person_hashes(self, source: str) -> dict[str, str]:
+        """``{external_id: hash}`` of the source's last accepted snapshot."""
+        query = sa.select(t.persons.c.external_id, t.persons.c.hash).where(
+            t.persons.c.source == source
+        )
+        with self.engine.connect() as conn:
+            return {row[0]: row[1] for row in conn.execute(query)}
+
+    def person_data(self, source: str, ids: Iterable[str] | None = None) -> dict[str, Any]:
+        """``{external_id: person data}`` of the source's last accepted snapshot."""
+        query = sa.select(t.persons.c.external_id, t.persons.c.data).where(
+            t.persons.c.source == source
+        )
+        with self.engine.connect() as conn:
+            if ids is None:
+                return {row[0]: row[1] for row in conn.execute(query)}
+            wanted = list(ids)
+            out: dict[str, Any] = {}
+            for i in range(0, len(wanted), _CHUNK):
+                part = query.where(t.persons.c.external_id.in_(wanted[i : i + _CHUNK]))
+                out.update({row[0]: row[1] for row in conn.execute(part)})
+            return out
+
+    def persons_of(self, external_id: str) -> dict[str, Any]:
+        """``{source: data}`` for one person across sources."""
+        query = sa.select(t.persons.c.source, t.persons.c.data).where(
+            t.persons.c.external_id == external_id
+        )
+        with self.engine.connect() as conn:
+            return {row[0]: row[1] for row in conn.execute(query)}
+
+    def accept_snapshot(
+        self,
+        source: str,
+        run_id: int,
+        changed: Mapping[str, tuple[str, Any]],
+        removed: Iterable[str],
+        departments: Mapping[str, Any],
+        counts: Mapping[str, int],
+    ) -> None:
+        """Make a new snapshot the source's current one: upsert ``changed``, drop ``removed``."""
+        stamp = now()
+        removed = list(removed)
+        with self._write() as conn:
+            ids = list(changed)
+            for i in range(0, len(ids), _CHUNK):
+                part = ids[i : i + _CHUNK]
+                conn.execute(
+                    t.persons.delete().where(
+                        t.persons.c.source == source, t.persons.c.external_id.in_(part)
+                    )
+                )
+                conn.execute(
+                    t.persons.insert(),
+                    [
+                        {
+                            "source": source,
+                            "external_id": pid,
+                            "hash": changed[pid][0],
+                            "data": changed[pid][1],
+                            "updated": stamp,
+                        }
+                        for pid in part
+                    ],
+                )
+            for i in range(0, len(removed), _CHUNK):
+                conn.execute(
+                    t.persons.delete().where(
+                        t.persons.c.source == source,
+                        t.persons.c.external_id.in_(removed[i : i + _CHUNK]),
+                    )
+                )
+            conn.execute(t.departments.delete().where(t.departments.c.source == source))
+            if departments:
+                conn.execute(
+                    t.departments.insert(),
+                    [
+                        {"source": source, "external_id": k, "data": v}
+                        for k, v in departments.items()
+                    ],
+                )
+            self._snapshot(conn, source, run_id, "accepted", counts)
+
+    def hold_snapshot(self, source: str, run_id: int, counts: Mapping[str, int]) -> None:
+        """Record that a source's new snapshot was held by its thresholds."""
+        with self._write() as conn:
+            self._snapshot(conn, source, run_id, "held", counts)
+
+    def _snapshot(
+        self, conn: Connection, source: str, run_id: int, status: str, counts: Mapping[str, int]
+    ) -> None:
+        conn.execute(
+            t.snapshots.insert().values(
+                run_id=run_id,
+                source=source,
+                taken=now(),
+                status=status,
+                persons=counts.get("persons", 0),
+                blocked=counts.get("blocked", 0),
+                added=counts.get("added", 0),
+                removed=counts.get("removed", 0),
+                changed=counts.get("changed", 0),
+                emptied=counts.get("emptied", 0),
+            )
+        )
+
+    def departments(self, source: str) -> dict[str, Any]:
+        """``{external_id: department data}`` of the source's last accepted snapshot."""
+        query = sa.select(t.departments.c.external_id, t.departments.c.data).where(
+            t.departments.c.source == source
+        )
+        with self.engine.connect() as conn:
+            return {row[0]: row[1] for row in conn.execute(query)}
+
+    def has_snapshot(self, source: str) -> bool:
+        """Whether the source was ever imported and accepted."""
+        query = (
+            sa.select(t.snapshots.c.id)
+            .where(t.snapshots.c.source == source, t.snapshots.c.status == "accepted")
+            .limit(1)
+        )
+        with self.engine.connect() as conn:
+            return conn.execute(query).first() is not None
+
+    # --- accounts, permissions, resources --------------------------------------------
+
+    def accounts(self, target: str) -> dict[str, AccountState]:
+        """Every account shadow of a target with its granted permissions, by person."""
+        with self.engine.connect() as conn:
+            out = {
+                row.person: AccountState(
+                    person=row.person,
+                    reference=row.reference,
+                    data=row.data or {},
+                    enabled=bool(row.enabled),
+                    disabled_on=row.disabled_on,
+                    unique_base=row.unique_base,
+                )
+                for row in conn.execute(sa.select(t.accounts).where(t.accounts.c.target == target))
+            }
+            query = sa.select(t.permissions).where(t.permissions.c.target == target)
+            for row in conn.execute(query):
+                account = out.get(row.person)
+                if account is not None:
+                    account.permissions[row.key] = row.reference
+        return out
+
+    def account(self, target: str, person: str) -> AccountState | None:
+        """One account shadow, or None."""
+        return self.accounts_of(person).get(target)
+
+    def accounts_of(self, person: str) -> dict[str, AccountState]:
+        """``{target: shadow}`` for one person."""
+        with self.engine.connect() as conn:
+            rows = conn.execute(sa.select(t.accounts).where(t.accounts.c.person == person))
+            out = {
+                row.target: AccountState(
+                    person=person,
+                    reference=row.reference,
+                    data=row.data or {},
+                    enabled=bool(row.enabled),
+                    disabled_on=row.disabled_on,
+                    unique_base=row.unique_base,
+                )
+                for row in rows
+            }
+            perms = conn.execute(sa.select(t.permissions).where(t.permissions.c.person == person))
+            for row in perms:
+                if row.target in out:
+                    out[row.target].permissions[row.key] = row.reference
+        return out
+
+    def unique_values(self, target: str, attribute: str) -> dict[Any, str]:
+        """``{value: person}`` of a unique attribute over a target's accounts."""
+        query = sa.select(t.accounts.c.person, t.accounts.c.data).where(
+            t.accounts.c.target == target
+        )
+        with self.engine.connect() as conn:
+            out: dict[Any, str] = {}
+            for person, data in conn.execute(query):
+                value = (data or {}).get(attribute)
+                if value not in (None, ""):
+                    out[value] = person
+            return out
+
+    def resources(self, target: str) -> dict[str, str | None]:
+        """``{key: reference}`` of the resources ensured in a target."""
+        query = sa.select(t.resources.c.key, t.resources.c.reference).where(
+            t.resources.c.target == target
+        )
+        with self.engine.connect() as conn:
+            return {row[0]: row[1] for row in conn.execute(query)}
+
+    def count_accounts(self, target: str) -> int:
+        """How many accounts idsync manages in a target."""
+        query = (
+            sa.select(sa.func.count()).select_from(t.accounts).where(t.accounts.c.target == target)
+        )
+        with self.engine.connect() as conn:
+            return int(conn.execute(query).scalar_one())
+
+    # --- recording outcomes ----------------------------------------------------------
+
+    def record(
+        self,
+        *,
+        run_id: int,
+        target: str,
+        person: str | None,
+        kind: str,
+        status: str,
+        key: str | None = None,
+        reference: str | None = None,
+        changes: Mapping[str, Any] | None = None,
+        messages: Iterable[str] = (),
+        dry_run: bool = False,
+        account: Mapping[str, Any] | None = None,
+    ) -> None:
+        """Write one action's audit record and, when it was done, its effect on the shadow.
+
+        ``account`` carries the shadow's new values for account actions
+        (``reference``, ``data``, ``enabled``, ``disabled_on``, ``unique_base``,
+        ``delete=True``). Both happen in one transaction.
+        """
+        stamp = now()
+        with self._write() as conn:
+            conn.execute(
+                t.audit.insert().values(
+                    run_id=run_id,
+                    at=stamp,
+                    target=target,
+                    person=person,
+                    kind=kind,
+                    status=status,
+                    key=key,
+                    reference=reference,
+                    changes=redact_data(dict(changes or {})),
+                    messages=redact_data(list(messages)),
+                    dry_run=dry_run,
+                )
+            )
+            if status != "done" or dry_run:
+                return
+            if kind in ("grant", "revoke") and person is not None and key is not None:
+                where = (
+                    (t.permissions.c.target == target)
+                    & (t.permissions.c.person == person)
+                    & (t.permissions.c.key == key)
+                )
+                conn.execute(t.permissions.delete().where(where))
+                if kind == "grant":
+                    conn.execute(
+                        t.permissions.insert().values(
+                            target=target,
+                            person=person,
+                            key=key,
+                            reference=reference,
+                            granted=stamp,
+                        )
+                    )
+            elif kind == "resource" and key is not None:
+                conn.execute(
+                    t.resources.delete().where(
+                        (t.resources.c.target == target) & (t.resources.c.key == key)
+                    )
+                )
+                conn.execute(
+                    t.resources.insert().values(
+                        target=target, key=key, reference=reference, created=stamp
+                    )
+                )
+            elif account is not None and person is not None:
+                self._apply_account(conn, target, person, dict(account), stamp)
+
+    def _apply_account(
+        self, conn: Connection, target: str, person: str, values: dict[str, Any], stamp: dt.datetime
+    ) -> None:
+        where = (t.accounts.c.target == target) & (t.accounts.c.person == person)
+        if values.pop("delete", False):
+            conn.execute(t.accounts.delete().where(where))
+            conn.execute(
+                t.permissions.delete().where(
+                    (t.permissions.c.target == target) & (t.permissions.c.person == person)
+                )
+            )
+            return
+        existing = conn.execute(sa.select(t.accounts.c.person).where(where)).first()
+        if "data" in values:
+            values["data"] = redact_data(values["data"])
+        if existing is None:
+            conn.execute(
+                t.accounts.insert().values(
+                    target=target,
+                    person=person,
+                    created=stamp,
+                    updated=stamp,
+                    data=values.pop("data", {}),
+                    enabled=values.pop("enabled", False),
+                    **values,
+                )
+            )
+        else:
+            conn.execute(t.accounts.update().where(where).values(updated=stamp, **values))
+
+    # --- audit -----------------------------------------------------------------------
+
+    def audit(
+        self,
+        *,
+        person: str | None = None,
+        target: str | None = None,
+        run_id: int | None = None,
+        limit: int = 200,
+    ) -> list[dict[str, Any]]:
+        """Audit records, newest first, filtered as asked."""
+        query = sa.select(t.audit).order_by(t.audit.c.id.desc()).limit(limit)
+        if person is not None:
+            query = query.where(t.audit.c.person == person)
+        if target is not None:
+            query = query.where(t.audit.c.target == target)
+        if run_id is not None:
+            query = query.where(t.audit.c.run_id == run_id)
+        with self.engine.connect() as conn:
+            return [dict(r._mapping) for r in conn.execute(query)]
+
+    def audit_counts(self, run_id: int) -> dict[str, dict[str, int]]:
+        """``{status: {kind: n}}`` for one run."""
+        query = (
+            sa.select(t.audit.c.status, t.audit.c.kind, sa.func.count())
+            .where(t.audit.c.run_id == run_id)
+            .group_by(t.audit.c.status, t.audit.c.kind)
+        )
+        out: dict[str, dict[str, int]] = {}
+        with self.engine.connect() as conn:
+            for status, kind, n in conn.execute(query):
+                out.setdefault(status, {})[kind] = int(n)
+        return out
+
+    # --- held work -------------------------------------------------------------------
+
+    def hold(
+        self,
+        *,
+        run_id: int,
+        pipeline: str,
+        system: str,
+        kind: str,
+        reason: str,
+        count: int,
+        detail: Any = None,
+    ) -> int:
+        """Record held work (an import or an action kind) and return its id."""
+        with self._write() as conn:
+            result = conn.execute(
+                t.held.insert().values(
+                    run_id=run_id,
+                    pipeline=pipeline,
+                    system=system,
+                    kind=kind,
+                    reason=reason,
+                    count=count,
+                    status="held",
+                    created=now(),
+                    detail=redact_data(detail),
+                )
+            )
+            return int(result.inserted_primary_key[0])  # type: ignore[index]
+
+    def held(
+        self, pipeline: str | None = None, status: str | None = "held"
+    ) -> list[dict[str, Any]]:
+        """Held work, newest first."""
+        query = sa.select(t.held).order_by(t.held.c.id.desc())
+        if pipeline is not None:
+            query = query.where(t.held.c.pipeline == pipeline)
+        if status is not None:
+            query = query.where(t.held.c.status == status)
+        with self.engine.connect() as conn:
+            return [dict(r._mapping) for r in conn.execute(query)]
+
+    def decide(self, held_id: int, status: str) -> None:
+        """Mark held work approved or rejected."""
+        with self._write() as conn:
+            conn.execute(
+                t.held.update().where(t.held.c.id == held_id).values(status=status, decided=now())
+            )
+
+    def supersede_held(self, pipeline: str, system: str, kind: str) -> None:
+        """Close earlier held records of the same kind: a newer run re-evaluated them."""
+        with self._write() as conn:
+            conn.execute(
+                t.held.update()
+                .where(
+                    (t.held.c.pipeline == pipeline)
+                    & (t.held.c.system == system)
+                    & (t.held.c.kind == kind)
+                    & (t.held.c.status == "held")
+                )
+                .values(status="superseded", decided=now())
+            )
+
+    # --- locks -----------------------------------------------------------------------
+
+    def acquire_lock(self, name: str, ttl: dt.timedelta = dt.timedelta(hours=6)) -> str:
+        """Take the named lock or raise :class:`LockHeld`; returns the owner token.
+
+        A lock whose holder stopped without releasing it expires after ``ttl``.
+        """
+        owner = f"{socket.gethostname()}:{os.getpid()}:{threading.get_ident()}"
+        stamp = now()
+        with self._write() as conn:
+            conn.execute(
+                t.locks.delete().where((t.locks.c.name == name) & (t.locks.c.expires < stamp))
+            )
+            holder = conn.execute(sa.select(t.locks.c.owner).where(t.locks.c.name == name)).first()
+            if holder is not None and _is_dead(holder[0]):
+                conn.execute(t.locks.delete().where(t.locks.c.name == name))
+            try:
+                conn.execute(
+                    t.locks.insert().values(
+                        name=name, owner=owner, acquired=stamp, expires=stamp + ttl
+                    )
+                )
+            except sa.exc.IntegrityError:
+                raise LockHeld(name) from None
+        return owner
+
+    def lock_owner(self, name: str) -> str | None:
+        """Who holds the named lock, if anyone."""
+        with self.engine.connect() as conn:
+            row = conn.execute(sa.select(t.locks.c.owner).where(t.locks.c.name == name)).first()
+            return row[0] if row else None
+
+    def release_lock(self, name: str, owner: str) -> None:
+        """Release the named lock if ``owner`` holds it."""
+        with self._write() as conn:
+            conn.execute(
+                t.locks.delete().where((t.locks.c.name == name) & (t.locks.c.owner == owner))
+            )
