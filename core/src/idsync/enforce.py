@@ -64,6 +64,28 @@ def _path(obj: Any, path: str) -> Any:
     return obj
 
 
+def _by_manager_level(groups: list[list[Action]]) -> list[list[list[Action]]]:
+    """Persons in waves: a manager whose account this run creates goes a wave before the
+    persons they manage, so those get the manager's reference at once. Most runs: one wave."""
+    created = {g[0].person for g in groups if any(a.kind is ActionKind.CREATE for a in g)}
+    manager_of = {g[0].person: next((a.manager for a in g if a.manager), None) for g in groups}
+    levels: dict[str | None, int] = {}
+
+    def level(person: str | None, depth: int = 0) -> int:
+        if person in levels:
+            return levels[person]
+        boss = manager_of.get(person)
+        levels[person] = 0  # guards against manager loops
+        if boss is not None and boss in created and boss != person and depth < 50:
+            levels[person] = level(boss, depth + 1) + 1
+        return levels[person]
+
+    waves: dict[int, list[list[Action]]] = {}
+    for group in groups:
+        waves.setdefault(level(group[0].person), []).append(group)
+    return [waves[n] for n in sorted(waves)]
+
+
 class Enforcer:
     """Runs one target's actions for one run."""
 
@@ -111,7 +133,8 @@ class Enforcer:
             max_workers=workers, thread_name_prefix=f"idsync-{self.system.name}"
         ) as pool:
             list(pool.map(self._one_resource, resources))
-            list(pool.map(self._one_person, groups))
+            for wave in _by_manager_level(groups):
+                list(pool.map(self._one_person, wave))
         return self.counts
 
     def _one_resource(self, action: Action) -> None:
@@ -142,8 +165,11 @@ class Enforcer:
                     self._skip(actions[index + 1 :], "waits for the held create")
                     return
                 continue
-            if action.kind in _NEEDS_ACCOUNT and reference is None and not self.dry_run:
-                self._skip([action], "the account has no reference")
+            if action.kind in _NEEDS_ACCOUNT and reference is None:
+                if self.dry_run:
+                    self._finish(action, ActionStatus.DRY_RUN, ["would follow the create"])
+                else:
+                    self._skip([action], "the account has no reference")
                 continue
             try:
                 reference = self._execute(action, reference)
@@ -323,9 +349,9 @@ class Enforcer:
             as_of=self.as_of,
             settings=self.system.settings,
             person=self.persons.get(action.person) if action.person else None,
-            account=dict(action.account),
-            previous={k: c.before for k, c in action.changes.items()},
-            changes=dict(action.changes),
+            account={k: v for k, v in action.account.items() if not k.startswith("@")},
+            previous={k: c.before for k, c in action.changes.items() if not k.startswith("@")},
+            changes={k: c for k, c in action.changes.items() if not k.startswith("@")},
             reference=reference if reference is not None else action.reference,
             permission=action.permission,
             manager_reference=manager_ref,

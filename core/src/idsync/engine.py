@@ -114,6 +114,12 @@ class Engine:
         chosen = [t for t in self.pipeline.targets if targets is None or t in set(targets)]
         accounts = {t: self.store.accounts(t) for t in self.pipeline.targets}
         resources = {t: self.store.resources(t) for t in chosen}
+        capabilities = {
+            t: self.system(t).hooks() for t in chosen if self.pipeline.targets[t].enabled
+        }
+        capabilities = {
+            t: self.system(t).hooks() for t in chosen if self.pipeline.targets[t].enabled
+        }
         plan = make_plan(
             self.pipeline,
             persons,
@@ -123,6 +129,7 @@ class Engine:
             self.expressions,
             as_of,
             chosen,
+            capabilities,
         )
         plan.blocked[:0] = [b for imp in imports for b in imp.blocked]
         return plan

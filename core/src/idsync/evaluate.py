@@ -11,6 +11,9 @@ The lifecycle, per contract in conditions with start S and end E (open end: neve
 - it is enabled from ``S - enable_days_before_start`` to ``E + disable_days_after_end``;
 - it is disabled after that, and deleted ``delete_days_after_disable`` days later, unless a
   later contract (a rehire) brings the person back first;
+- attributes and permissions follow the contracts that give access now (before the first
+  start: the upcoming ones), so a mover keeps the old department's group until the new
+  contract's enable date;
 - a person with no contract in conditions at all (the rule stopped matching, or the person left
   the source) is disabled at once and deleted after ``delete_days_after_disable`` days.
 """
@@ -80,7 +83,7 @@ def _lifecycle(
             )
         ]
         if enabled:
-            return "enabled", f"contract {enabled[0].external_id} in conditions", current
+            return "enabled", f"contract {enabled[0].external_id} in conditions", enabled
         first = min(c.start for c in current)
         enable_on = first - dt.timedelta(days=life.enable_days_before_start)
         return (

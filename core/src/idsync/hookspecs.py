@@ -136,7 +136,10 @@ def idsync_update(ctx: HookContext) -> ActionResult:  # type: ignore[empty-body]
     """Write ``ctx.changes`` (and only those attributes) to the account ``ctx.reference``.
 
     ``ctx.account`` holds the whole desired state for plugins whose API needs a full object.
-    An account that no longer exists returns ``success=False, not_found=True``.
+    ``ctx.manager_reference`` is the manager's account reference in this target (None when
+    the person has no manager or the manager has no account yet); ``ctx.changes`` may be empty
+    when only the manager changed. An account that no longer exists returns
+    ``success=False, not_found=True``.
     """
 
 

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import datetime as dt
 from collections import Counter, defaultdict
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from typing import Any
 
 from pydantic import BaseModel, Field
@@ -144,11 +144,15 @@ def _person_actions(
     desired: Desired,
     shadow: AccountState | None,
     unique: _Unique,
-) -> list[Action]:
+    capable: Callable[[ActionKind], bool],
+) -> tuple[list[Action], dict[str, Any]]:
+    """The person's actions and the final desired attributes (unique values chosen)."""
     pid = desired.person
     actions: list[Action] = []
 
     def add(kind: ActionKind, **values: Any) -> None:
+        if not capable(kind):
+            return
         actions.append(
             Action(target=target, person=pid, kind=kind, reason=desired.reason, **values)
         )
@@ -215,7 +219,7 @@ def _person_actions(
     for action in actions:
         action.reference = shadow.reference if shadow else None
     actions.sort(key=lambda a: _ORDER[a.kind])
-    return actions
+    return actions, attributes
 
 
 def make_plan(
@@ -227,11 +231,14 @@ def make_plan(
     expressions: Expressions,
     as_of: dt.date,
     targets: Iterable[str] | None = None,
+    capabilities: Mapping[str, Iterable[str]] | None = None,
 ) -> Plan:
     """Plan every (chosen, enabled) target for ``persons`` against the stored shadows.
 
     Targets are evaluated in file order, so a later target's mapping can use an earlier one's
-    desired account data as ``accounts.<target>.<attribute>``.
+    desired account data as ``accounts.<target>.<attribute>``. ``capabilities`` (``{target:
+    hook names}``) leaves out actions a target's plugin does not implement: a target without
+    enable/disable has no access lifecycle, one without delete keeps disabled accounts.
     """
     plan = Plan(as_of=as_of)
     chosen = set(targets) if targets is not None else None
@@ -258,6 +265,11 @@ def make_plan(
                     )
                 )
         unique = _Unique(shadows, cfg.account.unique)
+        hooks = set((capabilities or {}).get(name, ())) if capabilities is not None else None
+
+        def capable(kind: ActionKind, hooks: set[str] | None = hooks) -> bool:
+            return hooks is None or f"idsync_{kind.value}" in hooks
+
         for pid in sorted(set(persons) | set(shadows)):
             person = persons.get(pid)
             shadow = shadows.get(pid)
@@ -269,9 +281,10 @@ def make_plan(
                 if desired.error is not None:
                     plan.blocked.append(desired.error)
                     continue
-                if desired.access in ("pre", "enabled"):
-                    other_accounts[pid][name] = desired.attributes
-            tp.actions.extend(_person_actions(name, cfg, desired, shadow, unique))
+            actions, attributes = _person_actions(name, cfg, desired, shadow, unique, capable)
+            if desired.access in ("pre", "enabled"):
+                other_accounts[pid][name] = attributes
+            tp.actions.extend(actions)
         plan.targets[name] = tp
         _check_thresholds(
             plan, tp, cfg, entitled=sum(1 for a in tp.actions if a.kind is ActionKind.CREATE)

@@ -143,6 +143,10 @@ class System:
             self.pm.register(observer)
         self.hook = self.pm.hook
 
+    def hooks(self) -> set[str]:
+        """The hooks the connector implements."""
+        return {c.name for c in self.pm.get_hookcallers(self.plugin) or []}
+
     def implements(self, hook: str) -> bool:
         """Whether the connector implements ``hook``."""
         caller = getattr(self.pm.hook, hook, None)
