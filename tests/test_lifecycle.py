@@ -31,14 +31,16 @@ def test_first_run_creates_correlates_grants_and_writes_back(org: Org) -> None:
     org.idsync("run", str(org.pipeline), "--as-of", JOINED)
 
     existing = org.user("j.devries@example.org")
-    assert existing is not None and existing["lastName"] == "de Vries"  # correlated, updated
+    assert existing is not None
+    assert existing["lastName"] == "de Vries"
     assert sum(u["userName"] == "j.devries@example.org" for u in org.helloid.users.values()) == 1
     # Namesakes without e-mail get the next free candidate.
     assert org.user("jan.devries@example.org")["userAttributes"]["employeeId"] == "1007"
     assert org.user("jan.devries2@example.org")["userAttributes"]["employeeId"] == "1008"
     assert org.user("eva@consult.example") is None  # externals get nothing
     joiner = org.user("f.elamrani@example.org")
-    assert joiner is not None and joiner["isEnabled"] is False  # exists before the start date
+    assert joiner is not None
+    assert joiner["isEnabled"] is False
     assert org.user("a.vanderberg@example.org")["isEnabled"] is True
 
     assert org.groups_of("a.vanderberg@example.org") == {"ICT Admins", "department_ICT"}
@@ -102,7 +104,8 @@ def test_dry_run_calls_every_hook_but_writes_nothing(org: Org) -> None:
     assert org.afas_writes() == []
     assert org.helloid.user_by_name("a.vanderberg@example.org") is None
     audit = org.json("audit", str(org.pipeline))
-    assert audit and {r["status"] for r in audit} == {"dry-run"}
+    assert audit
+    assert {r["status"] for r in audit} == {"dry-run"}
     assert all(r["dry_run"] for r in audit)
     # Nothing was recorded as applied: a real run still has everything to do.
     assert org.json("run", str(org.pipeline), "--as-of", JOINED)["counts"]["done"]["create"] >= 6
