@@ -416,14 +416,6 @@ class Enforcer:
             reference=reference,
             dry_run=self.dry_run,
         )
-        try:
-            self.system.hook.idsync_action_finished(event=event)
-        except Exception as exc:
-            logger.warning(
-                "an observer failed on {} {}: {}",
-                action.kind.value,
-                action.person,
-                redact(str(exc)),
-            )
+        self.system.notify("idsync_action_finished", event=event)
         if self.progress is not None:
             self.progress(action, status)

@@ -222,15 +222,9 @@ class Engine:
         )
         for name in self.pipeline.targets:
             if self.pipeline.targets[name].enabled:
-                self._observe(self.system(name), summary)
+                self.system(name).notify("idsync_run_finished", summary=summary)
                 break
         return report
-
-    def _observe(self, system: System, summary: RunSummary) -> None:
-        try:
-            system.hook.idsync_run_finished(summary=summary)
-        except Exception as exc:
-            logger.warning("an observer failed at the end of run {}: {}", summary.run_id, exc)
 
     def _run(
         self,

@@ -51,6 +51,7 @@ TARGET_HOOKS = (
     "idsync_resource",
 )
 LIFECYCLE_HOOKS = SOURCE_HOOKS + TARGET_HOOKS
+OBSERVER_HOOKS = ("idsync_action_finished", "idsync_run_finished")
 
 
 class PluginLoadError(Exception):
@@ -143,6 +144,20 @@ class System:
             self.pm.register(observer)
         self.hook = self.pm.hook
 
+    def notify(self, hook: str, **kwargs: Any) -> None:
+        """Call an observer hook on every observer, each on its own: one that raises is
+        logged and the others still hear of it."""
+        for impl in getattr(self.pm.hook, hook).get_hookimpls():
+            try:
+                impl.function(**{name: kwargs[name] for name in impl.argnames})
+            except Exception as exc:
+                logger.bind(system=self.name).warning(
+                    "observer {} failed in {}: {}",
+                    impl.plugin_name,
+                    hook,
+                    f"{type(exc).__name__}: {exc}",
+                )
+
     def hooks(self) -> set[str]:
         """The hooks the connector implements."""
         return {c.name for c in self.pm.get_hookcallers(self.plugin) or []}
@@ -166,6 +181,7 @@ class Registry:
     ) -> None:
         self.strict = strict
         self.plugins: dict[str, PluginInfo] = {}
+        self.observers: list[object] = []
         self.pm = new_manager()
         if entry_points:
             self._discover()
@@ -173,7 +189,6 @@ class Registry:
             self._add(PluginInfo(name=name, factory=factory))
         from idsync.builtin import BUILTIN_OBSERVERS
 
-        self.observers: list[object] = []
         for observer_name, observer in BUILTIN_OBSERVERS.items():
             self.observers.append(observer)
             self.pm.register(observer, name=observer_name)
@@ -218,15 +233,24 @@ class Registry:
         self.plugins[info.name] = info
 
     def _add(self, info: PluginInfo) -> None:
-        """Instantiate, validate and register one plugin; isolate it on any failure."""
+        """Instantiate, validate and register one plugin; isolate it on any failure.
+
+        A connector must answer ``idsync_about``; a plugin that only observes (implements
+        ``idsync_action_finished`` or ``idsync_run_finished``) needs no about and joins every
+        configured system as an observer.
+        """
         assert info.factory is not None
         probe = new_manager()
         try:
             instance = info.factory()
             probe.register(instance, name=info.name)
             probe.check_pending()
+            hooks = sorted(c.name for c in probe.get_hookcallers(instance) or [])
             about = probe.hook.idsync_about()
-            if not isinstance(about, PluginAbout):
+            observer = bool(set(hooks) & set(OBSERVER_HOOKS))
+            if about is None and not observer:
+                raise PluginLoadError("implements neither idsync_about nor an observer hook")
+            if about is not None and not isinstance(about, PluginAbout):
                 raise PluginLoadError("idsync_about did not return a PluginAbout")
         except Exception as exc:
             info.error = _describe(exc)
@@ -235,10 +259,12 @@ class Registry:
             return
         info.instance = instance
         info.about = about
-        info.version = info.version or about.version
-        info.hooks = sorted(c.name for c in probe.get_hookcallers(instance) or [])
+        info.version = info.version or (about.version if about else None)
+        info.hooks = hooks
         self.pm.register(instance, name=info.name)
         self.plugins[info.name] = info
+        if about is None:
+            self.observers.append(instance)
 
     def names(self) -> list[str]:
         """The names of the loaded connector plugins."""
