@@ -1,24 +1,73 @@
-"""The AFAS Profit plugin: its about hook (lifecycle hooks follow)."""
+"""The AFAS Profit plugin: HR source (persons, contracts, departments) and write-back target."""
 
 from __future__ import annotations
 
+import threading
+from collections.abc import Iterator, Mapping
 from importlib.metadata import version
+from typing import TYPE_CHECKING, Any
 
-from idsync import PluginAbout, PluginKind, hookimpl
-from pydantic import BaseModel
+from idsync import (
+    Account,
+    ActionResult,
+    Blocked,
+    HookContext,
+    PluginAbout,
+    PluginKind,
+    hookimpl,
+)
+from loguru import logger
 
+from idsync_afas import source, writeback
+from idsync_afas.client import AfasClient, AfasError
+from idsync_afas.settings import AfasSettings
 
-class AfasSettings(BaseModel):
-    """Settings of the AFAS Profit plugin."""
+if TYPE_CHECKING:
+    from idsync import World
+    from idsync.simulator import SandboxApp
 
-    base_url: str
+__all__ = ["AfasPlugin"]
 
 
 class AfasPlugin:
-    """AFAS Profit connector."""
+    """AFAS Profit connector: persons from the standard GetConnectors, and the write-back of
+    e-mail, phone, UPN and InSite to existing employees."""
 
     def __init__(self, settings: AfasSettings | None = None) -> None:
         self.settings = settings
+        self._client: AfasClient | None = None
+        self._lock = threading.Lock()
+
+    # --- plumbing --------------------------------------------------------------------------
+
+    def _configured(self) -> AfasSettings:
+        if self.settings is None:
+            raise RuntimeError("the AFAS plugin is not configured (no settings)")
+        return self.settings
+
+    def _api(self, ctx: HookContext | None = None) -> AfasClient:
+        settings = self._configured()
+        with self._lock:
+            if self._client is None:
+                system = ctx.system if ctx is not None else "afas"
+                self._client = AfasClient(settings, system=system)
+            return self._client
+
+    @property
+    def stats(self) -> dict[str, int]:
+        """Requests, retries and writes this configured plugin has sent so far."""
+        with self._lock:
+            client = self._client
+        return client.stats if client is not None else {"requests": 0, "retries": 0, "writes": 0}
+
+    def close(self) -> None:
+        """Close the connection pool (a new one opens on the next call)."""
+        with self._lock:
+            if self._client is not None:
+                self._client.close()
+                self._client = None
+
+    # --- about -----------------------------------------------------------------------------
 
     @hookimpl
     def idsync_about(self) -> PluginAbout:
@@ -30,3 +79,167 @@ class AfasPlugin:
             summary="HR source (employees, contracts, departments) and UPN/e-mail write-back for AFAS Profit",
             settings=AfasSettings,
         )
+
+    @hookimpl
+    def idsync_check_connection(self, ctx: HookContext) -> ActionResult:
+        """Read one row of the Users GetConnector: proves the URL, the token and the rights."""
+        settings = self._configured()
+        try:
+            rows = self._api(ctx).rows(
+                settings.users_connector, order_by=["Medewerker"], page_size=1
+            )
+            next(iter(rows), None)
+        except AfasError as exc:
+            return ActionResult(success=False, messages=[str(exc)])
+        return ActionResult(messages=[f"AFAS answered {settings.users_connector}"])
+
+    # --- source ----------------------------------------------------------------------------
+
+    @hookimpl
+    def idsync_persons(self, ctx: HookContext) -> Iterator[dict[str, Any] | Blocked]:
+        """Stream persons joined from Users, Employments, Positions and OrganizationalUnits."""
+        settings = self._configured()
+        return source.read_persons(self._api(ctx), settings, ctx.as_of)
+
+    @hookimpl
+    def idsync_departments(self, ctx: HookContext) -> Iterator[dict[str, Any]]:
+        """Stream the organisational units as departments."""
+        return source.read_departments(self._api(ctx), self._configured())
+
+    # --- target ----------------------------------------------------------------------------
+
+    @hookimpl
+    def idsync_correlate(self, ctx: HookContext) -> list[Account]:
+        """Find employees whose Users field equals the correlation value (usually Medewerker)."""
+        settings = self._configured()
+        if ctx.correlation is None:
+            raise ValueError("correlate needs ctx.correlation")
+        field, value = ctx.correlation.account_field, ctx.correlation.value
+        if value is None or str(value).strip() == "":
+            return []
+        rows = self._api(ctx).find(settings.users_connector, field, str(value).strip())
+        return list(writeback.accounts(rows))
+
+    @hookimpl
+    def idsync_attribute_available(self, ctx: HookContext, attribute: str, value: Any) -> bool:
+        """Whether no other employee holds ``value`` in the Users field ``attribute``."""
+        settings = self._configured()
+        if value is None or str(value).strip() == "":
+            return True
+        rows = self._api(ctx).find(settings.users_connector, attribute, str(value).strip())
+        return all(str(row.get("Medewerker")) == ctx.reference for row in rows)
+
+    @hookimpl
+    def idsync_create(self, ctx: HookContext) -> ActionResult:
+        """Never creates an employee: links to the existing one and writes what differs.
+
+        The employee is found by the correlation value (when correlating on ``Medewerker``),
+        else by ``Medewerker`` in the account data, else by the person's external id.
+        """
+        number = self._employee_number(ctx)
+        if number is None:
+            return ActionResult(
+                success=False,
+                messages=["AFAS employees are never created; no employee number to link to"],
+            )
+        row = writeback.current_row(self._api(ctx), self._configured(), number)
+        if row is None:
+            return ActionResult(
+                success=False,
+                messages=[
+                    f"AFAS employees are never created, and employee {number} does not exist "
+                    f"in {self._configured().users_connector}"
+                ],
+            )
+        result = self._write(ctx, row, dict(ctx.account))
+        result.messages.insert(0, f"linked to existing AFAS employee {number} (never created)")
+        return result
+
+    @hookimpl
+    def idsync_update(self, ctx: HookContext) -> ActionResult:
+        """Write the changed keys, sending only the fields whose AFAS value differs."""
+        if not ctx.reference:
+            return ActionResult(success=False, messages=["update needs the employee number"])
+        row = writeback.current_row(self._api(ctx), self._configured(), ctx.reference)
+        if row is None:
+            return ActionResult(
+                success=False,
+                not_found=True,
+                messages=[f"employee {ctx.reference} no longer exists in AFAS"],
+            )
+        desired = {key: change.after for key, change in ctx.changes.items()}
+        result = self._write(ctx, row, desired)
+        if result.success:
+            result.data = {**ctx.account, **desired}
+        return result
+
+    @hookimpl
+    def idsync_delete(self, ctx: HookContext) -> ActionResult:
+        """Never deletes an employee: clears the unique fields (``clear_on_delete``)."""
+        settings = self._configured()
+        if not ctx.reference:
+            return ActionResult(success=False, messages=["delete needs the employee number"])
+        row = writeback.current_row(self._api(ctx), settings, ctx.reference)
+        if row is None:
+            return ActionResult(
+                not_found=True,
+                messages=[f"warning: employee {ctx.reference} no longer exists in AFAS"],
+            )
+        cleared = {
+            key: False if key in ("InSite", "OutSite") else None for key in settings.clear_on_delete
+        }
+        result = self._write(ctx, row, cleared)
+        result.messages.insert(
+            0, f"employee {ctx.reference} kept (AFAS employees are never deleted)"
+        )
+        return result
+
+    @hookimpl
+    def idsync_accounts(self, ctx: HookContext) -> Iterator[Account]:
+        """Stream every employee of the Users GetConnector as an account."""
+        settings = self._configured()
+        rows = self._api(ctx).rows(settings.users_connector, order_by=["Medewerker"])
+        yield from writeback.accounts(rows)
+
+    def _employee_number(self, ctx: HookContext) -> str | None:
+        correlation = ctx.correlation
+        if correlation is not None and correlation.account_field == "Medewerker":
+            candidate: Any = correlation.value
+        else:
+            candidate = ctx.account.get("Medewerker") or (
+                ctx.person.external_id if ctx.person is not None else None
+            )
+        text = str(candidate).strip() if candidate is not None else ""
+        return text or None
+
+    def _write(
+        self, ctx: HookContext, row: Mapping[str, Any], desired: Mapping[str, Any]
+    ) -> ActionResult:
+        number = str(row.get("Medewerker"))
+        try:
+            write = writeback.plan(row, desired)
+        except ValueError as exc:
+            return ActionResult(success=False, reference=number, messages=[str(exc)])
+        data = dict(desired)
+        if not write:
+            return ActionResult(
+                reference=number, data=data, messages=["AFAS already holds these values"]
+            )
+        if ctx.dry_run:
+            return ActionResult(
+                reference=number, data=data, messages=[f"dry-run: would write {write.describe()}"]
+            )
+        writeback.apply(self._api(ctx), self._configured(), row, write)
+        logger.bind(system=ctx.system).info("employee {}: wrote {}", number, write.describe())
+        return ActionResult(reference=number, data=data, messages=[f"wrote {write.describe()}"])
+
+    # --- sandbox ---------------------------------------------------------------------------
+
+    @hookimpl
+    def idsync_sandbox(self, world: World) -> SandboxApp | None:
+        """The AFAS simulator seeded from ``world`` (None without the ``[sandbox]`` extra)."""
+        try:
+            from idsync_afas.simulator import sandbox_app
+        except ImportError:
+            return None
+        return sandbox_app(world)

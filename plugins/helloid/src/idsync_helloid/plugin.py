@@ -1,24 +1,169 @@
-"""The HelloID plugin: its about hook (lifecycle hooks follow)."""
+"""The HelloID target: users, group memberships, self-service products and department groups.
+
+Each hook does what HelloID's own PowerShell connector does, with its gaps closed: a product is
+requested only when the person does not hold it yet (whatever else they hold), and a revoke
+unassigns it. Every write is skipped under dry-run; every "already so" is a success without a
+write, so a hook can be repeated safely after a crash or a retry.
+"""
 
 from __future__ import annotations
 
+import functools
+import importlib.util
+import threading
+from collections import defaultdict
+from collections.abc import Callable, Iterable, Iterator
+from concurrent.futures import ThreadPoolExecutor
 from importlib.metadata import version
+from typing import TYPE_CHECKING, Any, Concatenate, ParamSpec
 
-from idsync import PluginAbout, PluginKind, hookimpl
-from pydantic import BaseModel
+from idsync import (
+    Account,
+    ActionResult,
+    ApiError,
+    HookContext,
+    Permission,
+    PluginAbout,
+    PluginKind,
+    hookimpl,
+)
+from loguru import logger
+
+from idsync_helloid._passwords import generate_password
+from idsync_helloid._userdata import apply_values, flatten, has, lookup, pick, reserved_keys
+from idsync_helloid.client import (
+    HelloIDClient,
+    assignment_product,
+    assignment_user,
+    group_guid,
+    group_members,
+    product_id,
+    user_guid,
+)
+from idsync_helloid.settings import HelloIDSettings
+
+if TYPE_CHECKING:
+    from idsync.simulator import SandboxApp
+    from idsync.world import World
+
+__all__ = ["PERMISSION_KINDS", "HelloIDPlugin"]
+
+PERMISSION_KINDS = ("group", "product")
+"""``group:<name>`` is a HelloID group; ``product:<name>`` a Service Automation product."""
+
+REQUEST_COMMENT = "Requested by idsync"
+
+P = ParamSpec("P")
 
 
-class HelloIDSettings(BaseModel):
-    """Settings of the HelloID plugin."""
+def _failure(*messages: str, not_found: bool = False, retriable: bool = False) -> ActionResult:
+    return ActionResult(
+        success=False, messages=list(messages), not_found=not_found, retriable=retriable
+    )
 
-    base_url: str
+
+def _gone(message: str, reference: str | None = None) -> ActionResult:
+    """Success for something already gone: the desired state holds, with a warning."""
+    return ActionResult(
+        success=True, not_found=True, reference=reference, messages=[f"warning: {message}"]
+    )
+
+
+def _guarded(
+    action: str,
+) -> Callable[
+    [Callable[Concatenate[HelloIDPlugin, P], ActionResult]],
+    Callable[Concatenate[HelloIDPlugin, P], ActionResult],
+]:
+    """Turn an API failure into a failed result naming the action (this action only)."""
+
+    def decorate(
+        hook: Callable[Concatenate[HelloIDPlugin, P], ActionResult],
+    ) -> Callable[Concatenate[HelloIDPlugin, P], ActionResult]:
+        def run(self: HelloIDPlugin, /, *args: P.args, **kwargs: P.kwargs) -> ActionResult:
+            try:
+                return hook(self, *args, **kwargs)
+            except ApiError as exc:
+                return _failure(f"{action} failed: {exc}", retriable=exc.retriable)
+
+        functools.update_wrapper(run, hook)  # pluggy reads the hook's argument names through it
+        return run
+
+    return decorate
+
+
+def _same(held: Any, wanted: Any) -> bool:
+    """Whether an account field holds a correlation value (text compared without case)."""
+    if held is None or wanted is None:
+        return False
+    if isinstance(held, str) or isinstance(wanted, str):
+        return str(held).casefold() == str(wanted).casefold()
+    return bool(held == wanted)
+
+
+def _is(field: str, name: str) -> bool:
+    return field.casefold() == name.casefold()
 
 
 class HelloIDPlugin:
-    """HelloID connector."""
+    """HelloID as an idsync target (distribution ``idsync-helloid``)."""
 
     def __init__(self, settings: HelloIDSettings | None = None) -> None:
         self.settings = settings
+        self._client: HelloIDClient | None = None
+        self._lock = threading.Lock()
+        self._products: dict[str, dict[str, Any]] | None = None
+
+    # --- plumbing ------------------------------------------------------------------------
+
+    def _configured(self, ctx: HookContext | None) -> HelloIDSettings:
+        if self.settings is None and ctx is not None and ctx.settings is not None:
+            given = ctx.settings
+            self.settings = (
+                given
+                if isinstance(given, HelloIDSettings)
+                else HelloIDSettings.model_validate(dict(given))
+            )
+        if self.settings is None:
+            raise RuntimeError("the HelloID plugin is not configured: it has no settings")
+        return self.settings
+
+    def client(self, ctx: HookContext | None = None) -> HelloIDClient:
+        """The one client of this configured instance, made on first use."""
+        with self._lock:
+            if self._client is None:
+                system = ctx.system if ctx is not None else "helloid"
+                self._client = HelloIDClient(self._configured(ctx), system=system)
+            return self._client
+
+    def close(self) -> None:
+        """Close the connection pool; a later hook call opens a new one."""
+        with self._lock:
+            if self._client is not None:
+                self._client.close()
+                self._client = None
+
+    @staticmethod
+    def _label(ctx: HookContext) -> str:
+        name = ctx.account.get("userName") or ctx.previous.get("userName")
+        return f"{name} ({ctx.reference})" if name else str(ctx.reference)
+
+    @staticmethod
+    def _account(
+        user: dict[str, Any], permissions: Iterable[str] = (), deleted: bool = False
+    ) -> Account:
+        data = flatten(user)
+        if deleted:
+            data["isDeleted"] = True
+        enabled = lookup(user, "isEnabled")
+        return Account(
+            reference=user_guid(user) or "",
+            data=data,
+            enabled=enabled if isinstance(enabled, bool) else None,
+            permissions=sorted(set(permissions)),
+        )
+
+    # --- about ---------------------------------------------------------------------------
 
     @hookimpl
     def idsync_about(self) -> PluginAbout:
@@ -29,4 +174,461 @@ class HelloIDPlugin:
             version=version("idsync-helloid"),
             summary="HelloID users, groups and self-service products as a target",
             settings=HelloIDSettings,
+            permission_kinds=list(PERMISSION_KINDS),
         )
+
+    @hookimpl
+    def idsync_check_connection(self, ctx: HookContext) -> ActionResult:
+        """Read one user: proves the URL, the key and secret, and the JSON answers."""
+        settings = self._configured(ctx)
+        try:
+            self.client(ctx).probe()
+        except ApiError as exc:
+            if exc.status in (401, 403):
+                why = (
+                    f"HelloID refused the API key and secret (HTTP {exc.status}): check "
+                    "api_key, api_secret and the key's IP restrictions"
+                )
+            elif exc.status is None and exc.retriable:
+                why = f"HelloID at {settings.base_url} could not be reached: {exc}"
+            else:
+                why = f"HelloID at {settings.base_url} answered unexpectedly: {exc}"
+            return _failure(why, retriable=exc.retriable)
+        return ActionResult(messages=[f"connected to HelloID at {settings.base_url}"])
+
+    # --- accounts ------------------------------------------------------------------------
+
+    @hookimpl
+    def idsync_correlate(self, ctx: HookContext) -> list[Account]:
+        """Find users by ``userName`` (one lookup) or any other field (a paged scan)."""
+        if ctx.correlation is None:
+            raise ValueError("correlate needs a correlation (account field and value)")
+        field, value = ctx.correlation.account_field, ctx.correlation.value
+        if value is None or value == "":
+            return []
+        client = self.client(ctx)
+        if _is(field, "userName") or _is(field, "userGUID"):
+            user = client.get_user(str(value))
+            if user is None or not _same(lookup(user, field), value):
+                return []
+            return [self._account(user)]
+        return [self._account(u) for u in client.iter_users() if _same(lookup(u, field), value)]
+
+    @hookimpl
+    def idsync_attribute_available(self, ctx: HookContext, attribute: str, value: Any) -> bool:
+        """Whether no other (not deleted) user holds ``value`` in ``attribute``."""
+        client = self.client(ctx)
+        own = (ctx.reference or "").casefold()
+        if _is(attribute, "userName"):
+            user = client.get_user(str(value))
+            if user is None or not _same(lookup(user, "userName"), value):
+                return True
+            return (user_guid(user) or "").casefold() == own
+        return all(
+            (user_guid(u) or "").casefold() == own
+            for u in client.iter_users()
+            if _same(lookup(u, attribute), value)
+        )
+
+    @hookimpl
+    @_guarded("create")
+    def idsync_create(self, ctx: HookContext) -> ActionResult:
+        """``POST /users``: a disabled user from the mapped account data."""
+        settings = self._configured(ctx)
+        if reserved := reserved_keys(ctx.account):
+            return _failure(f"the account mapping may not set {', '.join(reserved)}")
+        name = lookup(ctx.account, "userName")
+        if not isinstance(name, str) or not name.strip():
+            return _failure("the account data has no userName; map one to create a HelloID user")
+        body = apply_values({}, ctx.account)
+        if not has(body, "source"):
+            body["source"] = settings.source
+        body["isEnabled"] = False
+        if settings.set_password:
+            body["password"] = generate_password(settings.password_length)
+            body["mustChangePassword"] = settings.must_change_password
+        manager = ctx.manager_reference if settings.set_manager else None
+        if manager:
+            body["managedByUserGUID"] = manager
+        if ctx.dry_run:
+            return ActionResult(
+                data=dict(ctx.account),
+                messages=[f"dry-run: would create disabled HelloID user {name}"],
+            )
+        try:
+            user = self.client(ctx).create_user(body)
+        except ApiError as exc:
+            if exc.status in (400, 409):
+                return _failure(f"HelloID refused to create user {name}: {exc}")
+            raise
+        reference = user_guid(user)
+        logger.bind(system=ctx.system).info("created HelloID user {} ({})", name, reference)
+        messages = [f"created disabled HelloID user {name} ({reference})"]
+        if manager:
+            messages.append(f"manager set to {manager}")
+        return ActionResult(reference=reference, data=pick(user, ctx.account), messages=messages)
+
+    @hookimpl
+    @_guarded("update")
+    def idsync_update(self, ctx: HookContext) -> ActionResult:
+        """``PUT /users/{userGUID}`` with the current user plus the changed attributes."""
+        settings = self._configured(ctx)
+        if not ctx.reference:
+            return _failure("update needs the account reference (userGUID)")
+        if reserved := reserved_keys(ctx.changes):
+            return _failure(f"the account mapping may not set {', '.join(reserved)}")
+        client = self.client(ctx)
+        current = client.get_user(ctx.reference)
+        if current is None:
+            return _failure(
+                f"HelloID user {self._label(ctx)} not found; it may have been deleted",
+                not_found=True,
+            )
+        keys = list(dict.fromkeys([*ctx.account, *ctx.changes]))
+        pending = {
+            key: change.after
+            for key, change in ctx.changes.items()
+            if lookup(current, key) != change.after
+        }
+        rename = next((pending.pop(k) for k in list(pending) if _is(k, "userName")), None)
+        refused = None
+        if rename is not None and not settings.update_user_name:
+            refused = (
+                f"userName would change from {lookup(current, 'userName')!r} to {rename!r}, "
+                "but renaming is not allowed (setting update_user_name is false)"
+            )
+            rename = None
+        manager = ctx.manager_reference if settings.set_manager else None
+        if (
+            manager
+            and str(lookup(current, "managedByUserGUID") or "").casefold() == manager.casefold()
+        ):
+            manager = None
+        if not pending and rename is None and manager is None:
+            if refused:
+                return _failure(refused, "nothing else to update")
+            return ActionResult(
+                reference=ctx.reference, data=pick(current, keys), messages=["no changes"]
+            )
+        body = apply_values(current, pending)
+        if manager:
+            body["managedByUserGUID"] = manager
+        if rename is not None:
+            body["IdentifierObject"] = {"userName": rename}
+        what = sorted(pending) + (["userName"] if rename is not None else [])
+        what += ["managedByUserGUID"] if manager else []
+        if ctx.dry_run:
+            preview = apply_values(body, {"userName": rename} if rename is not None else {})
+            messages = [f"dry-run: would update {', '.join(what)} of {self._label(ctx)}"]
+            if refused:
+                return ActionResult(
+                    success=False, data=pick(preview, keys), messages=[refused, *messages]
+                )
+            return ActionResult(
+                reference=ctx.reference, data=pick(preview, keys), messages=messages
+            )
+        updated = client.update_user(ctx.reference, body)
+        if updated is None:
+            return _failure(
+                f"HelloID user {self._label(ctx)} vanished during the update", not_found=True
+            )
+        logger.bind(system=ctx.system).info("updated HelloID user {}: {}", ctx.reference, what)
+        done = f"updated {', '.join(what)} of {self._label(ctx)}"
+        if refused:
+            return ActionResult(
+                success=False,
+                reference=ctx.reference,
+                data=pick(updated, keys),
+                messages=[refused, done],
+            )
+        return ActionResult(reference=ctx.reference, data=pick(updated, keys), messages=[done])
+
+    def _set_enabled(self, ctx: HookContext, enabled: bool) -> ActionResult:
+        verb = "enable" if enabled else "disable"
+        if not ctx.reference:
+            return _failure(f"{verb} needs the account reference (userGUID)")
+        client = self.client(ctx)
+        current = client.get_user(ctx.reference)
+        if current is None:
+            missing = f"HelloID user {self._label(ctx)} not found; it may have been deleted"
+            return _failure(missing, not_found=True) if enabled else _gone(missing)
+        if lookup(current, "isEnabled") is enabled:
+            return ActionResult(
+                reference=ctx.reference, messages=[f"{self._label(ctx)} is already {verb}d"]
+            )
+        if ctx.dry_run:
+            return ActionResult(
+                reference=ctx.reference, messages=[f"dry-run: would {verb} {self._label(ctx)}"]
+            )
+        if client.update_user(ctx.reference, apply_values(current, {"isEnabled": enabled})) is None:
+            missing = f"HelloID user {self._label(ctx)} vanished before it could be {verb}d"
+            return _failure(missing, not_found=True) if enabled else _gone(missing)
+        logger.bind(system=ctx.system).info("{}d HelloID user {}", verb, ctx.reference)
+        return ActionResult(reference=ctx.reference, messages=[f"{verb}d {self._label(ctx)}"])
+
+    @hookimpl
+    @_guarded("enable")
+    def idsync_enable(self, ctx: HookContext) -> ActionResult:
+        """``PUT`` the user with ``isEnabled: true``."""
+        return self._set_enabled(ctx, True)
+
+    @hookimpl
+    @_guarded("disable")
+    def idsync_disable(self, ctx: HookContext) -> ActionResult:
+        """``PUT`` the user with ``isEnabled: false``; a user already gone is a warning."""
+        return self._set_enabled(ctx, False)
+
+    @hookimpl
+    @_guarded("delete")
+    def idsync_delete(self, ctx: HookContext) -> ActionResult:
+        """``DELETE /users/{userGUID}`` (HelloID keeps it as soft-deleted)."""
+        if not ctx.reference:
+            return _failure("delete needs the account reference (userGUID)")
+        client = self.client(ctx)
+        gone = f"HelloID user {self._label(ctx)} not found; it was already deleted"
+        if ctx.dry_run:
+            if client.get_user(ctx.reference) is None:
+                return _gone(gone, ctx.reference)
+            return ActionResult(
+                reference=ctx.reference, messages=[f"dry-run: would delete {self._label(ctx)}"]
+            )
+        if not client.delete_user(ctx.reference):
+            return _gone(gone, ctx.reference)
+        logger.bind(system=ctx.system).info("deleted HelloID user {}", ctx.reference)
+        return ActionResult(reference=ctx.reference, messages=[f"deleted {self._label(ctx)}"])
+
+    @hookimpl
+    def idsync_accounts(self, ctx: HookContext) -> Iterator[Account]:
+        """Every user (soft-deleted ones too) with the groups and products each holds."""
+        client = self.client(ctx)
+        held: defaultdict[str, list[str]] = defaultdict(list)
+        groups = [g for g in client.iter_groups() if group_guid(g) and lookup(g, "name")]
+        with ThreadPoolExecutor(max_workers=self._configured(ctx).concurrency) as pool:
+            detailed = list(pool.map(lambda g: client.get_group(group_guid(g) or ""), groups))
+        for summary, group in zip(groups, detailed, strict=True):
+            name = lookup(summary, "name")
+            for member in group_members(group or {}):
+                held[member].append(f"group:{name}")
+        names = {
+            (product_id(p) or "").casefold(): str(lookup(p, "name")) for p in client.iter_products()
+        }
+        for assignment in client.iter_assignments():
+            product, holder = assignment_product(assignment), assignment_user(assignment)
+            if product and holder:
+                name = names.get(product.casefold()) or lookup(assignment, "productName")
+                held[holder.casefold()].append(f"product:{name}")
+        for deleted in (False, True):
+            for user in client.iter_users(deleted=deleted):
+                guid = (user_guid(user) or "").casefold()
+                yield self._account(user, held.get(guid, ()), deleted=deleted)
+
+    # --- permissions and resources -------------------------------------------------------
+
+    @hookimpl
+    def idsync_permissions(self, ctx: HookContext) -> list[Permission]:
+        """Every group (``group:<name>``) and self-service product (``product:<name>``)."""
+        client = self.client(ctx)
+        found = [
+            Permission(kind="group", name=str(lookup(g, "name")), reference=group_guid(g))
+            for g in client.iter_groups()
+            if lookup(g, "name")
+        ]
+        found += [
+            Permission(kind="product", name=str(lookup(p, "name")), reference=product_id(p))
+            for p in client.iter_products()
+            if lookup(p, "name")
+        ]
+        return found
+
+    def _group(self, ctx: HookContext, permission: Permission) -> dict[str, Any] | None:
+        client = self.client(ctx)
+        group = client.get_group(permission.name)
+        if group is None and permission.reference:
+            group = client.get_group(permission.reference)
+        return group
+
+    def _product(self, ctx: HookContext, permission: Permission) -> dict[str, Any] | None:
+        """The product named by the permission, from a cached listing refreshed on a miss."""
+        wanted = {permission.name.casefold(), (permission.reference or "").casefold()} - {""}
+
+        def find(products: dict[str, dict[str, Any]]) -> dict[str, Any] | None:
+            return next((products[k] for k in wanted if k in products), None)
+
+        with self._lock:
+            products = self._products
+        if products is not None and (found := find(products)) is not None:
+            return found
+        fresh: dict[str, dict[str, Any]] = {}
+        for product in self.client(ctx).iter_products():
+            for key in (product_id(product), lookup(product, "name")):
+                if isinstance(key, str) and key:
+                    fresh[key.casefold()] = product
+        with self._lock:
+            self._products = fresh
+        return find(fresh)
+
+    def _assigned(self, ctx: HookContext, product: str) -> list[dict[str, Any]] | None:
+        """The user's assignments of ``product``; None when HelloID does not know the user."""
+        try:
+            assignments = list(self.client(ctx).iter_assignments(ctx.reference))
+        except ApiError as exc:
+            if exc.status == 404:
+                return None
+            raise
+        return [
+            a for a in assignments if (assignment_product(a) or "").casefold() == product.casefold()
+        ]
+
+    @hookimpl
+    @_guarded("grant")
+    def idsync_grant(self, ctx: HookContext) -> ActionResult:
+        """Add to a group, or request a product the person does not hold yet."""
+        permission = ctx.permission
+        if permission is None or not ctx.reference:
+            return _failure("grant needs a permission and the account reference (userGUID)")
+        if permission.kind == "group":
+            return self._grant_group(ctx, permission, ctx.reference)
+        if permission.kind == "product":
+            return self._grant_product(ctx, permission, ctx.reference)
+        return _failure(
+            f"HelloID has no {permission.kind!r} permissions; use group:<name> or product:<name>"
+        )
+
+    def _grant_group(self, ctx: HookContext, permission: Permission, user: str) -> ActionResult:
+        group = self._group(ctx, permission)
+        if group is None:
+            return _failure(f"group {permission.name!r} does not exist in HelloID")
+        guid = group_guid(group) or ""
+        if user.casefold() in group_members(group):
+            return ActionResult(
+                reference=guid, messages=[f"already a member of group {permission.name!r}"]
+            )
+        if ctx.dry_run:
+            return ActionResult(
+                reference=guid, messages=[f"dry-run: would add to group {permission.name!r}"]
+            )
+        try:
+            self.client(ctx).add_member(user, guid)
+        except ApiError as exc:
+            if exc.status == 404:
+                return _failure(f"cannot add to group {permission.name!r}: {exc}", not_found=True)
+            raise
+        logger.bind(system=ctx.system).info("added {} to group {}", user, permission.name)
+        return ActionResult(reference=guid, messages=[f"added to group {permission.name!r}"])
+
+    def _grant_product(self, ctx: HookContext, permission: Permission, user: str) -> ActionResult:
+        product = self._product(ctx, permission)
+        if product is None:
+            return _failure(
+                f"product {permission.name!r} does not exist in HelloID Service Automation"
+            )
+        pid = product_id(product) or ""
+        assigned = self._assigned(ctx, pid)
+        if assigned is None:
+            return _failure(f"HelloID user {self._label(ctx)} not found", not_found=True)
+        if assigned:
+            return ActionResult(
+                reference=pid, messages=[f"product {permission.name!r} is already assigned"]
+            )
+        if ctx.dry_run:
+            return ActionResult(
+                reference=pid, messages=[f"dry-run: would request product {permission.name!r}"]
+            )
+        self.client(ctx).request_product(pid, user, REQUEST_COMMENT)
+        logger.bind(system=ctx.system).info("requested product {} for {}", permission.name, user)
+        return ActionResult(reference=pid, messages=[f"requested product {permission.name!r}"])
+
+    @hookimpl
+    @_guarded("revoke")
+    def idsync_revoke(self, ctx: HookContext) -> ActionResult:
+        """Remove from a group, or unassign a product; not held is a warning."""
+        permission = ctx.permission
+        if permission is None or not ctx.reference:
+            return _failure("revoke needs a permission and the account reference (userGUID)")
+        if permission.kind == "group":
+            return self._revoke_group(ctx, permission, ctx.reference)
+        if permission.kind == "product":
+            return self._revoke_product(ctx, permission, ctx.reference)
+        return _failure(
+            f"HelloID has no {permission.kind!r} permissions; use group:<name> or product:<name>"
+        )
+
+    def _revoke_group(self, ctx: HookContext, permission: Permission, user: str) -> ActionResult:
+        group = self._group(ctx, permission)
+        if group is None:
+            return _gone(f"group {permission.name!r} no longer exists in HelloID")
+        guid = group_guid(group) or ""
+        if user.casefold() not in group_members(group):
+            return _gone(f"not a member of group {permission.name!r}", guid)
+        if ctx.dry_run:
+            return ActionResult(
+                reference=guid, messages=[f"dry-run: would remove from group {permission.name!r}"]
+            )
+        if not self.client(ctx).remove_member(user, guid):
+            return _gone(f"not a member of group {permission.name!r}", guid)
+        logger.bind(system=ctx.system).info("removed {} from group {}", user, permission.name)
+        return ActionResult(reference=guid, messages=[f"removed from group {permission.name!r}"])
+
+    def _revoke_product(self, ctx: HookContext, permission: Permission, user: str) -> ActionResult:
+        product = self._product(ctx, permission)
+        if product is None:
+            return _gone(
+                f"product {permission.name!r} no longer exists in HelloID Service Automation"
+            )
+        pid = product_id(product) or ""
+        assigned = self._assigned(ctx, pid)
+        if assigned is None:
+            return _gone(f"HelloID user {self._label(ctx)} not found", pid)
+        if not assigned:
+            return _gone(f"product {permission.name!r} is not assigned", pid)
+        if ctx.dry_run:
+            return ActionResult(
+                reference=pid, messages=[f"dry-run: would unassign product {permission.name!r}"]
+            )
+        self.client(ctx).unassign_product(pid, user)
+        logger.bind(system=ctx.system).info("unassigned product {} from {}", permission.name, user)
+        return ActionResult(reference=pid, messages=[f"unassigned product {permission.name!r}"])
+
+    @hookimpl
+    @_guarded("resource")
+    def idsync_resource(self, ctx: HookContext) -> ActionResult:
+        """Ensure the group exists (``POST /groups`` when missing); its ``groupGuid``."""
+        permission = ctx.permission
+        if permission is None:
+            return _failure("resource needs a permission naming the group")
+        if permission.kind != "group":
+            return _failure(
+                f"HelloID resources are groups; {permission.key!r} cannot be created by idsync"
+            )
+        client = self.client(ctx)
+        group = client.get_group(permission.name)
+        if group is not None:
+            return ActionResult(
+                reference=group_guid(group), messages=[f"group {permission.name!r} already exists"]
+            )
+        if ctx.dry_run:
+            return ActionResult(messages=[f"dry-run: would create group {permission.name!r}"])
+        try:
+            group = client.create_group(permission.name)
+        except ApiError as exc:
+            # Another run or thread created it in the meantime: that is the desired state.
+            if exc.status not in (400, 409) or (group := client.get_group(permission.name)) is None:
+                raise
+            return ActionResult(
+                reference=group_guid(group), messages=[f"group {permission.name!r} already exists"]
+            )
+        logger.bind(system=ctx.system).info("created group {}", permission.name)
+        return ActionResult(
+            reference=group_guid(group), messages=[f"created group {permission.name!r}"]
+        )
+
+    # --- sandbox -------------------------------------------------------------------------
+
+    @hookimpl
+    def idsync_sandbox(self, world: World) -> SandboxApp | None:
+        """The HelloID simulator seeded from ``world`` (None without the ``[sandbox]`` extra)."""
+        if importlib.util.find_spec("starlette") is None:
+            return None
+        from idsync_helloid.simulator import sandbox
+
+        return sandbox(world)

@@ -1,0 +1,209 @@
+"""The simulator speaks HelloID's API: auth, paging, answers, errors; and it starts on its own."""
+
+from __future__ import annotations
+
+import socket
+import subprocess
+import sys
+import time
+from collections.abc import Callable, Iterator
+
+import httpx
+import pytest
+from idsync.simulator import SimulatorServer
+from idsync_helloid.simulator import HelloIDStore
+
+
+@pytest.fixture
+def api(server: SimulatorServer, credentials: tuple[str, str]) -> Iterator[httpx.Client]:
+    with httpx.Client(base_url=f"{server.url}/api/v1", auth=credentials, timeout=5) as client:
+        yield client
+
+
+def test_a_wrong_key_or_no_auth_is_401(
+    server: SimulatorServer, credentials: tuple[str, str]
+) -> None:
+    url = f"{server.url}/api/v1/users"
+    assert httpx.get(url, auth=credentials).status_code == 200
+    assert httpx.get(url, auth=(credentials[0], "wrong")).status_code == 401
+    answer = httpx.get(url)
+    assert answer.status_code == 401
+    assert "denied" in answer.json()["message"]
+    assert httpx.get(url, headers={"Authorization": "Basic !!!"}).status_code == 401
+
+
+def test_users_by_guid_or_name_and_user_not_found(
+    api: httpx.Client, add_user: Callable[..., str]
+) -> None:
+    guid = add_user("j.doe@enyoi.org")
+    assert api.get(f"/users/{guid}").json()["userName"] == "j.doe@enyoi.org"
+    user = api.get("/users/J.Doe%40enyoi.org").json()
+    assert user["userGUID"] == guid
+    assert set(user) >= {
+        "isEnabled",
+        "isLocked",
+        "isDeleted",
+        "source",
+        "userAttributes",
+        "managedByUserGUID",
+    }
+    missing = api.get("/users/nobody@enyoi.org")
+    assert missing.status_code == 404
+    assert missing.json() == {"message": "User not found"}
+
+
+def test_skip_take_paging_and_soft_deleted_listing(
+    api: httpx.Client, add_user: Callable[..., str]
+) -> None:
+    guids = [add_user(f"user{i}@enyoi.org") for i in range(7)]
+    pages = [api.get("/users", params={"skip": s, "take": 3}).json() for s in (0, 3, 6)]
+    assert [len(p) for p in pages] == [3, 3, 1]
+    assert [u["userGUID"] for p in pages for u in p] == guids
+    assert len(api.get("/users").json()) == 7
+    assert api.delete(f"/users/{guids[0]}").status_code == 204
+    assert api.get(f"/users/{guids[0]}").status_code == 404
+    deleted = api.get("/users", params={"isDeleted": "true", "skip": 0, "take": 10}).json()
+    assert [(u["userGUID"], u["isDeleted"], u["isEnabled"]) for u in deleted] == [
+        (guids[0], True, False)
+    ]
+    assert api.get("/users", params={"take": "many"}).status_code == 400
+
+
+def test_create_validates_and_refuses_a_duplicate_user_name(api: httpx.Client) -> None:
+    body = {
+        "userName": "a.b@enyoi.org",
+        "firstName": "A",
+        "isEnabled": False,
+        "password": "Sup3r-secret!",
+    }
+    created = api.post("/users", json=body)
+    assert created.status_code == 200
+    assert "password" not in created.json()
+    duplicate = api.post("/users", json={**body, "userName": "A.B@enyoi.org"})
+    assert duplicate.status_code == 409
+    assert "already exists" in duplicate.json()["message"]
+    assert (
+        api.post("/users", json={"userName": "x@enyoi.org", "isEnabled": "false"}).status_code
+        == 400
+    )
+    assert (
+        api.post(
+            "/users", json={"userName": "x@enyoi.org", "userAttributes.title": "T"}
+        ).status_code
+        == 400
+    )
+    assert (
+        api.post("/users", json={"userName": "x@enyoi.org", "password": "short"}).status_code == 400
+    )
+    assert api.post("/users", json={"firstName": "No name"}).status_code == 400
+    assert api.post("/users", content=b"{not json").status_code == 400
+
+
+def test_put_renames_only_through_identifier_object(
+    api: httpx.Client, add_user: Callable[..., str]
+) -> None:
+    guid = add_user("old@enyoi.org")
+    add_user("taken@enyoi.org")
+    current = api.get(f"/users/{guid}").json()
+    assert (
+        api.put(f"/users/{guid}", json={**current, "userName": "new@enyoi.org"}).status_code == 400
+    )
+    taken = api.put(
+        f"/users/{guid}", json={**current, "IdentifierObject": {"userName": "taken@enyoi.org"}}
+    )
+    assert taken.status_code == 409
+    renamed = api.put(
+        f"/users/{guid}", json={**current, "IdentifierObject": {"userName": "new@enyoi.org"}}
+    )
+    assert renamed.json()["userName"] == "new@enyoi.org"
+    assert api.put(f"/users/{guid}", json={**current, "managedByUserGUID": guid}).status_code == 400
+
+
+def test_groups_members_products_and_assignments(
+    api: httpx.Client, store: HelloIDStore, add_user: Callable[..., str]
+) -> None:
+    guid = add_user("m@enyoi.org")
+    groups = api.get("/groups").json()
+    assert "users" not in groups[0]
+    sales = api.get("/groups/department_SALES").json()
+    assert sales["users"] == []
+    assert (
+        api.post(f"/users/{guid}/groups", json={"groupGuid": sales["groupGuid"]}).status_code == 204
+    )
+    assert api.get(f"/groups/{sales['groupGuid']}").json()["users"] == [guid]
+    assert api.delete(f"/users/{guid}/groups/{sales['groupGuid']}").status_code == 204
+    again = api.delete(f"/users/{guid}/groups/{sales['groupGuid']}")
+    assert again.status_code == 404
+    assert api.post("/groups", json={"name": "DEPARTMENT_sales"}).status_code == 409
+    assert api.get("/groups/nope").json() == {"message": "Group not found"}
+
+    laptop = next(p for p in api.get("/products").json() if p["name"] == "Laptop")
+    request = {
+        "requestedProductGUID": laptop["productId"],
+        "requestedByUserGUID": guid,
+        "requestedForUserGUID": guid,
+        "comment": "test",
+    }
+    assert api.post("/selfservice/products/request", json=request).status_code == 200
+    mine = api.get(f"/product-assignment/by-user/{guid}").json()
+    assert [(a["productGuid"], a["productName"], a["userGuid"]) for a in mine] == [
+        (laptop["productId"], "Laptop", guid)
+    ]
+    assert len(api.get("/product-assignment").json()) == 1
+    unassign = {"productGUID": laptop["productId"], "userGUID": guid, "executeActions": True}
+    assert (
+        api.post("/product-assignment/unassign/by-product", json=unassign).json()["unassigned"] == 1
+    )
+    assert store.products_of(guid) == []
+    legacy = api.get("/selfservice/products").json()
+    assert {p["selfServiceProductGUID"] for p in legacy} == set(store.products)
+
+
+def _free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return int(probe.getsockname()[1])
+
+
+def test_it_starts_standalone_on_loopback_with_fault_flags() -> None:
+    port = _free_port()
+    process = subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "idsync_helloid.simulator",
+            "--port",
+            str(port),
+            "--api-key",
+            "K",
+            "--api-secret",
+            "S",
+            "--rate-limit",
+            "1000",
+            "--latency",
+            "0.01",
+        ],
+        stdout=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        assert process.stdout is not None
+        line = process.stdout.readline()
+        assert f"http://127.0.0.1:{port}/api/v1" in line
+        url = f"http://127.0.0.1:{port}/api/v1/users"
+        deadline = time.monotonic() + 10
+        while True:
+            try:
+                answer = httpx.get(url, auth=("K", "S"))
+                break
+            except httpx.TransportError:
+                assert time.monotonic() < deadline
+                time.sleep(0.05)
+        assert answer.status_code == 200
+        assert answer.json() == []
+        assert httpx.get(url, auth=("K", "wrong")).status_code == 401
+        faults = httpx.get(f"http://127.0.0.1:{port}/__sim__/faults").json()
+        assert (faults["rate_limit"], faults["latency"]) == (1000, 0.01)
+    finally:
+        process.terminate()
+        assert process.wait(timeout=10) == 0
