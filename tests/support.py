@@ -266,9 +266,4 @@ class Org:
 
 def hr_loses(org: Org, *numbers: str) -> None:
     """Remove employees from the AFAS simulator, as when HR 'loses' them."""
-    data = org.afas.data
-    with data.lock:
-        data.people = [p for p in data.people if p["Medewerker"] not in numbers]
-        data.employments = [e for e in data.employments if e["Medewerker"] not in numbers]
-        data.positions = [p for p in data.positions if p["Medewerker"] not in numbers]
-        data.changed()
+    org.afas.data.remove_employees(numbers)

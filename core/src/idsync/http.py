@@ -106,8 +106,8 @@ def _describe(response: httpx.Response) -> tuple[str, Any]:
         body: Any = response.json()
     except ValueError:
         snippet = " ".join(text.split())[:200]
-        kind = "HTML page" if "<html" in text[:500].lower() else "non-JSON body"
-        return f"HTTP {response.status_code} with a {kind}: {snippet!r}", text
+        kind = "an HTML page" if "<html" in text[:500].lower() else "a non-JSON body"
+        return f"HTTP {response.status_code} with {kind}: {snippet!r}", text
     message = None
     if isinstance(body, dict):
         for key in ("message", "externalMessage", "resultMsg", "error", "detail", "title"):
