@@ -1,0 +1,164 @@
+"""Human-readable output: plans, run results, problems and audit records as rich tables.
+
+Shared by the ``idsync`` commands and the demo, so both speak the same way.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from typing import Any
+
+from rich.console import Console
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+from rich.table import Table
+
+from idsync.engine import Progress as EngineProgress
+from idsync.engine import RunReport
+from idsync.model import ActionStatus
+from idsync.plan import Action, Plan
+from idsync.secrets import redact
+
+__all__ = [
+    "describe_action",
+    "print_audit",
+    "print_plan",
+    "print_problems",
+    "print_run",
+    "progress_bars",
+]
+
+_COLORS = {"failed": "red", "held": "yellow", "done": "green", "dry-run": "cyan", "skipped": "dim"}
+
+
+class _Bars(EngineProgress):
+    def __init__(self, progress: Progress) -> None:
+        self.progress = progress
+
+    def reading(self, source: str) -> Callable[[int], None]:
+        task = self.progress.add_task(f"reading {source}", total=None)
+        return lambda n: self.progress.advance(task, n)
+
+    def enforcing(self, target: str, total: int) -> Callable[[Action, ActionStatus], None]:
+        task = self.progress.add_task(f"enforcing {target}", total=total)
+        return lambda _a, _s: self.progress.advance(task)
+
+
+@contextmanager
+def progress_bars(console: Console, enabled: bool = True) -> Iterator[EngineProgress]:
+    """Progress bars for reading sources and enforcing targets (none when not ``enabled``)."""
+    if not enabled:
+        yield EngineProgress()
+        return
+    bars = Progress(
+        TextColumn("{task.description}"),
+        BarColumn(),
+        MofNCompleteColumn(),
+        TimeElapsedColumn(),
+        console=console,
+        transient=True,
+    )
+    with bars:
+        yield _Bars(bars)
+
+
+def describe_action(action: Action) -> str:
+    """What an action changes, in a few words: the permission, or the changed attributes."""
+    if action.key:
+        return action.key
+    parts = []
+    for key, change in list(action.changes.items())[:4]:
+        before = "" if change.before is None else f"{change.before} → "
+        parts.append(f"{key}: {before}{change.after}")
+    if len(action.changes) > 4:
+        parts.append(f"+{len(action.changes) - 4} more")
+    return redact(", ".join(parts))
+
+
+def print_plan(console: Console, plan: Plan, limit: int = 50) -> None:
+    """Per target: the count of each action kind (held ones marked), then the first actions."""
+    for name, target in plan.targets.items():
+        counts = target.counts()
+        held = plan.held_kinds(name)
+        console.print(f"[bold]plan for {name}[/] (as of {plan.as_of})", highlight=False)
+        summary = Table(show_edge=False)
+        summary.add_column("action")
+        summary.add_column("count", justify="right")
+        summary.add_column("")
+        for kind, n in sorted(counts.items()):
+            summary.add_row(kind, str(n), "[yellow]held[/]" if kind in held else "")
+        if not counts:
+            summary.add_row("[dim]nothing to do[/]", "", "")
+        console.print(summary)
+        if target.actions and limit:
+            detail = Table(show_edge=False, box=None, padding=(0, 1))
+            for column in ("person", "action", "what", "why"):
+                detail.add_column(column, overflow="fold")
+            for action in target.actions[:limit]:
+                detail.add_row(
+                    action.person or "", action.kind.value, describe_action(action), action.reason
+                )
+            console.print(detail)
+            if len(target.actions) > limit:
+                console.print(f"  [dim]… and {len(target.actions) - limit} more[/]")
+
+
+def print_run(console: Console, report: RunReport, title: str | None = None) -> None:
+    """A table of the run's actions: one row per kind, one column per outcome."""
+    console.print(f"[bold]{title or f'run {report.run_id}'}[/]", highlight=False)
+    table = Table(show_edge=False)
+    table.add_column("action")
+    statuses = [s.value for s in ActionStatus if report.count(s.value)]
+    for status in statuses:
+        table.add_column(f"[{_COLORS.get(status, 'white')}]{status}[/]", justify="right")
+    kinds = sorted({k for _, k in report.counts})
+    for kind in kinds:
+        table.add_row(kind, *[str(report.counts.get((s, kind), 0) or "") for s in statuses])
+    if not kinds:
+        table.add_row("[dim]nothing to do[/]")
+    console.print(table)
+
+
+def print_problems(console: Console, report: RunReport, limit: int = 10) -> None:
+    """The run's error, held work and blocked persons."""
+    if report.error:
+        console.print(f"[bold red]error:[/] {redact(report.error)}", highlight=False)
+    for hold in report.held:
+        console.print(f"[yellow]held[/] {hold.system} {hold.kind}: {hold.reason}", highlight=False)
+    if report.blocked:
+        console.print(f"[yellow]{len(report.blocked)} person(s) blocked[/]:")
+        for blocked in report.blocked[:limit]:
+            console.print(f"  {redact(str(blocked))}", highlight=False)
+        if len(report.blocked) > limit:
+            console.print(f"  [dim]… and {len(report.blocked) - limit} more[/]")
+
+
+def print_audit(
+    console: Console, records: list[dict[str, Any]], title: str = "audit trail"
+) -> None:
+    """Audit records as a table, newest first."""
+    console.print(f"[bold]{title}[/]", highlight=False)
+    table = Table(show_edge=False)
+    for column in ("run", "time", "target", "person", "action", "status", "what", "note"):
+        table.add_column(column, overflow="fold")
+    for r in records:
+        changes = r["changes"] or {}
+        what = r["key"] or ", ".join(
+            f"{k.lstrip('@')}: {v.get('before')} → {v.get('after')}"
+            if v.get("before") is not None
+            else f"{k.lstrip('@')}: {v.get('after')}"
+            for k, v in list(changes.items())[:3]
+        )
+        status = r["status"]
+        note = "; ".join(r["messages"] or [])
+        table.add_row(
+            str(r["run_id"]),
+            r["at"].strftime("%H:%M:%S") if r["at"] else "",
+            r["target"],
+            r["person"] or "",
+            r["kind"],
+            f"[{_COLORS.get(status, 'white')}]{status}[/]",
+            redact(what),
+            redact(note if len(note) <= 80 else note[:77] + "…"),
+        )
+    console.print(table)
