@@ -142,6 +142,16 @@ def organisation() -> World:
             [_contract("1008-1", "ICT", d(2025, 2, 1), fte=0.6)],
             prefix="de",
         ),
+        _person(
+            "1009",
+            "Sara",
+            "Kok",
+            [
+                _contract("1009-1", "SALES", d(2022, 1, 1), d(2026, 1, 31), fte=0.5),
+                _contract("1009-2", "SALES", d(2026, 2, 20), fte=0.5),
+            ],
+            email="s.kok@example.org",
+        ),
     ]
     departments = [
         _dep("ORG", "Organisation", parent=None, manager="1002"),

@@ -124,7 +124,7 @@ def test_a_threshold_holds_one_kind_and_approval_releases_it(org: Org) -> None:
 
 def test_a_source_that_loses_people_is_held_whole(org: Org) -> None:
     org.idsync("run", str(org.pipeline), "--as-of", JOINED)
-    hr_loses(org, "1001", "1002")  # 2 of 8: more than the 20% allowed
+    hr_loses(org, "1001", "1002")  # 2 of 9: more than the 20% allowed
     org.clear_logs()
     held = org.json("run", str(org.pipeline), "--as-of", JOINED, check=3)
     assert held["held"][0]["kind"] == "import"
@@ -151,3 +151,18 @@ def test_person_view_and_audit_trail(org: Org) -> None:
     move = next(r for r in audit if r["kind"] == "update")
     assert move["changes"]["userAttributes.department"] == {"before": "Sales", "after": "Hr"}
     assert org.idsync("person", str(org.pipeline), "9999", check=1).returncode == 1
+
+
+def test_a_rehire_within_the_delete_window_gets_the_same_account_back(org: Org) -> None:
+    org.idsync("run", str(org.pipeline), "--as-of", JOINED)
+    first = org.user("s.kok@example.org")
+    assert first is not None
+    org.idsync("run", str(org.pipeline), "--as-of", MOVED)  # the first contract ended
+    assert org.user("s.kok@example.org")["isEnabled"] is False
+    assert org.groups_of("s.kok@example.org") == set()
+    org.idsync("run", str(org.pipeline), "--as-of", "2026-02-18")  # 2 days before the rehire
+    again = org.user("s.kok@example.org")
+    assert again["userGUID"] == first["userGUID"]  # the same account, not a new one
+    assert again["isEnabled"] is True  # enabled 3 days before the new start
+    assert org.groups_of("s.kok@example.org") == {"department_SALES"}
+    assert sum(u["userName"] == "s.kok@example.org" for u in org.helloid.users.values()) == 1

@@ -57,7 +57,7 @@ def test_a_killed_run_converges_without_duplicates_or_losses(org: Org, after_wri
 
     users = [u for u in org.helloid.users.values() if not u.get("isDeleted")]
     per_person = Counter(u.get("userAttributes", {}).get("employeeId") for u in users)
-    expected = {"1001", "1002", "1003", "1004", "1005", "1007", "1008"}
+    expected = {"1001", "1002", "1003", "1004", "1005", "1007", "1008", "1009"}
     assert {p for p in per_person if p} == expected
     assert all(per_person[p] == 1 for p in expected), per_person  # no duplicate account
     assert org.groups_of("a.vanderberg@example.org") == {"ICT Admins", "department_ICT"}
