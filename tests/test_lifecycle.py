@@ -166,3 +166,12 @@ def test_a_rehire_within_the_delete_window_gets_the_same_account_back(org: Org) 
     assert again["isEnabled"] is True  # enabled 3 days before the new start
     assert org.groups_of("s.kok@example.org") == {"department_SALES"}
     assert sum(u["userName"] == "s.kok@example.org" for u in org.helloid.users.values()) == 1
+
+
+def test_audit_and_person_read_the_state_without_the_secrets(org: Org) -> None:
+    org.idsync("run", str(org.pipeline), "--as-of", JOINED)
+    for name in ("AFAS_TOKEN", "HELLOID_API_KEY", "HELLOID_API_SECRET", "AFAS_BASE_URL"):
+        del org.env[name]
+    assert org.json("audit", str(org.pipeline), "--person", "1002")
+    assert org.json("person", str(org.pipeline), "1002")["accounts"]["helloid"]["enabled"] is True
+    assert org.idsync("run", str(org.pipeline), check=2).returncode == 2  # a run needs them

@@ -10,23 +10,22 @@ from __future__ import annotations
 import datetime as dt
 import json
 import sys
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Annotated, Any
 
 import typer
 from rich.console import Console
-from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+from rich.markup import escape
 from rich.table import Table
 
 from idsync import log
 from idsync.config import ConfigError, Pipeline, load_pipeline
-from idsync.engine import EXIT_FAILED, EXIT_HELD, EXIT_INPUT, Engine, RunReport, approve_kinds
-from idsync.engine import Progress as EngineProgress
+from idsync.engine import EXIT_FAILED, EXIT_HELD, EXIT_INPUT, Engine, approve_kinds
 from idsync.model import ActionStatus, HookContext
-from idsync.plan import Action, Plan
 from idsync.plugins import PluginLoadError, Registry
+from idsync.report import print_audit, print_plan, print_problems, print_run, progress_bars
 from idsync.secrets import redact, redact_data
 from idsync.state import LockHeld
 
@@ -38,7 +37,7 @@ app = typer.Typer(
     pretty_exceptions_enable=False,
 )
 console = Console()
-err = Console(stderr=True)
+err = Console(stderr=True, soft_wrap=True)  # one line per error, whatever the width
 
 
 class _State:
@@ -69,11 +68,16 @@ def _main(
 ) -> None:
     """idsync: identity-lifecycle provisioning engine."""
     _state.strict = strict
-    log.setup(level=log_level.upper(), json_lines=log_json)
+    try:
+        log.setup(level=log_level.upper(), json_lines=log_json)
+    except ValueError:
+        raise _fail(
+            f"--log-level {log_level!r} is not one of DEBUG, INFO, WARNING or ERROR"
+        ) from None
 
 
 def _fail(message: str, code: int = EXIT_INPUT) -> typer.Exit:
-    err.print(f"[bold red]error:[/] {redact(message)}", highlight=False)
+    err.print(f"[bold red]error:[/] {escape(redact(message))}", highlight=False)
     return typer.Exit(code)
 
 
@@ -93,22 +97,24 @@ def _as_of(value: str | None) -> dt.date:
         raise _fail(f"--as-of {value!r} is not a date of the form YYYY-MM-DD") from None
 
 
-def _load(path: Path, registry: Registry) -> Pipeline:
+def _load(path: Path, registry: Registry, offline: bool = False) -> Pipeline:
     try:
-        return load_pipeline(path, registry)
+        return load_pipeline(path, registry, offline=offline)
     except ConfigError as exc:
-        err.print(f"[bold red]{exc.file}[/]: {len(exc.errors)} problem(s)", highlight=False)
+        where_file = escape(exc.file)
+        err.print(f"[bold red]{where_file}[/]: {len(exc.errors)} problem(s)", highlight=False)
         for where, message in exc.errors:
             err.print(
-                f"  {exc.file}: [bold]{where or '(top)'}[/]: {redact(message)}", highlight=False
+                f"  {where_file}: [bold]{escape(where or '(top)')}[/]: {escape(redact(message))}",
+                highlight=False,
             )
         raise typer.Exit(EXIT_INPUT) from None
 
 
 @contextmanager
-def _engine(path: Path) -> Iterator[Engine]:
+def _engine(path: Path, offline: bool = False) -> Iterator[Engine]:
     registry = _registry()
-    pipeline = _load(path, registry)
+    pipeline = _load(path, registry, offline)
     try:
         engine = Engine(pipeline, registry)
     except Exception as exc:
@@ -142,6 +148,8 @@ def plugins_cmd(
         info = registry.get(about)
         if info is None:
             raise _fail(f"no plugin named {about!r}")
+        if fmt not in ("text", "json", "markdown"):
+            raise _fail(f"--format {fmt!r} is not one of text, json or markdown")
         sys.stdout.write(describe(info, "json" if as_json else fmt))
         return
     listing = registry.listing()
@@ -153,7 +161,7 @@ def plugins_cmd(
             table.add_column(column)
         for info in listing:
             detail = (
-                f"[red]{info.error}[/]"
+                f"[red]{escape(info.error)}[/]"
                 if info.error
                 else ", ".join(info.capabilities or info.hooks)
             )
@@ -176,26 +184,33 @@ def check_cmd(
     registry = _registry()
     pipeline = _load(pipeline_file, registry)
     console.print(
-        f"[green]ok[/] {pipeline_file}: {len(pipeline.sources)} source(s), {len(pipeline.targets)} target(s)"
+        f"[green]ok[/] {escape(str(pipeline_file))}: {len(pipeline.sources)} source(s), "
+        f"{len(pipeline.targets)} target(s)",
+        soft_wrap=True,
     )
     if not connect:
         return
     failed = False
     for name in [*pipeline.sources, *pipeline.targets]:
         cfg = pipeline.sources.get(name) or pipeline.targets[name]
-        system = registry.system(name, cfg.plugin, pipeline.settings_for(name))
-        ctx = HookContext(system=name, dry_run=True, settings=system.settings)
+        result = None
         try:
+            system = registry.system(name, cfg.plugin, pipeline.settings_for(name))
+            ctx = HookContext(system=name, dry_run=True, settings=system.settings)
             result = system.hook.idsync_check_connection(ctx=ctx)
         except Exception as exc:
-            result = None
+            ok = False  # a connection test that raises has failed
             message = f"{type(exc).__name__}: {exc}"
         else:
+            ok = result is None or result.success
             message = "; ".join(result.messages) if result else "no connection test"
-        ok = result is None or result.success
         failed |= not ok
         mark = "[green]ok[/]" if ok and result else ("[yellow]?[/]" if ok else "[red]failed[/]")
-        console.print(f"  {mark} {name} ({cfg.plugin}): {redact(message)}", highlight=False)
+        console.print(
+            f"  {mark} {escape(name)} ({escape(cfg.plugin)}): {escape(redact(message))}",
+            highlight=False,
+            soft_wrap=True,
+        )
     if failed:
         raise typer.Exit(EXIT_FAILED)
 
@@ -211,85 +226,6 @@ def config_schema_cmd() -> None:
 # --- plan and run -------------------------------------------------------------------------
 
 
-class _Bars(EngineProgress):
-    def __init__(self, progress: Progress) -> None:
-        self.progress = progress
-
-    def reading(self, source: str) -> Callable[[int], None]:
-        task = self.progress.add_task(f"reading {source}", total=None)
-        return lambda n: self.progress.advance(task, n)
-
-    def enforcing(self, target: str, total: int) -> Callable[[Action, ActionStatus], None]:
-        task = self.progress.add_task(f"enforcing {target}", total=total)
-        return lambda _a, _s: self.progress.advance(task)
-
-
-@contextmanager
-def _progress(enabled: bool) -> Iterator[EngineProgress]:
-    if not enabled:
-        yield EngineProgress()
-        return
-    bars = Progress(
-        TextColumn("{task.description}"),
-        BarColumn(),
-        MofNCompleteColumn(),
-        TimeElapsedColumn(),
-        console=err,
-        transient=True,
-    )
-    with bars:
-        yield _Bars(bars)
-
-
-def _plan_tables(plan: Plan, limit: int) -> None:
-    for name, target in plan.targets.items():
-        counts = target.counts()
-        held = plan.held_kinds(name)
-        summary = Table(title=f"plan for {name} (as of {plan.as_of})", show_edge=False)
-        summary.add_column("action")
-        summary.add_column("count", justify="right")
-        summary.add_column("")
-        for kind, n in sorted(counts.items()):
-            summary.add_row(kind, str(n), "[yellow]held[/]" if kind in held else "")
-        if not counts:
-            summary.add_row("[dim]nothing to do[/]", "", "")
-        console.print(summary)
-        if target.actions and limit:
-            detail = Table(show_edge=False, box=None, padding=(0, 1))
-            for column in ("person", "action", "what", "why"):
-                detail.add_column(column, overflow="fold")
-            for action in target.actions[:limit]:
-                detail.add_row(action.person or "", action.kind.value, _what(action), action.reason)
-            console.print(detail)
-            if len(target.actions) > limit:
-                console.print(f"  [dim]… and {len(target.actions) - limit} more (--limit N)[/]")
-
-
-def _what(action: Action) -> str:
-    if action.key:
-        return action.key
-    parts = []
-    for key, change in list(action.changes.items())[:4]:
-        before = "" if change.before is None else f"{change.before} → "
-        parts.append(f"{key}: {before}{change.after}")
-    if len(action.changes) > 4:
-        parts.append(f"+{len(action.changes) - 4} more")
-    return redact(", ".join(parts))
-
-
-def _report_problems(report: RunReport, limit: int = 10) -> None:
-    if report.error:
-        err.print(f"[bold red]error:[/] {redact(report.error)}", highlight=False)
-    for hold in report.held:
-        console.print(f"[yellow]held[/] {hold.system} {hold.kind}: {hold.reason}", highlight=False)
-    if report.blocked:
-        console.print(f"[yellow]{len(report.blocked)} person(s) blocked[/]:")
-        for blocked in report.blocked[:limit]:
-            console.print(f"  {redact(str(blocked))}", highlight=False)
-        if len(report.blocked) > limit:
-            console.print(f"  [dim]… and {len(report.blocked) - limit} more[/]")
-
-
 @app.command("plan")
 def plan_cmd(
     pipeline_file: PipelineArg,
@@ -302,7 +238,7 @@ def plan_cmd(
     day = _as_of(as_of)
     with _engine(pipeline_file) as engine:
         _check_targets(engine.pipeline, target)
-        with _progress(not as_json) as progress:
+        with progress_bars(err, not as_json) as progress:
             report = engine.plan(day, targets=target, progress=progress)
     if as_json:
         data = report.plan.as_json() if report.plan else {"actions": [], "held": [], "blocked": []}
@@ -311,8 +247,8 @@ def plan_cmd(
         _print_json(data)
     else:
         if report.plan:
-            _plan_tables(report.plan, limit)
-        _report_problems(report)
+            print_plan(console, report.plan, limit)
+        print_problems(console, report)
     raise typer.Exit(report.exit_code)
 
 
@@ -322,20 +258,6 @@ def _check_targets(pipeline: Pipeline, targets: list[str] | None) -> None:
             raise _fail(
                 f"no target named {name!r} (targets: {', '.join(pipeline.targets) or 'none'})"
             )
-
-
-def _run_summary(report: RunReport) -> None:
-    table = Table(title=f"run {report.run_id}", show_edge=False)
-    table.add_column("action")
-    statuses = [s.value for s in ActionStatus if report.count(s.value)]
-    for status in statuses:
-        table.add_column(status, justify="right")
-    kinds = sorted({k for _, k in report.counts})
-    for kind in kinds:
-        table.add_row(kind, *[str(report.counts.get((s, kind), 0) or "") for s in statuses])
-    if not kinds:
-        table.add_row("[dim]nothing to do[/]")
-    console.print(table)
 
 
 @app.command("run")
@@ -359,7 +281,7 @@ def run_cmd(
     with _engine(pipeline_file) as engine:
         _check_targets(engine.pipeline, target)
         try:
-            with _progress(not as_json) as progress:
+            with progress_bars(err, not as_json) as progress:
                 report = engine.run(
                     day, dry_run=dry_run, approve=approved, targets=target, progress=progress
                 )
@@ -380,8 +302,8 @@ def run_cmd(
             }
         )
     else:
-        _run_summary(report)
-        _report_problems(report)
+        print_run(console, report)
+        print_problems(console, report)
         if report.count(ActionStatus.FAILED.value):
             console.print(
                 f"[red]{report.count(ActionStatus.FAILED.value)} action(s) failed[/]: idsync audit {pipeline_file} --run {report.run_id}"
@@ -402,34 +324,12 @@ def audit_cmd(
     as_json: JsonOpt = False,
 ) -> None:
     """Read the audit trail, newest first."""
-    with _engine(pipeline_file) as engine:
+    with _engine(pipeline_file, offline=True) as engine:
         records = engine.store.audit(person=person, target=target, run_id=run, limit=limit)
     if as_json:
         _print_json(records)
         return
-    table = Table(title="audit trail", show_edge=False)
-    for column in ("run", "time", "target", "person", "action", "status", "what", "messages"):
-        table.add_column(column, overflow="fold")
-    for r in records:
-        what = r["key"] or ", ".join(
-            f"{k}: {v.get('before')} → {v.get('after')}"
-            if v.get("before") is not None
-            else f"{k}: {v.get('after')}"
-            for k, v in list((r["changes"] or {}).items())[:3]
-        )
-        status = r["status"]
-        color = {"failed": "red", "held": "yellow", "done": "green"}.get(status, "white")
-        table.add_row(
-            str(r["run_id"]),
-            r["at"].strftime("%Y-%m-%d %H:%M:%S") if r["at"] else "",
-            r["target"],
-            r["person"] or "",
-            r["kind"],
-            f"[{color}]{status}[/]",
-            what,
-            "; ".join(r["messages"] or []),
-        )
-    console.print(table)
+    print_audit(console, records)
 
 
 @app.command("person")
@@ -443,7 +343,7 @@ def person_cmd(
     from idsync.insight import person_view
 
     day = _as_of(as_of)
-    with _engine(pipeline_file) as engine:
+    with _engine(pipeline_file, offline=True) as engine:
         view = person_view(engine, person_id, day)
     if view is None:
         raise _fail(
@@ -477,6 +377,28 @@ def sandbox_cmd(
     from idsync.sandbox import run_forever
 
     run_forever(size=size, seed=seed, port_base=port_base, env_file=env_file)
+
+
+@app.command("demo")
+def demo_cmd(
+    pipeline_file: Annotated[
+        Path, typer.Option("--pipeline", help="The AFAS → HelloID example pipeline.")
+    ] = Path("examples/afas-helloid.yaml"),
+    workdir: Annotated[
+        Path, typer.Option("--workdir", help="Where the state file is kept.")
+    ] = Path("demo"),
+    size: Annotated[int, typer.Option("--size", help="Employees in the sandbox.")] = 400,
+    seed: Annotated[int, typer.Option("--seed", help="Random seed of the organisation.")] = 7,
+) -> None:
+    """Tell the lifecycle story end to end on the sandbox simulators."""
+    from idsync.demo import run_demo
+
+    if not pipeline_file.exists():
+        raise _fail(
+            f"{pipeline_file} not found: run the demo from the idsync checkout or pass --pipeline"
+        )
+    story = run_demo(pipeline_file, workdir, size=size, seed=seed, console=console)
+    raise typer.Exit(story.exit_code)
 
 
 def main() -> None:

@@ -246,7 +246,12 @@ class Pipeline(_Config):
 
     def settings_for(self, system: str) -> BaseModel:
         """The validated plugin settings of a configured source or target."""
-        return self._settings[system]
+        try:
+            return self._settings[system]
+        except KeyError:
+            raise ConfigError(
+                str(self._path), [(system, "settings not loaded (the file was read offline)")]
+            ) from None
 
 
 def _loc(parts: tuple[int | str, ...]) -> str:
@@ -281,7 +286,9 @@ def _resolve(
     return value
 
 
-def _check_expressions(pipeline: Pipeline, expressions: Expressions) -> list[tuple[str, str]]:
+def _check_expressions(
+    targets: Mapping[str, TargetConfig], expressions: Expressions
+) -> list[tuple[str, str]]:
     errors: list[tuple[str, str]] = []
 
     def check(path: str, text: Any, kind: Literal["rule", "template"]) -> None:
@@ -295,7 +302,7 @@ def _check_expressions(pipeline: Pipeline, expressions: Expressions) -> list[tup
         except ExpressionError as exc:
             errors.append((path, str(exc)))
 
-    for name, target in pipeline.targets.items():
+    for name, target in targets.items():
         base = f"targets.{name}"
         check(f"{base}.account.when", target.account.when, "rule")
         for key, template in target.account.mapping.items():
@@ -311,15 +318,41 @@ def _check_expressions(pipeline: Pipeline, expressions: Expressions) -> list[tup
     return errors
 
 
+def _systems(
+    resolved: dict[str, Any], errors: list[tuple[str, str]]
+) -> list[tuple[str, str, SourceConfig | TargetConfig, str]]:
+    """Each source and target validated on its own, so one broken system hides no other's
+    problems; their errors are in the top-level validation already."""
+    out: list[tuple[str, str, SourceConfig | TargetConfig, str]] = []
+    for section, model, role in (
+        ("sources", SourceConfig, "source"),
+        ("targets", TargetConfig, "target"),
+    ):
+        systems = resolved.get(section)
+        if not isinstance(systems, dict):
+            continue
+        for name, raw in systems.items():
+            try:
+                out.append((f"{section}.{name}", str(name), model.model_validate(raw), role))
+            except ValidationError:
+                continue
+    return out
+
+
 def load_pipeline(
     path: str | Path,
     registry: Registry,
     env: Mapping[str, str] | None = None,
     expressions: Expressions | None = None,
+    *,
+    offline: bool = False,
 ) -> Pipeline:
     """Read, resolve and validate a pipeline file, plugin settings included.
 
-    Raises :class:`ConfigError` listing every problem found.
+    ``offline`` loads it for commands that only read the state store (``audit``, ``person``):
+    environment variables may be missing and plugin settings are not validated, so
+    :meth:`Pipeline.settings_for` is unavailable. Raises :class:`ConfigError` listing every
+    problem found.
     """
     file = Path(path)
     where = str(file)
@@ -343,18 +376,22 @@ def load_pipeline(
 
     errors: list[tuple[str, str]] = []
     refs: set[str] = set()
-    resolved = _resolve(raw, os.environ if env is None else env, "", errors, refs)
+    environment = os.environ if env is None else env
+    if offline:
+        environment = _Lenient(environment)
+    resolved = _resolve(raw, environment, "", errors, refs)
+    pipeline: Pipeline | None = None
     try:
         pipeline = Pipeline.model_validate(resolved)
     except ValidationError as exc:
         errors.extend((_loc(e["loc"]), e["msg"]) for e in exc.errors())
-        raise ConfigError(where, errors) from None
-
-    pipeline._path = file
-    pipeline._settings = {}
-    systems: list[tuple[str, str, SourceConfig | TargetConfig, str]] = [
-        (f"sources.{n}", n, s, "source") for n, s in pipeline.sources.items()
-    ] + [(f"targets.{n}", n, t, "target") for n, t in pipeline.targets.items()]
+    if pipeline is not None:
+        systems: list[tuple[str, str, SourceConfig | TargetConfig, str]] = [
+            (f"sources.{n}", n, s, "source") for n, s in pipeline.sources.items()
+        ] + [(f"targets.{n}", n, t, "target") for n, t in pipeline.targets.items()]
+    else:
+        systems = _systems(resolved, errors)
+    settings_of: dict[str, BaseModel] = {}
     for base, name, system, role in systems:
         info = registry.get(system.plugin)
         if info is None:
@@ -373,13 +410,10 @@ def load_pipeline(
                 (f"{base}.plugin", f"plugin {system.plugin!r} is not a {role} ({info.about.kind})")
             )
             continue
-        model = info.about.settings
-        try:
-            settings = model.model_validate(system.settings)
-        except ValidationError as exc:
-            errors.extend((f"{base}.settings.{_loc(e['loc'])}", e["msg"]) for e in exc.errors())
+        if offline:
             continue
-        for field_name, field in type(settings).model_fields.items():
+        model = info.about.settings
+        for field_name, field in model.model_fields.items():
             if field.annotation in (SecretStr, SecretStr | None) and system.settings.get(
                 field_name
             ):
@@ -388,11 +422,38 @@ def load_pipeline(
                     errors.append(
                         (key, "a secret must come from the environment: write ${VARIABLE}")
                     )
+        try:
+            settings = model.model_validate(system.settings)
+        except ValidationError as exc:
+            # A key already reported (a missing variable, a literal secret) is not reported
+            # again for the empty or literal value it was left with.
+            reported = {path for path, _ in errors}
+            for e in exc.errors():
+                key = f"{base}.settings.{_loc(e['loc'])}"
+                if key not in reported:
+                    errors.append((key, e["msg"]))
+            continue
         for secret in collect_secrets(settings):
             register_secret(secret)
-        pipeline._settings[name] = settings
+        settings_of[name] = settings
 
-    errors.extend(_check_expressions(pipeline, expressions or Expressions()))
-    if errors:
+    targets = {name: cfg for _, name, cfg, role in systems if role == "target"}
+    errors.extend(_check_expressions(targets, expressions or Expressions()))  # type: ignore[arg-type]
+    if errors or pipeline is None:
         raise ConfigError(where, errors)
+    pipeline._path = file
+    pipeline._settings = settings_of
     return pipeline
+
+
+class _Lenient(dict[str, str]):
+    """An environment where every variable is set (to an empty value when it is not)."""
+
+    def __init__(self, env: Mapping[str, str]) -> None:
+        super().__init__(env)
+
+    def __contains__(self, key: object) -> bool:
+        return True
+
+    def __missing__(self, key: str) -> str:
+        return ""

@@ -17,7 +17,7 @@ from collections.abc import Callable, Mapping
 from functools import lru_cache
 from typing import Any
 
-from jinja2 import ChainableUndefined, TemplateError, UndefinedError
+from jinja2 import ChainableUndefined, TemplateError, Undefined, UndefinedError
 from jinja2.exceptions import SecurityError
 from jinja2.sandbox import ImmutableSandboxedEnvironment
 
@@ -28,9 +28,33 @@ class ExpressionError(Exception):
     """An expression that does not compile, fails, or tries to leave the sandbox."""
 
 
+_TRANSLITERATE = str.maketrans(
+    {
+        "ø": "o",
+        "Ø": "O",
+        "æ": "ae",
+        "Æ": "AE",
+        "œ": "oe",
+        "Œ": "OE",
+        "ß": "ss",
+        "ł": "l",
+        "Ł": "L",
+        "đ": "d",
+        "Đ": "D",
+        "ð": "d",
+        "Ð": "D",
+        "þ": "th",
+        "Þ": "Th",
+        "ı": "i",
+        "ĳ": "ij",
+        "Ĳ": "IJ",
+    }
+)
+
+
 def ascii_fold(value: Any) -> str:
-    """``Ëlise Çelik`` → ``Elise Celik``: strip diacritics, keep the letters."""
-    text = unicodedata.normalize("NFKD", str(value or ""))
+    """``Ëlise Çelik`` → ``Elise Celik``, ``Søren`` → ``Soren``: plain ASCII letters."""
+    text = unicodedata.normalize("NFKD", str(value or "").translate(_TRANSLITERATE))
     return (
         "".join(ch for ch in text if not unicodedata.combining(ch))
         .encode("ascii", "ignore")
@@ -50,11 +74,21 @@ def _initials(value: Any) -> str:
     return "".join(part[0] for part in re.split(r"[\s.\-]+", str(value or "")) if part).upper()
 
 
+class _Sandbox(ImmutableSandboxedEnvironment):
+    """The immutable sandbox, strict about escapes: reading an unsafe attribute
+    (``person.__class__``) raises instead of rendering as an empty undefined value."""
+
+    def unsafe_undefined(self, obj: Any, attribute: str) -> Undefined:
+        raise SecurityError(
+            f"access to attribute {attribute!r} of {type(obj).__name__!r} object is unsafe"
+        )
+
+
 class Expressions:
     """The expression language of one pipeline: a sandboxed environment plus extra functions."""
 
     def __init__(self, functions: Mapping[str, Callable[..., Any]] | None = None) -> None:
-        env = ImmutableSandboxedEnvironment(
+        env = _Sandbox(
             undefined=ChainableUndefined,
             autoescape=False,
             finalize=lambda v: "" if v is None else v,

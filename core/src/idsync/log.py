@@ -7,12 +7,13 @@ the secret redaction first, so no registered secret ever reaches a log.
 from __future__ import annotations
 
 import json
+import os
 import sys
 from typing import TYPE_CHECKING, Any, TextIO
 
 from loguru import logger
 
-from idsync.secrets import redact
+from idsync.secrets import redact, redact_data
 
 if TYPE_CHECKING:
     from loguru import Record
@@ -44,6 +45,17 @@ def _human(record: Record) -> str:
     )
 
 
+def _text_sink(stream: TextIO) -> Any:
+    """Write the formatted line redacted as a whole: the traceback too, with chained
+    exceptions and exceptions whose ``__str__`` shows more than their arguments."""
+
+    def sink(message: Any) -> None:
+        stream.write(redact(str(message)))
+        stream.flush()
+
+    return sink
+
+
 def _json_sink(stream: TextIO) -> Any:
     def sink(message: Any) -> None:
         record = message.record
@@ -52,7 +64,7 @@ def _json_sink(stream: TextIO) -> Any:
             "level": record["level"].name,
             "message": record["message"],
         }
-        line.update({k: v for k, v in record["extra"].items() if v is not None})
+        line.update({k: redact_data(v) for k, v in record["extra"].items() if v is not None})
         if record["exception"] is not None:
             line["exception"] = redact(str(record["exception"].value))
         stream.write(json.dumps(line, default=str) + "\n")
@@ -69,4 +81,13 @@ def setup(level: str = "INFO", json_lines: bool = False, stream: TextIO | None =
     if json_lines:
         logger.add(_json_sink(out), level=level, backtrace=False, diagnose=False)
     else:
-        logger.add(out, level=level, format=_human, backtrace=False, diagnose=False, colorize=None)
+        tty = bool(getattr(out, "isatty", lambda: False)())
+        colorize = "NO_COLOR" not in os.environ and (tty or "FORCE_COLOR" in os.environ)
+        logger.add(
+            _text_sink(out),
+            level=level,
+            format=_human,
+            backtrace=False,
+            diagnose=False,
+            colorize=colorize,
+        )

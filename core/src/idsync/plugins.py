@@ -213,6 +213,8 @@ class Registry:
                 name=ep.name, package=package, version=version, error=_describe(err)
             )
 
+        # stevedore caches entry points per process; read them afresh for every registry.
+        ExtensionManager.ENTRY_POINT_CACHE.pop(ENTRY_POINT_GROUP, None)
         manager = ExtensionManager(
             namespace=ENTRY_POINT_GROUP,
             invoke_on_load=False,

@@ -10,6 +10,7 @@ from contextlib import contextmanager
 from typing import Any
 
 from rich.console import Console
+from rich.markup import escape
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
@@ -80,7 +81,7 @@ def print_plan(console: Console, plan: Plan, limit: int = 50) -> None:
     for name, target in plan.targets.items():
         counts = target.counts()
         held = plan.held_kinds(name)
-        console.print(f"[bold]plan for {name}[/] (as of {plan.as_of})", highlight=False)
+        console.print(f"[bold]plan for {escape(name)}[/] (as of {plan.as_of})", highlight=False)
         summary = Table(show_edge=False)
         summary.add_column("action")
         summary.add_column("count", justify="right")
@@ -105,7 +106,7 @@ def print_plan(console: Console, plan: Plan, limit: int = 50) -> None:
 
 def print_run(console: Console, report: RunReport, title: str | None = None) -> None:
     """A table of the run's actions: one row per kind, one column per outcome."""
-    console.print(f"[bold]{title or f'run {report.run_id}'}[/]", highlight=False)
+    console.print(f"[bold]{escape(title or f'run {report.run_id}')}[/]", highlight=False)
     table = Table(show_edge=False)
     table.add_column("action")
     statuses = [s.value for s in ActionStatus if report.count(s.value)]
@@ -122,13 +123,16 @@ def print_run(console: Console, report: RunReport, title: str | None = None) -> 
 def print_problems(console: Console, report: RunReport, limit: int = 10) -> None:
     """The run's error, held work and blocked persons."""
     if report.error:
-        console.print(f"[bold red]error:[/] {redact(report.error)}", highlight=False)
+        console.print(f"[bold red]error:[/] {escape(redact(report.error))}", highlight=False)
     for hold in report.held:
-        console.print(f"[yellow]held[/] {hold.system} {hold.kind}: {hold.reason}", highlight=False)
+        console.print(
+            f"[yellow]held[/] {escape(hold.system)} {hold.kind}: {escape(hold.reason)}",
+            highlight=False,
+        )
     if report.blocked:
         console.print(f"[yellow]{len(report.blocked)} person(s) blocked[/]:")
         for blocked in report.blocked[:limit]:
-            console.print(f"  {redact(str(blocked))}", highlight=False)
+            console.print(f"  {escape(redact(str(blocked)))}", highlight=False)
         if len(report.blocked) > limit:
             console.print(f"  [dim]… and {len(report.blocked) - limit} more[/]")
 
@@ -137,7 +141,7 @@ def print_audit(
     console: Console, records: list[dict[str, Any]], title: str = "audit trail"
 ) -> None:
     """Audit records as a table, newest first."""
-    console.print(f"[bold]{title}[/]", highlight=False)
+    console.print(f"[bold]{escape(title)}[/]", highlight=False)
     table = Table(show_edge=False)
     for column in ("run", "time", "target", "person", "action", "status", "what", "note"):
         table.add_column(column, overflow="fold")
@@ -154,11 +158,11 @@ def print_audit(
         table.add_row(
             str(r["run_id"]),
             r["at"].strftime("%H:%M:%S") if r["at"] else "",
-            r["target"],
-            r["person"] or "",
+            escape(r["target"]),
+            escape(r["person"] or ""),
             r["kind"],
             f"[{_COLORS.get(status, 'white')}]{status}[/]",
-            redact(what),
-            redact(note if len(note) <= 80 else note[:77] + "…"),
+            escape(redact(what)),
+            escape(redact(note if len(note) <= 80 else note[:77] + "…")),
         )
     console.print(table)

@@ -202,4 +202,5 @@ def sandbox_app(world: World) -> SandboxApp:
             f"TOPdesk: {counts['persons']} persons ({counts['archived']} archived), "
             f"{counts['branches']} branches, {counts['departments']} departments"
         ),
+        data=sim.store,
     )
