@@ -174,7 +174,7 @@ sources:
 targets:
   helloid:
     plugin: helloid
-    settings: {base_url: "${HELLOID_BASE_URL}", api_key: "${HELLOID_API_KEY}", api_secret: "${HELLOID_API_SECRET}", backoff: 0.01, max_backoff: 0.05, timeout: 2}
+    settings: {base_url: "${HELLOID_BASE_URL}", api_key: "${HELLOID_API_KEY}", api_secret: "${HELLOID_API_SECRET}", backoff: 0.01, max_backoff: 0.05, timeout: 10}
     concurrency: 4
     account:
       when: "contract.department.code != 'EXT'"

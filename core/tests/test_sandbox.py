@@ -34,8 +34,9 @@ MODULE = "idsync_sandbox_test_plugins"
 PLUGINS_SOURCE = '''
 """Plugins for the sandbox tests: a working simulator, a broken hook, a silent one."""
 
-from idsync import hookimpl
+from idsync import PluginAbout, PluginKind, hookimpl
 from idsync.simulator import SandboxApp, Simulated
+from pydantic import BaseModel
 from idsync.world import World
 from starlette.applications import Starlette
 from starlette.requests import Request
@@ -43,7 +44,15 @@ from starlette.responses import JSONResponse
 from starlette.routing import Route
 
 
-class EchoPlugin:
+class _Described:
+    """Every connector answers idsync_about; these are targets without settings."""
+
+    @hookimpl
+    def idsync_about(self) -> PluginAbout:
+        return PluginAbout(name=type(self).__name__, kind=PluginKind.TARGET, version="0.1", settings=BaseModel)
+
+
+class EchoPlugin(_Described):
     """Serves the world's persons under ``/api``."""
 
     def __init__(self, name: str = "echo") -> None:
@@ -70,7 +79,7 @@ class EchoPlugin:
         )
 
 
-class BrokenPlugin:
+class BrokenPlugin(_Described):
     @hookimpl
     def idsync_sandbox(self, world: World) -> SandboxApp:
         raise RuntimeError("the simulator could not be seeded")

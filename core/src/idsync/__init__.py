@@ -28,7 +28,7 @@ from idsync.model import (
     Ref,
     RunSummary,
 )
-from idsync.world import World
+from idsync.world import World, generate_world
 
 __version__ = "0.1.0"
 
@@ -57,5 +57,6 @@ __all__ = [
     "RunSummary",
     "World",
     "__version__",
+    "generate_world",
     "hookimpl",
 ]

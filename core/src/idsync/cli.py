@@ -376,7 +376,7 @@ def sandbox_cmd(
     """Start every installed plugin's simulator on 127.0.0.1 with one seeded organisation."""
     from idsync.sandbox import run_forever
 
-    run_forever(size=size, seed=seed, port_base=port_base, env_file=env_file)
+    raise typer.Exit(run_forever(size=size, seed=seed, port_base=port_base, env_file=env_file))
 
 
 @app.command("demo")
