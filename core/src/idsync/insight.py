@@ -63,7 +63,7 @@ def person_view(engine: Engine, person_id: str, as_of: dt.date) -> dict[str, Any
             "accounts": {
                 target: {
                     "reference": shadow.reference,
-                    "enabled": shadow.enabled,
+                    "enabled": shadow.enabled if _has_access(engine, target) else None,
                     "disabled_on": shadow.disabled_on.isoformat() if shadow.disabled_on else None,
                     "data": shadow.data,
                     "permissions": sorted(shadow.permissions),
@@ -85,6 +85,13 @@ def person_view(engine: Engine, person_id: str, as_of: dt.date) -> dict[str, Any
         }
     )
     return view
+
+
+def _has_access(engine: Engine, target: str) -> bool:
+    """Whether the target's plugin can enable and disable (else access does not apply)."""
+    cfg = engine.pipeline.targets.get(target)
+    info = engine.registry.get(cfg.plugin) if cfg else None
+    return info is None or "idsync_enable" in info.hooks
 
 
 def print_person(console: Console, view: dict[str, Any]) -> None:
@@ -110,7 +117,7 @@ def print_person(console: Console, view: dict[str, Any]) -> None:
         )
     console.print(contracts)
     for target, account in view["accounts"].items():
-        state = "enabled" if account["enabled"] else "disabled"
+        state = {True: "enabled", False: "disabled", None: "no access lifecycle"}[account["enabled"]]
         console.print(f"[bold]{target}[/]: {account['reference']} ({state})")
         for key, value in account["data"].items():
             console.print(f"    {key}: {value}", highlight=False)
