@@ -3,75 +3,122 @@
 from __future__ import annotations
 
 import json
+import types
+import typing
 from typing import Any
 
-from pydantic import SecretStr
+from pydantic import BaseModel, SecretStr
 
 from idsync.config import Pipeline
 from idsync.plugins import PluginInfo, Registry
 
-__all__ = ["describe", "pipeline_schema", "settings_rows"]
+__all__ = ["describe", "pipeline_schema", "settings_rows", "type_name"]
+
+
+def _is_secret(annotation: Any) -> bool:
+    return annotation is SecretStr or SecretStr in typing.get_args(annotation)
+
+
+def type_name(annotation: Any) -> str:
+    """A setting's type as people read it: ``str``, ``str | None``, ``list[str]``,
+    ``one of: v2, classic`` (a ``Literal``), ``secret`` (a ``SecretStr``)."""
+    if _is_secret(annotation):
+        return "secret"
+    origin, args = typing.get_origin(annotation), typing.get_args(annotation)
+    if origin is typing.Literal:
+        return "one of: " + ", ".join(str(a) for a in args)
+    if origin in (typing.Union, types.UnionType):
+        return " | ".join(type_name(a) for a in args)
+    if annotation is type(None):
+        return "None"
+    if origin is not None:
+        name = getattr(origin, "__name__", str(origin))
+        return f"{name}[{', '.join(type_name(a) for a in args)}]" if args else name
+    if isinstance(annotation, type):
+        return annotation.__name__
+    return str(annotation).replace("typing.", "")
+
+
+def _choices(annotation: Any) -> list[Any] | None:
+    """The allowed values of a ``Literal`` setting (also inside ``X | None``)."""
+    if typing.get_origin(annotation) is typing.Literal:
+        return list(typing.get_args(annotation))
+    for arg in typing.get_args(annotation):
+        if typing.get_origin(arg) is typing.Literal:
+            return list(typing.get_args(arg))
+    return None
 
 
 def settings_rows(info: PluginInfo) -> list[dict[str, Any]]:
-    """One row per setting: name, type, default, whether secret and required, description."""
+    """One row per setting: name, type, default, whether secret and required, the allowed
+    values (``choices``, for a fixed set) and the description."""
     if info.about is None:
         return []
     rows = []
     for name, field in info.about.settings.model_fields.items():
         annotation = field.annotation
-        secret = annotation in (SecretStr, SecretStr | None)
-        type_name = getattr(annotation, "__name__", None) or str(annotation).replace("typing.", "")
+        secret = _is_secret(annotation)
+        default = (
+            None if field.is_required() or secret else field.get_default(call_default_factory=True)
+        )
         rows.append(
             {
                 "name": name,
-                "type": "secret" if secret else type_name,
+                "type": type_name(annotation),
                 "required": field.is_required(),
-                "default": None
-                if field.is_required() or secret
-                else field.get_default(call_default_factory=True),
+                "default": default.model_dump(mode="json")
+                if isinstance(default, BaseModel)
+                else default,
                 "secret": secret,
-                "description": field.description or "",
+                "choices": _choices(annotation),
+                "description": " ".join((field.description or "").split()),
             }
         )
     return rows
 
 
-def describe(info: PluginInfo, fmt: str = "text") -> str:
-    """A plugin's about, capabilities and settings as text, JSON or Markdown."""
-    data = info.as_dict()
-    data["settings"] = settings_rows(info)
-    if info.about is not None:
-        data["permission_kinds"] = info.about.permission_kinds
-    if fmt == "json":
-        return json.dumps(data, indent=2, default=str) + "\n"
-    if fmt == "markdown":
-        lines = [
-            f"# {info.name}",
-            "",
-            data["summary"] or "",
-            "",
-            f"- kind: {data['kind']}",
-            f"- package: {data['package']} {data['version']}",
-            f"- capabilities: {', '.join(data['capabilities']) or 'none'}",
-            "",
-            "| setting | type | required | default | description |",
-            "|---|---|---|---|---|",
-        ]
-        for r in data["settings"]:
-            default = "" if r["default"] is None else f"`{r['default']}`"
-            required = "yes" if r["required"] else "no"
-            lines.append(
-                f"| `{r['name']}` | {r['type']} | {required} | {default} | {r['description']} |"
-            )
-        return "\n".join(lines) + "\n"
-    if fmt != "text":
-        raise ValueError(f"unknown format {fmt!r}: use text, json or markdown")
+def _cell(text: str) -> str:
+    """Text safe inside a Markdown table cell (pipes escaped, one line)."""
+    return " ".join(text.split()).replace("|", "\\|")
+
+
+def _markdown(info: PluginInfo, data: dict[str, Any]) -> str:
+    kinds = ", ".join(f"`{k}`" for k in data.get("permission_kinds") or [])
+    lines = [f"# {info.name}", ""]
+    if data["summary"]:
+        lines += [data["summary"], ""]
+    lines += [
+        f"- kind: {data['kind']}",
+        f"- package: {data['package']} {data['version']}",
+        f"- capabilities: {', '.join(data['capabilities']) or 'none'}",
+    ]
+    if kinds:
+        lines.append(f"- permission kinds: {kinds}")
+    if info.error:
+        lines.append(f"- error: {_cell(info.error)}")
+    lines += [
+        "",
+        "| setting | type | required | default | description |",
+        "|---|---|---|---|---|",
+    ]
+    for r in data["settings"]:
+        default = "" if r["default"] is None else f"`{_cell(str(r['default']))}`"
+        required = "yes" if r["required"] else "no"
+        lines.append(
+            f"| `{r['name']}` | {_cell(r['type'])} | {required} | {default} | "
+            f"{_cell(r['description'])} |"
+        )
+    return "\n".join(lines) + "\n"
+
+
+def _text(info: PluginInfo, data: dict[str, Any]) -> str:
     lines = [
         f"{info.name} ({data['kind']}) {data['package']} {data['version']}",
         f"  {data['summary'] or ''}",
         f"  capabilities: {', '.join(data['capabilities']) or 'none'}",
     ]
+    if data.get("permission_kinds"):
+        lines.append(f"  permission kinds: {', '.join(data['permission_kinds'])}")
     if info.error:
         lines.append(f"  error: {info.error}")
     lines.append("  settings:")
@@ -80,6 +127,20 @@ def describe(info: PluginInfo, fmt: str = "text") -> str:
         need = " (required)" if r["required"] else ""
         lines.append(f"    {r['name']}: {r['type']}{default}{need}  {r['description']}")
     return "\n".join(lines) + "\n"
+
+
+def describe(info: PluginInfo, fmt: str = "text") -> str:
+    """A plugin's about, capabilities, permission kinds and settings as text, JSON or Markdown."""
+    data = info.as_dict()
+    data["settings"] = settings_rows(info)
+    data["permission_kinds"] = info.about.permission_kinds if info.about is not None else []
+    if fmt == "json":
+        return json.dumps(data, indent=2, default=str) + "\n"
+    if fmt == "markdown":
+        return _markdown(info, data)
+    if fmt != "text":
+        raise ValueError(f"unknown format {fmt!r}: use text, json or markdown")
+    return _text(info, data)
 
 
 def pipeline_schema(registry: Registry) -> dict[str, Any]:

@@ -1,0 +1,172 @@
+"""The contract of a source plugin, checked against a live endpoint.
+
+A source streams persons in the shape of :class:`~idsync.model.Person` and blocks the rows it
+cannot translate with a reason (person, field, problem); :func:`source_contract` returns a
+pytest class that checks exactly that, read-only.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections import Counter
+from collections.abc import Callable, Sequence
+from contextlib import AbstractContextManager, nullcontext
+from typing import Any, ClassVar
+
+from pydantic import ValidationError
+
+from idsync.model import Blocked, Department, Person
+from idsync.testing.contract import Contract, caller_module, needs
+from idsync.testing.harness import Harness, SourceHarness
+from idsync.testing.spec import SettingsFactory, SourceSpec, WritesProbe
+
+__all__ = ["SourceContract", "source_contract"]
+
+
+def _read_only(h: Harness, what: str) -> AbstractContextManager[None]:
+    return h.writes_nothing(what) if h.spec.writes is not None else nullcontext()
+
+
+def _errors(error: ValidationError) -> str:
+    return "; ".join(
+        f"{'.'.join(str(p) for p in e['loc']) or '(person)'}: {e['msg']}" for e in error.errors()
+    )
+
+
+def _well_formed(blocked: list[Blocked]) -> None:
+    vague = [
+        str(b) for b in blocked if not (b.person.strip() and b.field.strip() and b.problem.strip())
+    ]
+    assert not vague, f"blocked rows must name the person, the field and the problem: {vague}"
+
+
+def _valid_ids(rows: list[Any]) -> list[str]:
+    ids = []
+    for row in rows:
+        try:
+            ids.append(Person.model_validate(row).external_id)
+        except ValidationError:
+            continue
+    return ids
+
+
+class SourceContract(Contract):
+    """Every check of the source contract (made for one plugin by :func:`source_contract`)."""
+
+    spec: ClassVar[SourceSpec]
+    harness: ClassVar[type[SourceHarness]] = SourceHarness
+
+    @classmethod
+    def check_spec(cls, spec: Any, hooks: frozenset[str]) -> None:
+        if "idsync_persons" not in hooks:
+            name = getattr(spec.plugin, "__name__", repr(spec.plugin))
+            raise TypeError(f"source contract of {name}: the plugin implements no idsync_persons")
+
+    @needs("idsync_persons")
+    def test_persons_are_valid_and_blocked_rows_say_why(
+        self, idsync_contract: SourceHarness
+    ) -> None:
+        """Every yielded mapping is a valid person, external ids are unique, and every
+        blocked row names the person, the field and the problem. Reading writes nothing."""
+        h = idsync_contract
+        with _read_only(h, "reading persons"):
+            rows, blocked = h.read()
+        problems = []
+        ids: Counter[str] = Counter()
+        for index, row in enumerate(rows):
+            try:
+                person = Person.model_validate(row)
+            except ValidationError as exc:
+                who = row.get("external_id", "?")
+                problems.append(f"row {index} (external_id {who!r}): {_errors(exc)}")
+            else:
+                ids[person.external_id] += 1
+        assert not problems, "persons that are not valid (block them instead):\n" + "\n".join(
+            problems[:10]
+        )
+        twice = sorted(i for i, n in ids.items() if n > 1)
+        assert not twice, f"external ids yielded more than once: {twice[:10]}"
+        assert len(ids) >= h.spec.min_persons, (
+            f"the source yielded {len(ids)} valid person(s); the endpoint should hold at least "
+            f"{h.spec.min_persons}"
+        )
+        _well_formed(blocked)
+
+    @needs("idsync_persons", spec="bad_row")
+    def test_a_bad_row_is_blocked_with_a_reason(self, idsync_contract: SourceHarness) -> None:
+        """A row the author breaks is blocked naming that person, with a field and a problem,
+        and every other person still comes through."""
+        h = idsync_contract
+        rows, _ = h.read()
+        before = set(_valid_ids(rows))
+        expected = h.inject_bad_row()
+        rows, blocked = h.read()
+        named = [b for b in blocked if b.person == expected]
+        assert named, (
+            f"no blocked row names {expected!r}; blocked: {[str(b) for b in blocked][:10]}"
+        )
+        _well_formed(named)
+        lost = sorted(before - {expected} - set(_valid_ids(rows)))
+        assert not lost, f"one bad row cost other persons too: {lost[:10]}"
+
+    @needs("idsync_departments")
+    def test_departments_are_valid(self, idsync_contract: SourceHarness) -> None:
+        """Departments validate, their external ids are unique, and every parent is one of
+        them. Reading writes nothing."""
+        h = idsync_contract
+        with _read_only(h, "reading departments"):
+            items = h.call("idsync_departments", ctx=h.ctx())
+        departments: list[Department] = []
+        problems = []
+        for index, item in enumerate(items):
+            try:
+                departments.append(
+                    item if isinstance(item, Department) else Department.model_validate(item)
+                )
+            except ValidationError as exc:
+                problems.append(f"department {index}: {_errors(exc)}")
+        assert not problems, "departments that are not valid:\n" + "\n".join(problems[:10])
+        ids = Counter(d.external_id for d in departments)
+        twice = sorted(i for i, n in ids.items() if n > 1)
+        assert not twice, f"department ids yielded more than once: {twice[:10]}"
+        orphans = sorted(
+            f"{d.external_id} (parent {d.parent})"
+            for d in departments
+            if d.parent is not None and d.parent not in ids
+        )
+        assert not orphans, f"departments whose parent is not a department: {orphans[:10]}"
+
+
+def source_contract(
+    plugin: Callable[..., Any],
+    settings: SettingsFactory,
+    *,
+    writes: WritesProbe | None = None,
+    bad_row: Callable[..., str] | None = None,
+    min_persons: int = 1,
+    fixtures: Sequence[str] = (),
+    as_of: dt.date | None = None,
+    system: str | None = None,
+) -> type[SourceContract]:
+    """A pytest class checking ``plugin``'s source contract against a live endpoint.
+
+    Every callable's arguments name pytest fixtures (``unique`` is the kit's: a new short text
+    per call). ``settings`` returns the settings model or a mapping validated by it.
+    ``writes`` (optional) returns the writes the endpoint has seen, to prove reading is
+    read-only. ``bad_row`` puts one broken row in the endpoint and returns the person the
+    block must name (``Blocked.person``). ``min_persons`` is how many valid persons the
+    endpoint holds at least; ``fixtures`` are more fixtures every check uses (e.g. one that
+    seeds the endpoint); ``as_of`` is ``ctx.as_of``.
+    """
+    spec = SourceSpec(
+        plugin=plugin,
+        settings=settings,
+        writes=writes,
+        fixtures=tuple(fixtures),
+        as_of=as_of,
+        system=system,
+        bad_row=bad_row,
+        min_persons=min_persons,
+    )
+    name = f"{getattr(plugin, '__name__', 'Plugin')}SourceContract"
+    return type(name, (SourceContract,), {"spec": spec, "__module__": caller_module()})

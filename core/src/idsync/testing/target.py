@@ -1,0 +1,467 @@
+"""The contract of a target plugin, checked against a live endpoint.
+
+:func:`target_contract` returns a pytest class; each check creates its own sample account
+(``sample=``), so the checks are independent and may run in any order or in parallel workers.
+What each check proves is in its docstring; the hook specs (:mod:`idsync.hookspecs`) are the
+contract they check.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Callable, Iterable, Sequence
+from typing import Any, ClassVar
+
+from idsync.model import ActionResult, Change, Permission
+from idsync.testing.contract import Contract, caller_module, needs, over
+from idsync.testing.harness import TargetHarness
+from idsync.testing.spec import PermissionLike, Sample, SettingsFactory, TargetSpec, WritesProbe
+
+__all__ = ["TargetContract", "target_contract"]
+
+WRITE_HOOKS = (
+    "idsync_create",
+    "idsync_update",
+    "idsync_enable",
+    "idsync_disable",
+    "idsync_delete",
+    "idsync_grant",
+    "idsync_revoke",
+    "idsync_resource",
+)
+
+_CREATE = frozenset({"idsync_create"})
+
+
+def _gone(result: ActionResult, what: str) -> None:
+    assert result.success, f"{what} must succeed when the object is already gone: {result.messages}"
+    assert result.not_found, f"{what} of something already gone must say not_found=True"
+    assert result.messages, f"{what} of something already gone must say so in a message"
+
+
+class TargetContract(Contract):
+    """Every check of the target contract (made for one plugin by :func:`target_contract`)."""
+
+    spec: ClassVar[TargetSpec]
+    harness: ClassVar[type[TargetHarness]] = TargetHarness
+
+    @classmethod
+    def check_spec(cls, spec: Any, hooks: frozenset[str]) -> None:
+        name = getattr(spec.plugin, "__name__", repr(spec.plugin))
+        missing = []
+        if hooks & set(WRITE_HOOKS) and spec.writes is None:
+            missing.append("writes= (the write probe: dry-run and repeats must write nothing)")
+        if "idsync_create" in hooks and spec.sample is None:
+            missing.append("sample= (an account to create, find and change)")
+        if hooks & {"idsync_grant", "idsync_revoke"} and not spec.permissions:
+            missing.append("permissions= (existing permissions to grant and revoke)")
+        if "idsync_create" in hooks and not hooks & {"idsync_correlate", "idsync_accounts"}:
+            missing.append("a way to read accounts back: implement idsync_correlate")
+        if missing:
+            raise TypeError(f"target contract of {name}: give " + "; ".join(missing))
+
+    # --- correlate and create ---------------------------------------------------------
+
+    @needs("idsync_correlate", spec="sample")
+    def test_correlate_finds_nothing_for_an_unknown_value(
+        self, idsync_contract: TargetHarness
+    ) -> None:
+        """Correlation on a value nobody holds is an empty list (the engine then creates)."""
+        h = idsync_contract
+        correlation = h.sample().correlation.model_copy(
+            update={"value": f"idsync-contract-nobody-{h.unique()}"}
+        )
+        with h.writes_nothing("idsync_correlate"):
+            assert h.find(correlation) == []
+
+    @needs("idsync_create")
+    def test_create_returns_a_reference_that_correlates(
+        self, idsync_contract: TargetHarness
+    ) -> None:
+        """Create answers the new account's reference; correlating the sample then finds
+        exactly that account, disabled, holding the attributes it was created with."""
+        h = idsync_contract
+        sample = h.sample()
+        reference = h.create(sample)
+        account = h.account(sample, reference)
+        assert account.enabled is not True, (
+            "a created account must be disabled until idsync_enable (the engine enables it "
+            "when the lifecycle says so)"
+        )
+        differ = {
+            key: (value, account.data[key])
+            for key, value in sample.account.items()
+            if key in account.data and account.data[key] != value
+        }
+        assert not differ, f"created with other values (sent, read back): {differ}"
+
+    @needs("idsync_attribute_available", "idsync_create")
+    def test_attribute_available_is_false_only_for_other_holders(
+        self, idsync_contract: TargetHarness
+    ) -> None:
+        """A value held by an account is taken for others and free for that account itself."""
+        h = idsync_contract
+        sample = h.sample()
+        reference = h.create(sample)
+        field, value = sample.correlation.account_field, sample.correlation.value
+        ask = h.manager.hook.idsync_attribute_available
+        with h.writes_nothing("idsync_attribute_available"):
+            assert ask(ctx=h.ctx(), attribute=field, value=value) is False, (
+                f"{field} = {value!r} is held by {reference} but was called available"
+            )
+            assert ask(ctx=h.ctx(reference=reference), attribute=field, value=value) is True, (
+                f"{field} = {value!r} is the account's own value but was called taken"
+            )
+            free = f"{value}-{h.unique()}"
+            assert ask(ctx=h.ctx(), attribute=field, value=free) is True, (
+                f"{field} = {free!r} is held by nobody but was called taken"
+            )
+
+    @needs("idsync_accounts", "idsync_create")
+    def test_accounts_lists_the_created_account(self, idsync_contract: TargetHarness) -> None:
+        """The accounts import (reconciliation) streams the created account, read-only."""
+        h = idsync_contract
+        reference = h.create(h.sample())
+        with h.writes_nothing("idsync_accounts"):
+            listed = h.listed(reference)
+        assert listed is not None, f"idsync_accounts does not list the created account {reference}"
+
+    # --- update -----------------------------------------------------------------------
+
+    @needs("idsync_update", "idsync_create")
+    def test_update_without_a_change_writes_nothing(self, idsync_contract: TargetHarness) -> None:
+        """An update with no changes, and an update repeated once it holds, write nothing."""
+        h = idsync_contract
+        sample = h.sample()
+        assert sample.changes, "sample.changes is empty: name the attributes an update changes"
+        reference = h.create(sample)
+        with h.writes_nothing("an update with empty ctx.changes"):
+            result = h.act(
+                "idsync_update",
+                h.ctx(reference=reference, account=dict(sample.account), person=sample.person),
+            )
+        assert result.success, f"an update with nothing to change failed: {result.messages}"
+        changes, account = self._changes(sample)
+        ctx = h.ctx(
+            reference=reference,
+            account=account,
+            previous=dict(sample.account),
+            changes=changes,
+            person=sample.person,
+        )
+        first = h.act("idsync_update", ctx)
+        assert first.success, f"idsync_update failed: {first.messages}"
+        with h.writes_nothing("an update repeated after it was applied"):
+            again = h.act("idsync_update", ctx)
+        assert again.success, f"a repeated update failed: {again.messages}"
+
+    @needs("idsync_update", "idsync_create")
+    def test_update_changes_exactly_the_given_attributes(
+        self, idsync_contract: TargetHarness
+    ) -> None:
+        """The changed attributes hold their new values afterwards; no other attribute moved."""
+        h = idsync_contract
+        sample = h.sample()
+        assert sample.changes, "sample.changes is empty: name the attributes an update changes"
+        reference = h.create(sample)
+        before = h.account(sample, reference).data
+        changes, account = self._changes(sample)
+        result = h.act(
+            "idsync_update",
+            h.ctx(
+                reference=reference,
+                account=account,
+                previous=dict(sample.account),
+                changes=changes,
+                person=sample.person,
+            ),
+        )
+        assert result.success, f"idsync_update failed: {result.messages}"
+        wrong_data = {
+            key: result.data.get(key, "(missing)")
+            for key, value in sample.changes.items()
+            if result.data.get(key) != value
+        }
+        assert not wrong_data, (
+            f"ActionResult.data must hold the attributes as written; it has {wrong_data}"
+        )
+        after = h.account(sample, reference).data
+        unchanged = {
+            key: (before.get(key), after.get(key))
+            for key, value in sample.changes.items()
+            if after.get(key) != value
+        }
+        assert not unchanged, f"attributes not changed (before, after): {unchanged}"
+        ignore = set(sample.changes) | set(sample.may_change)
+        moved = {
+            key: (before.get(key), after.get(key))
+            for key in sorted(set(before) | set(after))
+            if key not in ignore and before.get(key) != after.get(key)
+        }
+        assert not moved, f"attributes changed that were not asked for (before, after): {moved}"
+
+    @needs("idsync_update", spec="sample")
+    def test_update_of_a_missing_account_is_not_found(self, idsync_contract: TargetHarness) -> None:
+        """An update of an account that no longer exists fails with ``not_found=True``."""
+        h = idsync_contract
+        sample = h.sample()
+        changes, account = self._changes(sample)
+        with h.writes_nothing("an update of a missing account"):
+            result = h.act(
+                "idsync_update",
+                h.ctx(reference=h.missing_reference(), account=account, changes=changes),
+            )
+        assert not result.success, "an update of a missing account must fail"
+        assert result.not_found, "an update of a missing account must say not_found=True"
+
+    @staticmethod
+    def _changes(sample: Sample) -> tuple[dict[str, Change], dict[str, Any]]:
+        changes = {
+            key: Change(before=sample.account.get(key), after=value)
+            for key, value in sample.changes.items()
+        }
+        return changes, {**sample.account, **sample.changes}
+
+    # --- enable, disable, delete, grant, revoke: repeats and what is gone -------------
+
+    @over(
+        {
+            "idsync_enable": _CREATE,
+            "idsync_disable": _CREATE,
+            "idsync_delete": _CREATE,
+            "idsync_grant": _CREATE,
+            "idsync_revoke": _CREATE | {"idsync_grant"},
+        }
+    )
+    def test_repeating_is_idempotent(self, idsync_contract: TargetHarness, hook: str) -> None:
+        """Done twice, the second call succeeds; enable, disable, grant and revoke read before
+        they write, so the repeat writes nothing (a crash or retry never touches the system)."""
+        h = idsync_contract
+        sample = h.sample()
+        reference = h.create(sample)
+        if hook in ("idsync_grant", "idsync_revoke"):
+            for permission in h.permissions():
+                self._repeat_permission(h, hook, reference, permission)
+            return
+        if hook == "idsync_disable" and "idsync_enable" in h.hooks:
+            self._ok(h, "idsync_enable", h.ctx(reference=reference))
+        ctx = h.ctx(reference=reference, previous=dict(sample.account), person=sample.person)
+        self._ok(h, hook, ctx)
+        if hook == "idsync_delete":
+            again = h.act(hook, ctx)
+            assert again.success, f"a repeated delete failed: {again.messages}"
+            left = [a for a in h.find(sample.correlation) if a.enabled is True]
+            assert not left, f"a deleted account is still enabled: {left}"
+            return
+        with h.writes_nothing(f"{hook} repeated"):
+            self._ok(h, hook, ctx, "repeated")
+        state = h.account(sample, reference).enabled
+        wanted = hook == "idsync_enable"
+        assert state in (None, wanted), f"after {hook} the account reports enabled={state}"
+
+    @staticmethod
+    def _ok(h: TargetHarness, hook: str, ctx: Any, how: str = "") -> ActionResult:
+        result = h.act(hook, ctx)
+        assert result.success, f"{how} {hook} failed: {result.messages}".strip()
+        return result
+
+    def _repeat_permission(
+        self, h: TargetHarness, hook: str, reference: str, permission: Permission
+    ) -> None:
+        ctx = h.ctx(reference=reference, permission=permission)
+        self._ok(h, "idsync_grant", ctx)
+        if hook == "idsync_grant":
+            with h.writes_nothing(f"idsync_grant of {permission.key} repeated"):
+                self._ok(h, "idsync_grant", ctx, "repeated")
+            self._holds(h, reference, permission, True)
+            return
+        self._ok(h, "idsync_revoke", ctx)
+        with h.writes_nothing(f"idsync_revoke of {permission.key} repeated"):
+            again = h.act("idsync_revoke", ctx)
+        _gone(again, f"idsync_revoke of {permission.key} no longer held")
+        self._holds(h, reference, permission, False)
+
+    @staticmethod
+    def _holds(h: TargetHarness, reference: str, permission: Permission, held: bool) -> None:
+        if "idsync_accounts" not in h.hooks:
+            return
+        account = h.listed(reference)
+        assert account is not None, f"idsync_accounts does not list the account {reference}"
+        assert (permission.key in account.permissions) is held, (
+            f"idsync_accounts lists {account.permissions} for {reference}; "
+            f"{permission.key} should {'' if held else 'not '}be among them"
+        )
+
+    @over({"idsync_disable": (), "idsync_delete": (), "idsync_revoke": ()})
+    def test_already_gone_is_success(self, idsync_contract: TargetHarness, hook: str) -> None:
+        """Disable, delete or revoke of an account that is gone succeeds with
+        ``not_found=True`` and a warning; so does revoking a permission that does not exist.
+        (A write that finds nothing, such as a DELETE answered 404, is allowed here.)"""
+        h = idsync_contract
+        missing = h.missing_reference()
+        if hook != "idsync_revoke":
+            _gone(h.act(hook, h.ctx(reference=missing)), f"{hook} of a missing account")
+            return
+        for permission in h.permissions():
+            result = h.act("idsync_revoke", h.ctx(reference=missing, permission=permission))
+            _gone(result, f"idsync_revoke of {permission.key} from a missing account")
+        if "idsync_create" not in h.hooks:
+            return
+        reference = h.create(h.sample())
+        for kind in sorted({p.kind for p in h.permissions()}):
+            ghost = Permission(kind=kind, name=f"idsync-contract-missing-{h.unique()}")
+            result = h.act("idsync_revoke", h.ctx(reference=reference, permission=ghost))
+            _gone(result, f"idsync_revoke of the missing {ghost.key}")
+
+    @needs("idsync_grant", "idsync_create")
+    def test_grant_of_a_missing_permission_fails_naming_it(
+        self, idsync_contract: TargetHarness
+    ) -> None:
+        """Granting a permission that does not exist fails with a message naming it."""
+        h = idsync_contract
+        reference = h.create(h.sample())
+        for kind in sorted({p.kind for p in h.permissions()}):
+            ghost = Permission(kind=kind, name=f"idsync-contract-missing-{h.unique()}")
+            with h.writes_nothing(f"idsync_grant of the missing {ghost.key}"):
+                result = h.act("idsync_grant", h.ctx(reference=reference, permission=ghost))
+            assert not result.success, f"granting the missing {ghost.key} must fail"
+            assert any(ghost.name in m for m in result.messages), (
+                f"the failure must name {ghost.name!r}: {result.messages}"
+            )
+
+    @needs("idsync_permissions")
+    def test_permissions_are_listed_with_known_kinds(self, idsync_contract: TargetHarness) -> None:
+        """The permissions listing is read-only, uses the kinds ``about`` names, and holds the
+        permissions the grant checks use."""
+        h = idsync_contract
+        with h.writes_nothing("idsync_permissions"):
+            listed: list[Permission] = h.call("idsync_permissions", ctx=h.ctx())
+        kinds = set(h.about.permission_kinds)
+        strange = sorted({p.kind for p in listed} - kinds)
+        assert not strange, f"listed permission kinds {strange} are not in about {sorted(kinds)}"
+        if h.spec.permissions:
+            keys = {p.key for p in listed}
+            absent = [p.key for p in h.permissions() if p.key not in keys]
+            assert not absent, f"idsync_permissions does not list {absent}"
+
+    # --- resources --------------------------------------------------------------------
+
+    @needs("idsync_resource")
+    def test_resource_is_created_once(self, idsync_contract: TargetHarness) -> None:
+        """A missing resource is created and its reference returned; ensuring it again
+        returns the same reference and writes nothing."""
+        h = idsync_contract
+        resource = h.resource()
+        before = len(h.writes())
+        first = self._ok(h, "idsync_resource", h.ctx(permission=resource))
+        assert len(h.writes()) > before, f"the missing resource {resource.key} was not created"
+        assert first.reference, f"creating {resource.key} returned no reference"
+        with h.writes_nothing(f"ensuring the existing {resource.key}"):
+            second = self._ok(h, "idsync_resource", h.ctx(permission=resource), "repeated")
+        assert second.reference == first.reference, (
+            f"{resource.key} answered {first.reference!r}, then {second.reference!r}"
+        )
+
+    # --- dry-run ----------------------------------------------------------------------
+
+    @over(
+        {
+            "idsync_create": (),
+            "idsync_update": _CREATE,
+            "idsync_enable": _CREATE,
+            "idsync_disable": _CREATE,
+            "idsync_delete": _CREATE,
+            "idsync_grant": _CREATE,
+            "idsync_revoke": _CREATE | {"idsync_grant"},
+            "idsync_resource": (),
+        }
+    )
+    def test_dry_run_writes_nothing(self, idsync_contract: TargetHarness, hook: str) -> None:
+        """With ``ctx.dry_run`` the hook reads what it needs and succeeds, but never writes,
+        even when a real call would."""
+        h = idsync_contract
+        if hook == "idsync_resource":
+            resource = h.resource()
+            with h.writes_nothing("idsync_resource under dry-run"):
+                self._ok(h, hook, h.ctx(permission=resource, dry_run=True), "dry-run")
+            return
+        sample = h.sample()
+        if hook == "idsync_create":
+            with h.writes_nothing("idsync_create under dry-run"):
+                self._ok(h, hook, h.create_ctx(sample, dry_run=True), "dry-run")
+            return
+        reference = h.create(sample)
+        if hook == "idsync_disable" and "idsync_enable" in h.hooks:
+            self._ok(h, "idsync_enable", h.ctx(reference=reference))
+        calls: list[dict[str, Any]] = []
+        if hook in ("idsync_grant", "idsync_revoke"):
+            for permission in h.permissions():
+                if hook == "idsync_revoke":
+                    self._ok(h, "idsync_grant", h.ctx(reference=reference, permission=permission))
+                calls.append({"permission": permission})
+        elif hook == "idsync_update":
+            assert sample.changes, "sample.changes is empty: name the attributes an update changes"
+            changes, account = self._changes(sample)
+            calls.append({"account": account, "changes": changes, "person": sample.person})
+        else:
+            calls.append({"previous": dict(sample.account), "person": sample.person})
+        for values in calls:
+            with h.writes_nothing(f"{hook} under dry-run"):
+                self._ok(h, hook, h.ctx(reference=reference, dry_run=True, **values), "dry-run")
+
+
+def target_contract(
+    plugin: Callable[..., Any],
+    settings: SettingsFactory,
+    *,
+    writes: WritesProbe | None = None,
+    sample: Callable[..., Sample] | None = None,
+    permissions: Callable[..., Iterable[PermissionLike]] | Sequence[PermissionLike] = (),
+    resource: Callable[..., PermissionLike] | None = None,
+    missing_reference: Callable[..., str] | str | None = None,
+    fixtures: Sequence[str] = (),
+    as_of: dt.date | None = None,
+    system: str | None = None,
+) -> type[TargetContract]:
+    """A pytest class checking ``plugin``'s target contract against a live endpoint.
+
+    Assign it to a ``Test…`` name in a test module::
+
+        TestContract = target_contract(
+            plugin=MyPlugin,
+            settings=lambda server: {"base_url": server.url, "token": "t0ken-for-tests"},
+            writes=lambda server: simulator_writes(server.url),
+            sample=lambda unique: Sample(
+                account={"userName": f"c.{unique}@example.org", "lastName": "Contract"},
+                correlation=Correlation(
+                    person_field="external_id", account_field="userName",
+                    value=f"c.{unique}@example.org",
+                ),
+                changes={"lastName": "Changed"},
+            ),
+            permissions=["group:Staff"],
+        )
+
+    Every callable's arguments name pytest fixtures (``unique`` is the kit's: a new short text
+    per call). ``settings`` returns the settings model or a mapping validated by it.
+    ``writes`` returns the writes the endpoint has seen so far (a number, or a list such as
+    :func:`simulator_writes` returns). ``sample`` gives an account to create (or, for a target
+    that never creates, to link). ``permissions`` are existing permissions to grant and revoke;
+    ``resource`` a resource that does not exist yet (default: a new name of the first
+    permission kind); ``missing_reference`` a reference nothing has (default: a random UUID).
+    ``fixtures`` are more fixtures every check uses (e.g. one that seeds the endpoint).
+    """
+    spec = TargetSpec(
+        plugin=plugin,
+        settings=settings,
+        writes=writes,
+        fixtures=tuple(fixtures),
+        as_of=as_of,
+        system=system,
+        sample=sample,
+        permissions=permissions if callable(permissions) else tuple(permissions),
+        resource=resource,
+        missing_reference=missing_reference,
+    )
+    name = f"{getattr(plugin, '__name__', 'Plugin')}TargetContract"
+    return type(name, (TargetContract,), {"spec": spec, "__module__": caller_module()})
