@@ -277,3 +277,44 @@ class Org:
 def hr_loses(org: Org, *numbers: str) -> None:
     """Remove employees from the AFAS simulator, as when HR 'loses' them."""
     org.afas.data.remove_employees(numbers)
+
+
+# --- operations: reconciliation, notifications, approvals, scheduling, status ------------
+
+
+def set_manager(org: Org, manager: str, *numbers: str) -> None:
+    """Make ``manager`` the manager of these employees in AFAS (on every contract)."""
+    data = org.afas.data
+    with data.lock:
+        for row in [*data.employments, *data.positions]:
+            if row["Medewerker"] in numbers:
+                row["Medewerkernummer_leidinggevende"] = manager
+        data.changed()
+
+
+def edit_pipeline(org: Org, old: str, new: str) -> None:
+    """Replace text in the pipeline file (``old`` must occur)."""
+    text = org.pipeline.read_text(encoding="utf-8")
+    assert old in text, f"{old!r} is not in the pipeline"
+    org.pipeline.write_text(text.replace(old, new), encoding="utf-8")
+
+
+def add_to_pipeline(org: Org, section: str) -> None:
+    """Append a top-level section (YAML text) to the pipeline file."""
+    with org.pipeline.open("a", encoding="utf-8") as out:
+        out.write("\n" + section.strip("\n") + "\n")
+
+
+def state(org: Org) -> Any:
+    """The pipeline's :class:`idsync.state.Store` (close it when done)."""
+    from idsync.state import Store
+
+    return Store(f"sqlite:///{org.db}")
+
+
+def hand_made_user(org: Org, name: str, **fields: Any) -> dict[str, Any]:
+    """A HelloID user made by hand (no person behind it unless its fields correlate)."""
+    first, _, last = name.partition("@")[0].partition(".")
+    body = {"userName": name, "firstName": first.title(), "lastName": last.title()}
+    body.update({"isEnabled": True, **fields})
+    return org.helloid.create_user(body)

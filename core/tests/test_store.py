@@ -33,6 +33,7 @@ TABLES = {
     "held",
     "audit",
     "locks",
+    "exclusions",
 }
 
 

@@ -22,10 +22,11 @@ from rich.table import Table
 
 from idsync import log
 from idsync.config import ConfigError, Pipeline, load_pipeline
-from idsync.engine import EXIT_FAILED, EXIT_HELD, EXIT_INPUT, Engine, approve_kinds
+from idsync.engine import EXIT_FAILED, EXIT_HELD, EXIT_INPUT, Engine, RunReport, approve_kinds
 from idsync.model import ActionStatus, HookContext
 from idsync.plugins import PluginLoadError, Registry
 from idsync.report import print_audit, print_plan, print_problems, print_run, progress_bars
+from idsync.schedule import graceful_stop
 from idsync.secrets import redact, redact_data
 from idsync.state import LockHeld
 
@@ -267,12 +268,24 @@ def run_cmd(
     as_of: AsOfOpt = None,
     approve: Annotated[
         list[str] | None,
-        typer.Option("--approve", help="Release held work: import or an action kind."),
+        typer.Option(
+            "--approve", help="Release held work: import or an action kind, or <system>:<kind>."
+        ),
     ] = None,
     target: TargetOpt = None,
     as_json: JsonOpt = False,
+    every: Annotated[
+        str | None,
+        typer.Option("--every", help="Run forever, one run per interval (15m, 1h, 1d)."),
+    ] = None,
+    cron: Annotated[
+        str | None,
+        typer.Option("--cron", help="Run forever on a cron schedule ('*/15 * * * *')."),
+    ] = None,
 ) -> None:
-    """Import, plan, check thresholds and enforce."""
+    """Import, plan, check thresholds and enforce (once, or forever with --every / --cron)."""
+    if every is not None or cron is not None:
+        _scheduled(pipeline_file, every, cron, dry_run, as_of, approve, target, as_json)
     day = _as_of(as_of)
     try:
         approved = approve_kinds(approve or [])
@@ -281,9 +294,14 @@ def run_cmd(
     with _engine(pipeline_file) as engine:
         _check_targets(engine.pipeline, target)
         try:
-            with progress_bars(err, not as_json) as progress:
+            with progress_bars(err, not as_json) as progress, graceful_stop() as cancel:
                 report = engine.run(
-                    day, dry_run=dry_run, approve=approved, targets=target, progress=progress
+                    day,
+                    dry_run=dry_run,
+                    approve=approved,
+                    targets=target,
+                    progress=progress,
+                    cancel=cancel,
                 )
         except LockHeld:
             owner = engine.store.lock_owner(f"pipeline:{engine.pipeline.label}")
@@ -304,6 +322,8 @@ def run_cmd(
     else:
         print_run(console, report)
         print_problems(console, report)
+        if report.stopped:
+            console.print("[yellow]stopped[/]: the next run does what this one did not start")
         if report.count(ActionStatus.FAILED.value):
             console.print(
                 f"[red]{report.count(ActionStatus.FAILED.value)} action(s) failed[/]: idsync audit {pipeline_file} --run {report.run_id}"
@@ -399,6 +419,291 @@ def demo_cmd(
         )
     story = run_demo(pipeline_file, workdir, size=size, seed=seed, console=console)
     raise typer.Exit(story.exit_code)
+
+
+# --- operations: reconcile, held work, scheduling, status ---------------------------------
+
+
+def _scheduled(
+    pipeline_file: Path,
+    every: str | None,
+    cron: str | None,
+    dry_run: bool,
+    as_of: str | None,
+    approve: list[str] | None,
+    target: list[str] | None,
+    as_json: bool,
+) -> None:
+    """``idsync run --every/--cron``: validate, then run until stopped (exits the command)."""
+    from idsync.schedule import Schedule, run_forever
+
+    try:
+        schedule = Schedule.parse(every, cron)
+    except ValueError as exc:
+        raise _fail(str(exc)) from None
+    if as_of is not None:
+        raise _fail("--as-of cannot be scheduled: scheduled runs evaluate at today's date")
+    if approve:
+        raise _fail("--approve cannot be scheduled: approve held work once (idsync approve)")
+    registry = _registry()
+    pipeline = _load(pipeline_file, registry)
+    _check_targets(pipeline, target)
+
+    def out(line: str) -> None:
+        if as_json:
+            sys.stdout.write(line + "\n")
+            sys.stdout.flush()
+        else:
+            console.print(escape(redact(line)), highlight=False, soft_wrap=True)
+
+    raise typer.Exit(
+        run_forever(
+            pipeline_file,
+            registry,
+            schedule,
+            dry_run=dry_run,
+            targets=target,
+            as_json=as_json,
+            out=out,
+        )
+    )
+
+
+@app.command("reconcile")
+def reconcile_cmd(
+    pipeline_file: PipelineArg,
+    target: TargetOpt = None,
+    as_of: AsOfOpt = None,
+    as_json: JsonOpt = False,
+    link: Annotated[
+        bool, typer.Option("--link", help="Link unlinked accounts of entitled persons.")
+    ] = False,
+    restore: Annotated[
+        bool, typer.Option("--restore", help="Bring drifted accounts back to the desired state.")
+    ] = False,
+    disable_orphans: Annotated[
+        bool, typer.Option("--disable-orphans", help="Disable unmatched accounts (not excluded).")
+    ] = False,
+    dry_run: Annotated[
+        bool, typer.Option("--dry-run", help="Run the fixes read-only (audited as dry-run).")
+    ] = False,
+    approve: Annotated[
+        list[str] | None,
+        typer.Option("--approve", help="Release a fix kind held by a threshold (disable, …)."),
+    ] = None,
+    exclude: Annotated[
+        list[str] | None,
+        typer.Option("--exclude", help="Allow this orphan account (reference) until --until."),
+    ] = None,
+    until: Annotated[
+        str | None, typer.Option("--until", help="With --exclude: the last day (YYYY-MM-DD).")
+    ] = None,
+    reason: Annotated[
+        str | None, typer.Option("--reason", help="With --exclude: why it is allowed.")
+    ] = None,
+    limit: Annotated[int, typer.Option("--limit", help="Rows to show per finding.")] = 50,
+) -> None:
+    """Compare each target's accounts with the state store and the desired state.
+
+    Reports unmatched (orphan), unlinked, disputed, drifted and missing accounts; fixes only
+    what is asked for, through thresholds, dry-run and the audit trail like any run.
+    """
+    from idsync.reconcile import Reconciler, print_reconcile
+
+    day = _as_of(as_of)
+    try:
+        approved = approve_kinds(approve or [])
+    except ValueError as exc:
+        raise _fail(str(exc)) from None
+    if exclude and until is None:
+        raise _fail("--exclude needs --until YYYY-MM-DD (the last day the account is allowed)")
+    if until is not None and not exclude:
+        raise _fail("--until goes with --exclude REFERENCE")
+    with _engine(pipeline_file) as engine:
+        _check_targets(engine.pipeline, target)
+        reconciler = Reconciler(engine)
+        if exclude:
+            able, _ = reconciler.targets(target)
+            if len(able) != 1:
+                raise _fail(
+                    "--exclude needs one target: give --target NAME "
+                    f"(targets that list accounts: {', '.join(able) or 'none'})"
+                )
+            last_day = _as_of(until)
+            for reference in exclude:
+                engine.store.exclude(able[0], reference, last_day, reason=reason)
+                if not as_json:
+                    console.print(
+                        f"excluded {escape(reference)} in {escape(able[0])} until {last_day}",
+                        highlight=False,
+                    )
+        try:
+            with graceful_stop() as cancel:
+                report = reconciler.run(
+                    day,
+                    targets=target,
+                    link=link,
+                    restore=restore,
+                    disable_orphans=disable_orphans,
+                    dry_run=dry_run,
+                    approve=approved,
+                    cancel=cancel,
+                )
+        except LockHeld:
+            owner = engine.store.lock_owner(f"pipeline:{engine.pipeline.label}")
+            raise _fail(
+                f"another runner ({owner}) is enforcing this pipeline; try again later", EXIT_HELD
+            ) from None
+    if as_json:
+        _print_json(report.as_json())
+    else:
+        print_reconcile(console, report, limit)
+    raise typer.Exit(report.exit_code)
+
+
+@app.command("held")
+def held_cmd(
+    pipeline_file: PipelineArg,
+    as_json: JsonOpt = False,
+    all_items: Annotated[
+        bool, typer.Option("--all", help="Also approved, rejected and superseded items.")
+    ] = False,
+    limit: Annotated[int, typer.Option("--limit", help="Actions to show per item.")] = 20,
+) -> None:
+    """List held imports and action kinds with what approving them would do."""
+    from idsync.approvals import held_items, print_held
+
+    with _engine(pipeline_file, offline=True) as engine:
+        items = held_items(
+            engine.store,
+            engine.pipeline.label,
+            str(pipeline_file),
+            include_decided=all_items,
+            limit=limit,
+        )
+    if as_json:
+        _print_json(items)
+    else:
+        print_held(console, items, limit)
+
+
+HeldIdArg = Annotated[int, typer.Argument(help="The held item's id (idsync held).")]
+
+
+@app.command("approve")
+def approve_cmd(
+    pipeline_file: PipelineArg,
+    held_ids: Annotated[
+        list[int], typer.Argument(help="The held items' ids (idsync held); one run for all.")
+    ],
+    as_of: AsOfOpt = None,
+    as_json: JsonOpt = False,
+) -> None:
+    """Carry out held work now: one run of the pipeline with those items approved."""
+    from idsync.approvals import ApprovalError, approve
+
+    day = _as_of(as_of)
+    with _engine(pipeline_file) as engine:
+        try:
+            with progress_bars(err, not as_json) as progress, graceful_stop() as cancel:
+                decision = approve(engine, held_ids, as_of=day, progress=progress, cancel=cancel)
+        except ApprovalError as exc:
+            raise _fail(str(exc), exc.exit_code) from None
+        except LockHeld:
+            owner = engine.store.lock_owner(f"pipeline:{engine.pipeline.label}")
+            raise _fail(
+                f"another runner ({owner}) is enforcing this pipeline; try again later", EXIT_HELD
+            ) from None
+    if as_json:
+        _print_json(decision.as_json())
+    else:
+        numbers = ", ".join(f"#{i}" for i in decision.held_ids)
+        console.print(f"[green]approved[/] {numbers}: {escape(decision.message)}", highlight=False)
+        report = decision.report
+        if isinstance(report, RunReport):
+            print_run(console, report)
+            print_problems(console, report)
+        elif report is not None:
+            from idsync.reconcile import print_reconcile
+
+            print_reconcile(console, report)
+    raise typer.Exit(decision.exit_code)
+
+
+@app.command("reject")
+def reject_cmd(pipeline_file: PipelineArg, held_id: HeldIdArg, as_json: JsonOpt = False) -> None:
+    """Close held work without running it (the next run plans and holds it again)."""
+    from idsync.approvals import ApprovalError, reject
+
+    with _engine(pipeline_file, offline=True) as engine:
+        try:
+            decision = reject(engine.store, engine.pipeline.label, held_id)
+        except ApprovalError as exc:
+            raise _fail(str(exc), exc.exit_code) from None
+    if as_json:
+        _print_json(decision.as_json())
+    else:
+        console.print(
+            f"[yellow]rejected[/] #{held_id}: {escape(decision.message)}", highlight=False
+        )
+
+
+@app.command("status")
+def status_cmd(
+    pipeline_file: PipelineArg,
+    as_json: JsonOpt = False,
+    runs: Annotated[int, typer.Option("--runs", help="How many of the last runs.")] = 10,
+    connect: Annotated[
+        bool, typer.Option("--connect/--no-connect", help="Test each connector's connection.")
+    ] = True,
+) -> None:
+    """The last runs (when, how long, what they did, failures, held items) and connector health.
+
+    Exits 1 when a connector fails its connection test or the last run failed.
+    """
+    from idsync.status import print_status, status_view
+
+    with _engine(pipeline_file, offline=not connect) as engine:
+        view = status_view(engine, runs=runs, connect=connect)
+    if as_json:
+        _print_json(view)
+    else:
+        print_status(console, view)
+    raise typer.Exit(0 if view["healthy"] else EXIT_FAILED)
+
+
+@app.command("new-plugin")
+def new_plugin_cmd(
+    name: Annotated[
+        str, typer.Argument(help="The plugin's name, e.g. acme (package idsync-acme).")
+    ],
+    kind: Annotated[str, typer.Option("--kind", help="source, target or both.")],
+    directory: Annotated[
+        Path, typer.Option("--dir", help="Where the package directory is made.")
+    ] = Path("."),
+) -> None:
+    """Write a new plugin package: hooks, settings, simulator, contract tests, README."""
+    from idsync.scaffold import PYTEST, ScaffoldError, new_plugin
+
+    try:
+        root = new_plugin(name, kind, directory)
+    except ScaffoldError as exc:
+        raise _fail(str(exc)) from None
+    files = sorted(p.relative_to(root).as_posix() for p in root.rglob("*") if p.is_file())
+    console.print(
+        f"[green]created[/] {escape(root.name)} ({kind}) in {escape(str(root))}: "
+        f"{len(files)} files",
+        highlight=False,
+        soft_wrap=True,
+    )
+    for file in files:
+        console.print(f"  {escape(file)}", highlight=False)
+    console.print(
+        "next: [bold]pip install -e "
+        f"'{escape(str(root))}\\[sandbox]' {PYTEST}[/], then [bold]pytest {escape(str(root))}[/]",
+        highlight=False,
+        soft_wrap=True,
+    )
 
 
 def main() -> None:

@@ -27,6 +27,7 @@ from pydantic import (
 
 from idsync.expressions import ExpressionError, Expressions
 from idsync.model import ActionKind, Permission
+from idsync.notify import Notifications, notification_secrets, secret_problems
 from idsync.secrets import collect_secrets, register_secret
 
 if TYPE_CHECKING:
@@ -215,6 +216,8 @@ class Pipeline(_Config):
     sources: dict[str, SourceConfig]
     targets: dict[str, TargetConfig] = Field(default_factory=dict)
     name: str | None = None
+    notifications: Notifications | None = None
+    """E-mail and webhook notifications about runs (see :mod:`idsync.notify`)."""
 
     @field_validator("sources")
     @classmethod
@@ -437,6 +440,10 @@ def load_pipeline(
             register_secret(secret)
         settings_of[name] = settings
 
+    if pipeline is not None and pipeline.notifications is not None and not offline:
+        errors.extend(secret_problems(pipeline.notifications, refs))
+        for secret in notification_secrets(pipeline.notifications, refs):
+            register_secret(secret)
     targets = {name: cfg for _, name, cfg, role in systems if role == "target"}
     errors.extend(_check_expressions(targets, expressions or Expressions()))  # type: ignore[arg-type]
     if errors or pipeline is None:

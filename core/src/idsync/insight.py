@@ -117,7 +117,9 @@ def print_person(console: Console, view: dict[str, Any]) -> None:
         )
     console.print(contracts)
     for target, account in view["accounts"].items():
-        state = {True: "enabled", False: "disabled", None: "no access lifecycle"}[account["enabled"]]
+        state = {True: "enabled", False: "disabled", None: "no access lifecycle"}[
+            account["enabled"]
+        ]
         console.print(f"[bold]{target}[/]: {account['reference']} ({state})")
         for key, value in account["data"].items():
             console.print(f"    {key}: {value}", highlight=False)

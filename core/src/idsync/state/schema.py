@@ -109,6 +109,7 @@ held = sa.Table(
     sa.Column("created", sa.DateTime(timezone=True), nullable=False),
     sa.Column("decided", sa.DateTime(timezone=True)),
     sa.Column("detail", sa.JSON),
+    sa.Column("decided_run", sa.Integer),  # the run that carried out an approval
 )
 
 audit = sa.Table(
@@ -136,3 +137,15 @@ locks = sa.Table(
     sa.Column("acquired", sa.DateTime(timezone=True), nullable=False),
     sa.Column("expires", sa.DateTime(timezone=True), nullable=False),
 )
+
+exclusions = sa.Table(
+    "exclusions",
+    metadata,
+    sa.Column("target", sa.String(100), primary_key=True),
+    sa.Column("reference", sa.String(500), primary_key=True),
+    sa.Column("label", sa.String(500)),
+    sa.Column("until", sa.Date, nullable=False),
+    sa.Column("reason", sa.Text),
+    sa.Column("created", sa.DateTime(timezone=True), nullable=False),
+)
+"""Accounts in a target that no person owns but that are known and allowed until a date."""

@@ -32,6 +32,37 @@ from idsync.state import schema as t
 __all__ = ["AccountState", "LockHeld", "Store", "now"]
 
 _CHUNK = 500
+EXIT_CRASHED = 1
+_MIGRATE_KEY = 0x1D5_7A7E
+"""The PostgreSQL advisory lock taken while migrating (any constant; idsync's own)."""
+
+
+# Recording runs once per action: the statements are built once, their values bound per call
+# (SQLAlchemy then reuses the compiled statement instead of building and keying a new one).
+_AUDIT_INSERT = t.audit.insert()
+_PERMISSION_DELETE = t.permissions.delete().where(
+    (t.permissions.c.target == sa.bindparam("w_target"))
+    & (t.permissions.c.person == sa.bindparam("w_person"))
+    & (t.permissions.c.key == sa.bindparam("w_key"))
+)
+_PERMISSION_INSERT = t.permissions.insert()
+_RESOURCE_DELETE = t.resources.delete().where(
+    (t.resources.c.target == sa.bindparam("w_target"))
+    & (t.resources.c.key == sa.bindparam("w_key"))
+)
+_RESOURCE_INSERT = t.resources.insert()
+_ACCOUNT_KEY = (t.accounts.c.target == sa.bindparam("w_target")) & (
+    t.accounts.c.person == sa.bindparam("w_person")
+)
+_ACCOUNT_COLUMNS = frozenset(t.accounts.c.keys())
+_ACCOUNT_EXISTS = sa.select(t.accounts.c.person).where(_ACCOUNT_KEY)
+_ACCOUNT_INSERT = t.accounts.insert()
+_ACCOUNT_UPDATE = t.accounts.update().where(_ACCOUNT_KEY)
+_ACCOUNT_DELETE = t.accounts.delete().where(_ACCOUNT_KEY)
+_ACCOUNT_PERMISSIONS_DELETE = t.permissions.delete().where(
+    (t.permissions.c.target == sa.bindparam("w_target"))
+    & (t.permissions.c.person == sa.bindparam("w_person"))
+)
 
 
 def now() -> dt.datetime:
@@ -95,10 +126,19 @@ class Store:
         self.engine.dispose()
 
     def migrate(self) -> None:
-        """Bring the schema to the newest migration."""
+        """Bring the schema to the newest migration.
+
+        Runners that open a new store at the same moment take turns (a transaction-level
+        advisory lock on PostgreSQL, the database's write lock on SQLite): the second finds
+        the schema made, instead of failing on tables that were created under its feet.
+        """
         cfg = Config()
         cfg.set_main_option("script_location", str(files("idsync.state") / "migrations"))
         with self.engine.begin() as conn:
+            if conn.dialect.name == "postgresql":
+                conn.execute(sa.text("SELECT pg_advisory_xact_lock(:key)"), {"key": _MIGRATE_KEY})
+            elif conn.dialect.name == "sqlite":
+                conn.exec_driver_sql("BEGIN IMMEDIATE")
             cfg.attributes["connection"] = conn
             command.upgrade(cfg, "head")
 
@@ -134,6 +174,25 @@ class Store:
                 .where(t.runs.c.id == run_id)
                 .values(finished=now(), status=status, exit_code=exit_code, counts=dict(counts))
             )
+
+    def close_abandoned_runs(self, pipeline: str) -> int:
+        """Mark the pipeline's enforcing runs still ``running`` as ``crashed``.
+
+        Called by a runner that holds the pipeline's lock: no other enforcing run of it can be
+        alive, so one still marked running was killed. Returns how many were closed.
+        """
+        with self._write() as conn:
+            result = conn.execute(
+                t.runs.update()
+                .where(
+                    (t.runs.c.pipeline == pipeline)
+                    & (t.runs.c.status == "running")
+                    & (t.runs.c.dry_run == sa.false())
+                    & (t.runs.c.command == "run")
+                )
+                .values(status="crashed", finished=now(), exit_code=EXIT_CRASHED)
+            )
+            return int(result.rowcount or 0)
 
     def runs(self, pipeline: str | None = None, limit: int = 20) -> list[dict[str, Any]]:
         """The latest runs, newest first."""
@@ -202,19 +261,19 @@ class Store:
                         t.persons.c.source == source, t.persons.c.external_id.in_(part)
                     )
                 )
-                conn.execute(
-                    t.persons.insert(),
-                    [
+                rows = []
+                for pid in part:
+                    digest, data = changed[pid]  # read once: the data may be made on reading
+                    rows.append(
                         {
                             "source": source,
                             "external_id": pid,
-                            "hash": changed[pid][0],
-                            "data": changed[pid][1],
+                            "hash": digest,
+                            "data": data,
                             "updated": stamp,
                         }
-                        for pid in part
-                    ],
-                )
+                    )
+                conn.execute(t.persons.insert(), rows)
             for i in range(0, len(removed), _CHUNK):
                 conn.execute(
                     t.persons.delete().where(
@@ -335,6 +394,14 @@ class Store:
                     out[value] = person
             return out
 
+    def references(self, target: str) -> dict[str, str | None]:
+        """``{person: account reference}`` of a target's accounts (no data, no permissions)."""
+        query = sa.select(t.accounts.c.person, t.accounts.c.reference).where(
+            t.accounts.c.target == target
+        )
+        with self.engine.connect() as conn:
+            return {row[0]: row[1] for row in conn.execute(query)}
+
     def resources(self, target: str) -> dict[str, str | None]:
         """``{key: reference}`` of the resources ensured in a target."""
         query = sa.select(t.resources.c.key, t.resources.c.reference).where(
@@ -377,49 +444,43 @@ class Store:
         stamp = now()
         with self._write() as conn:
             conn.execute(
-                t.audit.insert().values(
-                    run_id=run_id,
-                    at=stamp,
-                    target=target,
-                    person=person,
-                    kind=kind,
-                    status=status,
-                    key=key,
-                    reference=reference,
-                    changes=redact_data(dict(changes or {})),
-                    messages=redact_data(list(messages)),
-                    dry_run=dry_run,
-                )
+                _AUDIT_INSERT,
+                {
+                    "run_id": run_id,
+                    "at": stamp,
+                    "target": target,
+                    "person": person,
+                    "kind": kind,
+                    "status": status,
+                    "key": key,
+                    "reference": reference,
+                    "changes": redact_data(dict(changes or {})),
+                    "messages": redact_data(list(messages)),
+                    "dry_run": dry_run,
+                },
             )
             if status != "done" or dry_run:
                 return
             if kind in ("grant", "revoke") and person is not None and key is not None:
-                where = (
-                    (t.permissions.c.target == target)
-                    & (t.permissions.c.person == person)
-                    & (t.permissions.c.key == key)
+                conn.execute(
+                    _PERMISSION_DELETE, {"w_target": target, "w_person": person, "w_key": key}
                 )
-                conn.execute(t.permissions.delete().where(where))
                 if kind == "grant":
                     conn.execute(
-                        t.permissions.insert().values(
-                            target=target,
-                            person=person,
-                            key=key,
-                            reference=reference,
-                            granted=stamp,
-                        )
+                        _PERMISSION_INSERT,
+                        {
+                            "target": target,
+                            "person": person,
+                            "key": key,
+                            "reference": reference,
+                            "granted": stamp,
+                        },
                     )
             elif kind == "resource" and key is not None:
+                conn.execute(_RESOURCE_DELETE, {"w_target": target, "w_key": key})
                 conn.execute(
-                    t.resources.delete().where(
-                        (t.resources.c.target == target) & (t.resources.c.key == key)
-                    )
-                )
-                conn.execute(
-                    t.resources.insert().values(
-                        target=target, key=key, reference=reference, created=stamp
-                    )
+                    _RESOURCE_INSERT,
+                    {"target": target, "key": key, "reference": reference, "created": stamp},
                 )
             elif account is not None and person is not None:
                 self._apply_account(conn, target, person, dict(account), stamp)
@@ -427,32 +488,32 @@ class Store:
     def _apply_account(
         self, conn: Connection, target: str, person: str, values: dict[str, Any], stamp: dt.datetime
     ) -> None:
-        where = (t.accounts.c.target == target) & (t.accounts.c.person == person)
+        which = {"w_target": target, "w_person": person}
         if values.pop("delete", False):
-            conn.execute(t.accounts.delete().where(where))
-            conn.execute(
-                t.permissions.delete().where(
-                    (t.permissions.c.target == target) & (t.permissions.c.person == person)
-                )
-            )
+            conn.execute(_ACCOUNT_DELETE, which)
+            conn.execute(_ACCOUNT_PERMISSIONS_DELETE, which)
             return
-        existing = conn.execute(sa.select(t.accounts.c.person).where(where)).first()
+        unknown = set(values) - _ACCOUNT_COLUMNS
+        if unknown:  # as building the statement from these values would refuse them
+            raise sa.exc.CompileError(f"Unconsumed column names: {', '.join(sorted(unknown))}")
+        existing = conn.execute(_ACCOUNT_EXISTS, which).first()
         if "data" in values:
             values["data"] = redact_data(values["data"])
         if existing is None:
             conn.execute(
-                t.accounts.insert().values(
-                    target=target,
-                    person=person,
-                    created=stamp,
-                    updated=stamp,
-                    data=values.pop("data", {}),
-                    enabled=values.pop("enabled", False),
+                _ACCOUNT_INSERT,
+                {
+                    "target": target,
+                    "person": person,
+                    "created": stamp,
+                    "updated": stamp,
+                    "data": values.pop("data", {}),
+                    "enabled": values.pop("enabled", False),
                     **values,
-                )
+                },
             )
         else:
-            conn.execute(t.accounts.update().where(where).values(updated=stamp, **values))
+            conn.execute(_ACCOUNT_UPDATE, {"updated": stamp, **values, **which})
 
     # --- audit -----------------------------------------------------------------------
 
@@ -589,3 +650,67 @@ class Store:
             conn.execute(
                 t.locks.delete().where((t.locks.c.name == name) & (t.locks.c.owner == owner))
             )
+
+    # --- reconciliation and approvals --------------------------------------------------
+
+    def run(self, run_id: int) -> dict[str, Any] | None:
+        """One run, or None."""
+        with self.engine.connect() as conn:
+            row = conn.execute(sa.select(t.runs).where(t.runs.c.id == run_id)).first()
+            return dict(row._mapping) if row else None
+
+    def held_item(self, held_id: int) -> dict[str, Any] | None:
+        """One held record (whatever its status), or None."""
+        with self.engine.connect() as conn:
+            row = conn.execute(sa.select(t.held).where(t.held.c.id == held_id)).first()
+            return dict(row._mapping) if row else None
+
+    def held_in_runs(self, run_ids: Iterable[int]) -> list[dict[str, Any]]:
+        """The held records the given runs made, oldest first."""
+        wanted = list(run_ids)
+        if not wanted:
+            return []
+        query = sa.select(t.held).where(t.held.c.run_id.in_(wanted)).order_by(t.held.c.id)
+        with self.engine.connect() as conn:
+            return [dict(r._mapping) for r in conn.execute(query)]
+
+    def decide_held(self, held_id: int, status: str, run_id: int | None = None) -> None:
+        """Mark held work ``approved`` (carried out by ``run_id``) or ``rejected``."""
+        with self._write() as conn:
+            conn.execute(
+                t.held.update()
+                .where(t.held.c.id == held_id)
+                .values(status=status, decided=now(), decided_run=run_id)
+            )
+
+    def exclude(
+        self,
+        target: str,
+        reference: str,
+        until: dt.date,
+        *,
+        reason: str | None = None,
+        label: str | None = None,
+    ) -> None:
+        """Allow an account no person owns in ``target`` until ``until`` (inclusive)."""
+        where = (t.exclusions.c.target == target) & (t.exclusions.c.reference == reference)
+        with self._write() as conn:
+            conn.execute(t.exclusions.delete().where(where))
+            conn.execute(
+                t.exclusions.insert().values(
+                    target=target,
+                    reference=reference,
+                    label=label,
+                    until=until,
+                    reason=reason,
+                    created=now(),
+                )
+            )
+
+    def exclusions(self, target: str | None = None) -> list[dict[str, Any]]:
+        """Orphan exclusions (expired ones too), by target and reference."""
+        query = sa.select(t.exclusions).order_by(t.exclusions.c.target, t.exclusions.c.reference)
+        if target is not None:
+            query = query.where(t.exclusions.c.target == target)
+        with self.engine.connect() as conn:
+            return [dict(r._mapping) for r in conn.execute(query)]
