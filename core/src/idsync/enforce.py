@@ -12,6 +12,7 @@ of the same person that depend on it; the next run plans it again.
 from __future__ import annotations
 
 import datetime as dt
+import itertools
 import threading
 from collections import Counter
 from collections.abc import Callable, Iterable, Mapping
@@ -101,7 +102,12 @@ class Enforcer:
         persons: Mapping[str, Person],
         held_kinds: Iterable[str] = (),
         progress: Callable[[Action, ActionStatus], None] | None = None,
+        cancel: threading.Event | None = None,
+        link_only: bool = False,
     ) -> None:
+        """``cancel``, once set, stops the workers from taking new persons (the person in
+        flight finishes). ``link_only`` makes a create only ever link an existing account
+        (reconciliation's ``--link``): one that is not found fails instead of being created."""
         self.system = system
         self.config = config
         self.store = store
@@ -111,33 +117,57 @@ class Enforcer:
         self.persons = persons
         self.held = set(held_kinds)
         self.progress = progress
+        self.cancel = cancel
+        self.link_only = link_only
+        self.stopped = False
+        """Whether ``cancel`` left work of this run undone."""
         self.counts: Counter[tuple[str, str]] = Counter()
         self._lock = threading.Lock()
-        shadows = store.accounts(system.name)
-        self._refs: dict[str, str | None] = {p: s.reference for p, s in shadows.items()}
+        self._refs: dict[str, str | None] = store.references(system.name)
         self._resources: dict[str, str | None] = store.resources(system.name)
         self._reserved: set[tuple[str, Any]] = set()
+        self._missing_resources: set[str] = set()
 
     # --- entry point -----------------------------------------------------------------
 
     def run(self, actions: list[Action]) -> Counter[tuple[str, str]]:
         """Carry out ``actions`` (one target's, in plan order); returns ``{(status, kind): n}``."""
         resources = [a for a in actions if a.kind is ActionKind.RESOURCE]
+        # Until a resource is made (never, under dry-run), grants of it wait.
+        self._missing_resources = {a.key for a in resources if a.key}
         personal = [a for a in actions if a.kind is not ActionKind.RESOURCE]
         for action in personal:
             for attribute in action.candidates:
                 self._reserved.add((attribute, action.account.get(attribute)))
-        groups = [list(g) for _, g in groupby(personal, key=lambda a: a.person)]
+        # Actions without a person (an orphan account's) each stand alone, by reference.
+        groups = [
+            list(g) for _, g in groupby(personal, key=lambda a: a.person or f"\0{a.reference}")
+        ]
         workers = max(1, self.config.concurrency)
         with ThreadPoolExecutor(
             max_workers=workers, thread_name_prefix=f"idsync-{self.system.name}"
         ) as pool:
             list(pool.map(self._one_resource, resources))
             for wave in _by_manager_level(groups):
+                if self._cancelled():
+                    self.stopped = True
+                    break
                 list(pool.map(self._one_person, wave))
         return self.counts
 
+    def _cancelled(self) -> bool:
+        return self.cancel is not None and self.cancel.is_set()
+
+    def _stopping(self) -> bool:
+        """Whether to take no new work; noted as work left undone."""
+        if self._cancelled():
+            self.stopped = True
+            return True
+        return False
+
     def _one_resource(self, action: Action) -> None:
+        if self._stopping():
+            return
         if ActionKind.RESOURCE.value in self.held:
             self._finish(action, ActionStatus.HELD, ["held by a threshold"])
             return
@@ -150,6 +180,8 @@ class Enforcer:
             reference = result.reference
             with self._lock:
                 self._resources[action.key or ""] = reference
+                if not self.dry_run:
+                    self._missing_resources.discard(action.key or "")
             self._finish(action, self._ok(), result.messages, reference=reference)
         else:
             self._finish(
@@ -157,6 +189,8 @@ class Enforcer:
             )
 
     def _one_person(self, actions: list[Action]) -> None:
+        if self._stopping():
+            return  # take no new person
         reference = actions[0].reference
         for index, action in enumerate(actions):
             if action.kind.value in self.held:
@@ -178,14 +212,23 @@ class Enforcer:
                 return
             except Exception as exc:  # a plugin bug or an unexpected answer fails one action
                 self._failed(action, exc)
-                self._skip(actions[index + 1 :], f"{action.kind.value} failed")
-                return
+                if action.kind is ActionKind.CREATE:
+                    self._skip(actions[index + 1 :], "create failed")
+                    return
+                # Anything else failed alone: the rest still runs, so a leaver whose revoke
+                # failed is disabled all the same.
 
     # --- actions ---------------------------------------------------------------------
 
     def _execute(self, action: Action, reference: str | None) -> str | None:
         if action.kind is ActionKind.CREATE:
             return self._create(action)
+        if action.kind is ActionKind.GRANT and action.key in self._missing_resources:
+            if self.dry_run:
+                self._finish(action, ActionStatus.DRY_RUN, ["would follow the resource"])
+            else:
+                self._skip([action], f"the resource {action.key} could not be made")
+            return reference
         ctx = self._ctx(action, reference)
         hook = f"idsync_{action.kind.value}"
         if action.kind is ActionKind.GRANT and action.permission and action.key in self._resources:
@@ -197,9 +240,9 @@ class Enforcer:
             self._finish(
                 action, ActionStatus.FAILED, result.messages or ["the plugin reported failure"]
             )
-            if action.kind is ActionKind.UPDATE and result.not_found:
+            if result.not_found and action.kind in (ActionKind.UPDATE, ActionKind.ENABLE):
                 raise _Stop("the account no longer exists")
-            raise _Stop(f"{action.kind.value} failed")
+            return reference  # one failure does not hold back the person's other actions
         messages = list(result.messages)
         if result.not_found and not messages:
             messages.append("already gone")
@@ -240,6 +283,14 @@ class Enforcer:
                 raise _Stop("disputed correlation")
             if matches:
                 return self._link(action, matches[0], correlate.account, value)
+        if self.link_only:
+            why = (
+                f"no account has {correlate.account} = {value!r} any more"
+                if correlate is not None
+                else "no correlation is configured"
+            )
+            self._finish(action, ActionStatus.FAILED, [f"nothing to link: {why}"])
+            raise _Stop("nothing to link")
         self._choose_unique(action)
         result = self._call("idsync_create", self._ctx(action))
         if not result.success:
@@ -302,8 +353,8 @@ class Enforcer:
             return
         for attribute, rest in action.candidates.items():
             value = action.account.get(attribute)
-            options = [value, *rest]
-            for option in options:
+            # The rest is rendered only when the planned value turns out to be taken.
+            for option in itertools.chain((value,), rest):
                 with self._lock:
                     if option != value and (attribute, option) in self._reserved:
                         continue

@@ -8,6 +8,7 @@ accepted snapshots, the plan, held work and every action's outcome as it happens
 from __future__ import annotations
 
 import datetime as dt
+import threading
 from collections import Counter
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
@@ -17,7 +18,7 @@ from loguru import logger
 from idsync.config import Pipeline
 from idsync.enforce import Enforcer
 from idsync.expressions import Expressions
-from idsync.importer import SourceError, SourceImport, import_source, merge
+from idsync.importer import SourceError, SourceImport, import_source, merge, stored_import
 from idsync.model import ActionKind, ActionStatus, Blocked, HookContext, RunSummary
 from idsync.plan import Action, Hold, Plan, make_plan
 from idsync.plugins import Registry, System
@@ -52,6 +53,8 @@ class RunReport:
     blocked: list[Blocked] = field(default_factory=list)
     error: str | None = None
     exit_code: int = EXIT_OK
+    stopped: bool = False
+    """The run was asked to stop while enforcing; what it did not start, the next run does."""
 
     def count(self, status: str, kind: str | None = None) -> int:
         """How many actions ended in ``status`` (of ``kind``)."""
@@ -76,6 +79,10 @@ class Engine:
         self.store = store or Store(pipeline.state)
         self.expressions = Expressions(registry.expression_functions())
         self._systems: dict[str, System] = {}
+        if pipeline.notifications is not None:
+            from idsync.notify import NOTIFIER
+
+            NOTIFIER.attach(pipeline, self.store)
 
     def system(self, name: str) -> System:
         """The configured source or target ``name``, bound to its plugin (built once)."""
@@ -96,6 +103,8 @@ class Engine:
         imports = []
         for name, cfg in self.pipeline.sources.items():
             if not cfg.enabled:
+                # A source switched off keeps its last snapshot: its people are not "gone".
+                imports.append(stored_import(self.store, name))
                 continue
             system = self.system(name)
             ctx = HookContext(system=name, dry_run=dry_run, as_of=as_of, settings=system.settings)
@@ -175,10 +184,14 @@ class Engine:
         approve: Iterable[str] = (),
         targets: Iterable[str] | None = None,
         progress: Progress | None = None,
+        cancel: threading.Event | None = None,
     ) -> RunReport:
         """Import, plan, check thresholds and enforce; every outcome goes to the state store.
 
-        ``approve`` releases held work for this run: ``import`` and/or action kinds.
+        ``approve`` releases held work for this run: ``import`` and/or action kinds, each
+        optionally scoped to one system as ``<system>:<kind>`` (``hr:import``,
+        ``helloid:delete``). ``cancel``, once set, stops enforcing gracefully: the actions in
+        flight finish and are recorded, no new person is started, and the run ends ``stopped``.
         Raises :class:`~idsync.state.LockHeld` when another runner is enforcing this pipeline.
         """
         as_of = as_of or dt.date.today()
@@ -187,12 +200,18 @@ class Engine:
         label = self.pipeline.label
         lock = f"pipeline:{label}"
         owner = None if dry_run else self.store.acquire_lock(lock)
+        if owner is not None:
+            closed = self.store.close_abandoned_runs(label)
+            if closed:
+                logger.warning(
+                    "{} earlier run(s) of {} ended without finishing (killed)", closed, label
+                )
         started = now()
         run_id = self.store.start_run(label, "run", as_of, dry_run)
         report = RunReport(run_id=run_id, plan=None)
         log = logger.bind(run=run_id)
         try:
-            self._run(report, as_of, dry_run, approved, targets, progress)
+            self._run(report, as_of, dry_run, approved, targets, progress, cancel)
         except SourceError as exc:
             report.error = str(exc)
             report.exit_code = EXIT_FAILED
@@ -206,6 +225,8 @@ class Engine:
         status = {EXIT_OK: "done", EXIT_FAILED: "failed", EXIT_HELD: "held"}.get(
             report.exit_code, "failed"
         )
+        if report.stopped:
+            status = "stopped"
         self.store.finish_run(run_id, status, report.exit_code, report.nested_counts())
         summary = RunSummary(
             run_id=run_id,
@@ -234,6 +255,7 @@ class Engine:
         approved: set[str],
         targets: Iterable[str] | None,
         progress: Progress,
+        cancel: threading.Event | None = None,
     ) -> None:
         run_id = report.run_id
         assert run_id is not None
@@ -241,7 +263,9 @@ class Engine:
         imports = self._import(as_of, dry_run, progress)
         report.imports = imports
         report.blocked = [b for imp in imports for b in imp.blocked]
-        held_imports = [imp for imp in imports if imp.held and "import" not in approved]
+        held_imports = [
+            imp for imp in imports if imp.held and not _approved(approved, imp.source, "import")
+        ]
         if held_imports:
             for imp in held_imports:
                 hold = Hold(
@@ -275,7 +299,7 @@ class Engine:
         plan = self._plan(imports, as_of, targets)
         report.plan = plan
         report.blocked = plan.blocked
-        plan.held = [h for h in plan.held if h.kind not in approved]
+        plan.held = [h for h in plan.held if not _approved(approved, h.system, h.kind)]
         report.held = list(plan.held)
         if not dry_run:
             self.store.save_plan(run_id, plan.as_json())
@@ -295,7 +319,11 @@ class Engine:
                     ][:1000],
                 )
         persons, _ = merge(imports)
-        for name, target_plan in plan.targets.items():
+        remaining = list(plan.targets.items())
+        for index, (name, target_plan) in enumerate(remaining):
+            if cancel is not None and cancel.is_set():
+                report.stopped = any(tp.actions for _, tp in remaining[index:])
+                break
             system = self.system(name)
             enforcer = Enforcer(
                 system,
@@ -307,22 +335,31 @@ class Engine:
                 persons=persons,
                 held_kinds=plan.held_kinds(name),
                 progress=progress.enforcing(name, len(target_plan.actions)),
+                cancel=cancel,
             )
             report.counts.update(enforcer.run(target_plan.actions))
+            report.stopped |= enforcer.stopped
         if report.count(ActionStatus.FAILED.value):
             report.exit_code = EXIT_FAILED
         elif report.held:
             report.exit_code = EXIT_HELD
 
 
+def _approved(approved: set[str], system: str, kind: str) -> bool:
+    return kind in approved or f"{system}:{kind}" in approved
+
+
 def approve_kinds(values: Iterable[str]) -> set[str]:
-    """Validate ``--approve`` values: ``import`` or an action kind."""
+    """Validate ``--approve`` values: ``import`` or an action kind, optionally scoped to one
+    source or target as ``<system>:<kind>``."""
     allowed = {"import"} | {k.value for k in ActionKind}
     out = set()
     for value in values:
-        if value not in allowed:
+        system, _, kind = value.rpartition(":")
+        if kind not in allowed or (system == "" and ":" in value):
             raise ValueError(
-                f"cannot approve {value!r}: use import or one of {sorted(allowed - {'import'})}"
+                f"cannot approve {value!r}: use import or one of {sorted(allowed - {'import'})}, "
+                "optionally as <system>:<kind>"
             )
         out.add(value)
     return out

@@ -21,16 +21,19 @@ The lifecycle, per contract in conditions with start S and end E (open end: neve
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Mapping
+import threading
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Literal
+
+from loguru import logger
 
 from idsync.config import Lifecycle, TargetConfig
 from idsync.expressions import ExpressionError, Expressions
 from idsync.model import Blocked, Contract, Permission, Person
 from idsync.state import AccountState
 
-__all__ = ["MANAGER_KEY", "Access", "Desired", "Evaluator"]
+__all__ = ["MANAGER_KEY", "Access", "Candidates", "Desired", "Evaluator"]
 
 Access = Literal["none", "pre", "enabled", "disabled", "deleted"]
 """``none``: no account yet; ``pre``: exists, not yet enabled; then enabled, disabled, deleted."""
@@ -49,11 +52,94 @@ class Desired:
     access: Access
     reason: str
     attributes: dict[str, Any] = field(default_factory=dict)
-    unique: dict[str, list[Any]] = field(default_factory=dict)
+    unique: dict[str, Candidates] = field(default_factory=dict)
     """Unique attributes' candidates in order of preference (first is the base)."""
     permissions: dict[str, Permission] = field(default_factory=dict)
     manager: str | None = None
     error: Blocked | None = None
+
+
+class _Rounds:
+    """The candidates rendered so far, and how to render the rest (None once done)."""
+
+    __slots__ = ("items", "more")
+
+    def __init__(self, items: list[Any], more: Callable[[list[Any]], None] | None) -> None:
+        self.items = items
+        self.more = more
+
+    def complete(self) -> None:
+        with _COMPLETING:
+            if self.more is not None:
+                self.more(self.items)  # appends: readers may see the new items as they come
+                self.more = None
+
+
+_COMPLETING = threading.Lock()
+_NOTHING = object()
+
+
+class Candidates(Sequence[Any]):
+    """A unique attribute's candidates in order of preference, later ones rendered on demand.
+
+    Reading the first value (the base), or iterating only as far as a free one, renders
+    nothing more; reading further renders the remaining rounds once, in order, skipping
+    empty values and repeats, as rendering them all up front would. A slice from ``i`` is a
+    view that stays lazy: the remaining candidates a create carries to the enforcer.
+    """
+
+    __slots__ = ("_rounds", "_start")
+
+    def __init__(self, first: list[Any], more: Callable[[list[Any]], None] | None = None) -> None:
+        self._rounds = _Rounds(first, more)
+        self._start = 0
+
+    def complete(self) -> list[Any]:
+        """Every candidate from this one's start, the later rounds rendered if still due."""
+        if self._rounds.more is not None:
+            self._rounds.complete()
+        return self._rounds.items[self._start :]
+
+    def __iter__(self) -> Iterator[Any]:
+        rounds, index = self._rounds, self._start
+        while True:
+            if index < len(rounds.items):
+                yield rounds.items[index]
+                index += 1
+            elif rounds.more is not None:
+                rounds.complete()
+            else:
+                return
+
+    def __getitem__(self, index: Any) -> Any:
+        if isinstance(index, slice):
+            if index.step not in (None, 1) or index.stop is not None or (index.start or 0) < 0:
+                return self.complete()[index]
+            view = Candidates.__new__(Candidates)
+            view._rounds = self._rounds
+            view._start = self._start + (index.start or 0)
+            return view
+        items = self._rounds.items
+        if index >= 0 and self._start + index < len(items):
+            return items[self._start + index]
+        return self.complete()[index]
+
+    def __len__(self) -> int:
+        return len(self.complete())
+
+    def __bool__(self) -> bool:
+        return next(iter(self), _NOTHING) is not _NOTHING
+
+    def __eq__(self, other: object) -> bool:
+        if isinstance(other, Candidates | list | tuple):
+            return list(self) == list(other)
+        return NotImplemented
+
+    __hash__ = None  # type: ignore[assignment]
+
+    def __repr__(self) -> str:
+        known = self._rounds.items[self._start :]
+        return f"Candidates({known!r}{', ...' if self._rounds.more is not None else ''})"
 
 
 def _window(c: Contract, before: int, after: int) -> tuple[dt.date, dt.date]:
@@ -197,22 +283,49 @@ class Evaluator:
             desired.attributes[MANAGER_KEY] = desired.manager
         return desired
 
-    def _candidates(self, templates: list[str], context: dict[str, Any]) -> list[Any]:
-        out: list[Any] = []
-        for suffix in ("", *(str(n) for n in range(2, 10))):
-            for template in templates:
-                value = self.expressions.render(template, {**context, "suffix": suffix})
-                if value not in out and value not in ("", None):
-                    out.append(value)
-        return out
+    def _candidates(self, templates: list[str], context: dict[str, Any]) -> Candidates:
+        """The candidates in order: every template with ``suffix`` empty, then with 2 to 9.
+
+        The first round is rendered now (a template that fails, fails here); the others
+        when something reads past it, which for most persons is never: an account keeps its
+        value, a new one gets its first choice. A template that does not use ``suffix``
+        renders the same in every round, so it is rendered in the first only.
+        """
+        found: list[Any] = []
+
+        def add(template: str, suffix: str, into: list[Any]) -> None:
+            value = self.expressions.render(template, {**frozen, "suffix": suffix})
+            if value not in into and value not in ("", None):
+                into.append(value)
+
+        frozen = context
+        for template in templates:
+            add(template, "", found)
+        suffixed = [t for t in templates if self.expressions.reads(t, "suffix")]
+        if not suffixed:
+            return Candidates(found)
+        # Later rounds may render after the plan has moved on: they see the data as it is
+        # now (the other targets' accounts as they stand for this person at this point).
+        frozen = {**context, "accounts": dict(context["accounts"])}
+
+        def more(into: list[Any]) -> None:
+            for suffix in (str(n) for n in range(2, 10)):
+                for template in suffixed:
+                    add(template, suffix, into)
+
+        candidates = Candidates(found, more)
+        if not found:
+            candidates.complete()  # no first choice without the later rounds: render them now
+        return candidates
 
     def _permissions(
         self, person: Person, current: list[Contract], context: dict[str, Any]
     ) -> dict[str, Permission]:
         out: dict[str, Permission] = {}
+        # One context per contract, shared by every rule (rules only read it).
+        contexts = [{**context, "contract": c, "department": c.department} for c in current]
         for rule in self.config.permissions:
-            for contract in current:
-                ctx = {**context, "contract": contract, "department": contract.department}
+            for ctx in contexts:
                 if not self.expressions.test(rule.when, ctx):
                     continue
                 if rule.grant is not None:
@@ -224,7 +337,10 @@ class Evaluator:
                 name = str(text).partition(":")[2]
                 if not name.strip():
                     continue  # a contract without the data the template needs gives no permission
-                permission = Permission.parse(text)
+                try:
+                    permission = Permission.parse(text)
+                except ValueError as exc:
+                    raise ExpressionError(f"permission {str(text)[:80]!r}: {exc}") from None
                 out[permission.key] = permission
         return out
 
@@ -233,12 +349,19 @@ class Evaluator:
         out: dict[str, Permission] = {}
         for template in self.config.resources:
             for dep in departments.values():
-                text = self.expressions.render(template, {"department": dep, "as_of": self.as_of})
-                name = str(text).partition(":")[2]
-                if not name.strip():
+                try:
+                    text = self.expressions.render(
+                        template, {"department": dep, "as_of": self.as_of}
+                    )
+                    if not str(text).partition(":")[2].strip():
+                        continue
+                    permission = Permission.parse(
+                        text, data={"department": dep.model_dump(mode="json")}
+                    )
+                except (ExpressionError, ValueError) as exc:
+                    logger.bind(system=self.name).warning(
+                        "no resource for department {}: {}", dep.external_id, str(exc)[:300]
+                    )
                     continue
-                permission = Permission.parse(
-                    text, data={"department": dep.model_dump(mode="json")}
-                )
                 out.setdefault(permission.key, permission)
         return out

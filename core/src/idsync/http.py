@@ -20,6 +20,8 @@ from typing import Any
 import httpx
 from loguru import logger
 
+from idsync.secrets import redact, register_secret
+
 __all__ = ["ApiClient", "ApiError", "RateLimiter"]
 
 _IDEMPOTENT = frozenset({"GET", "HEAD", "PUT", "DELETE", "OPTIONS"})
@@ -53,14 +55,20 @@ class RateLimiter:
     """A thread-safe token bucket: at most ``rate`` requests per second, ``burst`` at once.
 
     ``slow_down`` lowers the rate after a 429, so a client that learns the server's limit
-    stops hitting it.
+    stops hitting it; after ``calm`` seconds without one the rate climbs back (10% at a
+    time) to where it started, so one 429 does not slow the rest of a run. Every request in
+    flight when the server started refusing comes back refused too: one slow-down per
+    ``calm`` seconds answers all of them.
     """
 
-    def __init__(self, rate: float, burst: float | None = None) -> None:
+    def __init__(self, rate: float, burst: float | None = None, calm: float = 2.0) -> None:
         self.rate = rate
+        self.ceiling = rate
         self.burst = burst if burst is not None else max(1.0, rate)
+        self.calm = calm
         self._tokens = self.burst
         self._stamp = time.monotonic()
+        self._slowed = self._raised = -calm
         self._lock = threading.Lock()
 
     def acquire(self) -> None:
@@ -68,6 +76,10 @@ class RateLimiter:
         while True:
             with self._lock:
                 now = time.monotonic()
+                calm = min(now - self._slowed, now - self._raised) >= self.calm
+                if self.rate < self.ceiling and calm:
+                    self.rate = min(self.ceiling, self.rate * 1.1)
+                    self._raised = now
                 self._tokens = min(self.burst, self._tokens + (now - self._stamp) * self.rate)
                 self._stamp = now
                 if self._tokens >= 1:
@@ -79,6 +91,10 @@ class RateLimiter:
     def slow_down(self, factor: float = 0.8) -> None:
         """Lower the rate after the server refused a request for going too fast."""
         with self._lock:
+            now = time.monotonic()
+            if now - self._slowed < self.calm:
+                return  # the same burst of refusals: slowed down for it already
+            self._slowed = now
             self.rate = max(0.5, self.rate * factor)
             self.burst = max(1.0, min(self.burst, self.rate))
             self._tokens = min(self._tokens, 0)
@@ -99,13 +115,29 @@ def _retry_after(response: httpx.Response) -> float | None:
     return max(0.0, when.timestamp() - time.time())
 
 
+def _credentials(auth: httpx.Auth | None, headers: Mapping[str, str] | None) -> list[str]:
+    """The credentials a client sends in its ``Authorization`` header (without the scheme).
+
+    A server that echoes the header back in an error must not put them into a message:
+    the header's value (``base64(user:password)`` for Basic) is registered for redaction.
+    """
+    values = [v for k, v in (headers or {}).items() if k.lower() == "authorization"]
+    if isinstance(auth, httpx.BasicAuth):
+        flow = auth.sync_auth_flow(httpx.Request("GET", "http://127.0.0.1/"))
+        values.append(next(flow).headers.get("Authorization", ""))
+    return [v.partition(" ")[2].strip() or v.strip() for v in values]
+
+
 def _describe(response: httpx.Response) -> tuple[str, Any]:
-    """A short, readable account of an error response and its parsed body."""
+    """A short, readable account of an error response and its parsed body.
+
+    Secrets are masked before the text is cut short, so a cut never leaves half a secret.
+    """
     text = response.text
     try:
         body: Any = response.json()
     except ValueError:
-        snippet = " ".join(text.split())[:200]
+        snippet = " ".join(redact(text).split())[:200]
         kind = "an HTML page" if "<html" in text[:500].lower() else "a non-JSON body"
         return f"HTTP {response.status_code} with {kind}: {snippet!r}", text
     message = None
@@ -116,7 +148,7 @@ def _describe(response: httpx.Response) -> tuple[str, Any]:
                 break
     if isinstance(body, list) and body and isinstance(body[0], dict):
         message = body[0].get("message")
-    return f"HTTP {response.status_code}: {message or json.dumps(body)[:200]}", body
+    return f"HTTP {response.status_code}: {message or redact(json.dumps(body))[:200]}", body
 
 
 class ApiClient:
@@ -146,7 +178,9 @@ class ApiClient:
         self.retries = retries
         self.backoff = backoff
         self.max_backoff = max_backoff
-        self.limiter = RateLimiter(rate_limit) if rate_limit else None
+        # Requests evenly spaced at the limit (no burst): the server's own allowance for
+        # bursts then absorbs any unevenness on the way, and it never has to refuse one.
+        self.limiter = RateLimiter(rate_limit, burst=1.0) if rate_limit else None
         self._sleep = sleep
         limits = httpx.Limits(
             max_connections=max_connections, max_keepalive_connections=max_connections
@@ -159,6 +193,8 @@ class ApiClient:
             limits=limits,
             transport=transport,
         )
+        for credential in _credentials(auth, headers):
+            register_secret(credential)
         self.stats = {"requests": 0, "retries": 0, "writes": 0}
         self._stats_lock = threading.Lock()
 
@@ -269,7 +305,7 @@ class ApiClient:
         try:
             return response.json()
         except ValueError as exc:
-            snippet = " ".join(response.text.split())[:120]
+            snippet = " ".join(redact(response.text).split())[:120]
             raise ApiError(
                 f"answered HTTP {response.status_code} with a body that is not JSON: {snippet!r}",
                 method=method.upper(),

@@ -12,9 +12,11 @@ first source wins for a contract id both know).
 from __future__ import annotations
 
 import datetime as dt
+import gc
 import hashlib
 import json
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -27,7 +29,7 @@ from idsync.plugins import System
 from idsync.secrets import redact
 from idsync.state import Store
 
-__all__ = ["SourceImport", "import_source", "merge"]
+__all__ = ["SourceImport", "import_source", "merge", "stored_import"]
 
 
 class SourceError(Exception):
@@ -42,7 +44,8 @@ class SourceImport:
     persons: dict[str, Person] = field(default_factory=dict)
     departments: dict[str, Department] = field(default_factory=dict)
     blocked: list[Blocked] = field(default_factory=list)
-    changed: dict[str, tuple[str, Any]] = field(default_factory=dict)
+    changed: Mapping[str, tuple[str, Any]] = field(default_factory=dict)
+    """``{person: (hash, data)}`` of the persons that differ from the last snapshot."""
     removed: set[str] = field(default_factory=set)
     counts: dict[str, int] = field(default_factory=dict)
     held: str | None = None
@@ -52,6 +55,39 @@ class SourceImport:
 def _digest(data: Any) -> str:
     text = json.dumps(data, sort_keys=True, separators=(",", ":"), default=str)
     return hashlib.blake2b(text.encode(), digest_size=16).hexdigest()
+
+
+def _snapshot_data(person: Person) -> dict[str, Any]:
+    """What the snapshot stores of a person, and what its hash is taken of."""
+    return person.model_dump(mode="json", exclude_defaults=True)
+
+
+class _Changed(Mapping[str, tuple[str, Any]]):
+    """``{person: (hash, data)}`` of the changed persons, the data dumped when it is read.
+
+    A first import changes every person; holding each one's snapshot data from the
+    comparison until the snapshot is stored would double the import's memory. The persons
+    do not change in between, so dumping again gives the data that was hashed.
+    """
+
+    def __init__(self, persons: Mapping[str, Person]) -> None:
+        self._persons = persons
+        self._hashes: dict[str, str] = {}
+
+    def add(self, person: str, digest: str) -> None:
+        self._hashes[person] = digest
+
+    def __getitem__(self, person: str) -> tuple[str, Any]:
+        return self._hashes[person], _snapshot_data(self._persons[person])
+
+    def __contains__(self, person: object) -> bool:
+        return person in self._hashes
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self._hashes)
+
+    def __len__(self) -> int:
+        return len(self._hashes)
 
 
 def _label(row: Mapping[str, Any], index: int) -> str:
@@ -65,11 +101,15 @@ def _loc(parts: Iterable[int | str]) -> str:
     return ".".join(str(p) for p in parts) or "(person)"
 
 
+def _message(problem: Mapping[str, Any]) -> str:
+    return str(problem["msg"]).removeprefix("Value error, ")
+
+
 def _blocked_from(error: ValidationError, person: str, source: str) -> Blocked:
     problems = error.errors()
     first = problems[0]
     detail = "; ".join(
-        f"{_loc(p['loc'])}: {p['msg']}" if i else p["msg"] for i, p in enumerate(problems[:5])
+        f"{_loc(p['loc'])}: {_message(p)}" if i else _message(p) for i, p in enumerate(problems[:5])
     )
     return Blocked(
         person=person, field=_loc(first["loc"]), problem=redact(detail)[:500], source=source
@@ -95,35 +135,45 @@ def _emptied(before: Any, after: Any) -> bool:
     )
 
 
+def _manager_loop(pid: str, persons: Mapping[str, Person]) -> list[str] | None:
+    """The manager chain from ``pid`` back to ``pid`` when ``pid`` is part of a loop."""
+    chain = [pid]
+    cursor = persons.get(pid)
+    while cursor is not None and cursor.manager is not None:
+        nxt = cursor.manager.external_id
+        if nxt == pid:
+            return chain
+        if nxt in chain:
+            return None  # a loop further up the chain, without this person in it
+        chain.append(nxt)
+        cursor = persons.get(nxt)
+    return None
+
+
 def _check_relations(imp: SourceImport) -> None:
-    """Block persons whose contracts name an unknown department or who manage themselves."""
+    """Block persons whose contracts name an unknown department, and every person in a
+    manager loop. Decided on the whole import first, so the outcome does not depend on the
+    order the source listed the persons in."""
     known = imp.departments
-    for pid, person in list(imp.persons.items()):
-        problem: tuple[str, str] | None = None
+    problems: dict[str, tuple[str, str]] = {}
+    for pid, person in imp.persons.items():
         if known:
             for i, contract in enumerate(person.contracts):
                 dep = contract.department
                 if dep is not None and dep.external_id and dep.external_id not in known:
-                    problem = (
+                    problems[pid] = (
                         f"contracts.{i}.department",
                         f"department {dep.external_id!r} is not among the source's departments",
                     )
                     break
-        if problem is None and person.manager is not None:
-            seen = {pid}
-            cursor: Person | None = person
-            while cursor is not None and cursor.manager is not None:
-                nxt = cursor.manager.external_id
-                if nxt in seen:
-                    problem = ("manager", f"the manager chain loops back through {nxt}")
-                    break
-                seen.add(nxt)
-                cursor = imp.persons.get(nxt)
-        if problem is not None:
-            del imp.persons[pid]
-            imp.blocked.append(
-                Blocked(person=pid, field=problem[0], problem=problem[1], source=imp.source)
-            )
+        if pid not in problems and person.manager is not None:
+            loop = _manager_loop(pid, imp.persons)
+            if loop is not None:
+                shown = " → ".join([*loop, pid])
+                problems[pid] = ("manager", f"the manager chain loops back: {shown}")
+    for pid, (where, problem) in problems.items():
+        del imp.persons[pid]
+        imp.blocked.append(Blocked(person=pid, field=where, problem=problem, source=imp.source))
 
 
 def import_source(
@@ -134,8 +184,76 @@ def import_source(
     progress: Callable[[int], None] | None = None,
 ) -> SourceImport:
     """Read one source through its plugin and compare it with the last accepted snapshot."""
+    with _collector_paused():
+        return _import_source(system, config, store, ctx, progress)
+
+
+@contextmanager
+def _collector_paused() -> Iterator[None]:
+    """Pause the cyclic garbage collector while importing.
+
+    An import builds a large, acyclic graph (every person with their contracts, plus the
+    snapshot's data) that only grows; each full collection would walk all of it again, which
+    at 100,000 persons costs a good part of the import. Nothing here makes reference cycles.
+    """
+    enabled = gc.isenabled()
+    gc.disable()
+    try:
+        yield
+    finally:
+        if enabled:
+            gc.enable()
+
+
+_SHARED_REFS = (
+    "department",
+    "title",
+    "cost_center",
+    "employer",
+    "location",
+    "type",
+    "manager",
+)
+
+
+class _Shared:
+    """One object for each distinct department, title, cost center, employer, location,
+    contract type and manager reference of an import, shared by the contracts naming it.
+
+    A source repeats the same few dozen of them on every contract: held once, 100,000
+    persons take half the memory. The engine reads them and never changes them.
+    """
+
+    def __init__(self) -> None:
+        self._seen: dict[tuple[Any, ...], Any] = {}
+
+    def share(self, person: Person) -> None:
+        seen = self._seen
+        for contract in person.contracts:
+            fields = contract.__dict__
+            for field_name in _SHARED_REFS:
+                ref = fields[field_name]
+                if ref is None:
+                    continue
+                # Equal values and the same fields given: the same reference in every way.
+                key = (ref.__class__, *ref.__dict__.values(), *sorted(ref.__pydantic_fields_set__))
+                shared = seen.get(key)
+                if shared is None:
+                    seen[key] = ref
+                elif shared is not ref:
+                    fields[field_name] = shared  # the field is set already: no validation due
+
+
+def _import_source(
+    system: System,
+    config: SourceConfig,
+    store: Store,
+    ctx: HookContext,
+    progress: Callable[[int], None] | None,
+) -> SourceImport:
     name = system.name
     imp = SourceImport(source=name)
+    shared = _Shared()
     try:
         for raw in system.hook.idsync_departments(ctx=ctx) or ():
             try:
@@ -150,6 +268,7 @@ def import_source(
                 progress(1)
             if isinstance(row, Blocked):
                 row.source = row.source or name
+                row.person = row.person[:100]
                 imp.blocked.append(row)
                 continue
             label = _label(row, index)
@@ -163,6 +282,7 @@ def import_source(
                 imp.persons.pop(person.external_id, None)
                 continue
             person.source = name
+            shared.share(person)
             imp.persons[person.external_id] = person
     except Exception as exc:
         raise SourceError(f"source {name}: reading failed: {redact(str(exc))}") from exc
@@ -175,6 +295,10 @@ def import_source(
                 source=name,
             )
         )
+    # A person the source also reports as blocked (say, a second row with the same id) is
+    # not taken from the row that did validate: which of the two is right is unknown.
+    for blocked in imp.blocked:
+        imp.persons.pop(blocked.person, None)
     _check_relations(imp)
 
     previous = store.person_hashes(name)
@@ -188,16 +312,14 @@ def import_source(
                 imp.persons[pid] = Person.model_validate(data)
             except ValidationError:
                 continue
-    hashes: dict[str, str] = {}
+    changed = _Changed(imp.persons)
     for pid, person in imp.persons.items():
         if pid in kept:
-            hashes[pid] = previous[pid]
             continue
-        data = person.model_dump(mode="json", exclude_defaults=True)
-        digest = _digest(data)
-        hashes[pid] = digest
+        digest = _digest(_snapshot_data(person))
         if previous.get(pid) != digest:
-            imp.changed[pid] = (digest, data)
+            changed.add(pid, digest)
+    imp.changed = changed
     imp.removed = set(previous) - set(imp.persons)
     added = [pid for pid in imp.changed if pid not in previous]
     updated = [pid for pid in imp.changed if pid in previous]
@@ -257,3 +379,28 @@ def merge(imports: list[SourceImport]) -> tuple[dict[str, Person], dict[str, Dep
 def today() -> dt.date:
     """The local date (the default ``as_of``)."""
     return dt.date.today()
+
+
+def stored_import(store: Store, source: str) -> SourceImport:
+    """A source's last accepted snapshot as an import that changes nothing."""
+    imp = SourceImport(source=source)
+    for pid, data in store.person_data(source).items():
+        try:
+            imp.persons[pid] = Person.model_validate(data)
+        except ValidationError:
+            continue
+    for dep_id, data in store.departments(source).items():
+        try:
+            imp.departments[dep_id] = Department.model_validate(data)
+        except ValidationError:
+            continue
+    imp.counts = {
+        "persons": len(imp.persons),
+        "blocked": 0,
+        "added": 0,
+        "removed": 0,
+        "changed": 0,
+        "emptied": 0,
+        "previous": len(imp.persons),
+    }
+    return imp

@@ -50,6 +50,29 @@ def _join(*parts: str | None) -> str:
     return " ".join(p for p in parts if p)
 
 
+MAX_ID = 200
+"""Longest identifier (external id, code): what the state store's columns hold."""
+MAX_TEXT = 1000
+"""Longest other text (a name, an e-mail address): anything longer is broken data."""
+_BIDI_CONTROLS = frozenset("\u202a\u202b\u202c\u202d\u202e\u2066\u2067\u2068\u2069")
+
+
+def _clean(value: str | None, limit: int) -> str | None:
+    """``value`` when it is printable text of at most ``limit`` characters; else ValueError.
+
+    Control characters (C0, DEL, C1) and bidirectional overrides would reach targets, logs
+    and terminals as they are (a name that reorders itself, an escape sequence), so a row
+    carrying them is refused rather than passed on.
+    """
+    if value is None:
+        return None
+    if any(ord(ch) < 32 or 127 <= ord(ch) < 160 or ch in _BIDI_CONTROLS for ch in value):
+        raise ValueError("contains control characters")
+    if len(value) > limit:
+        raise ValueError(f"is {len(value)} characters long; at most {limit} are allowed")
+    return value
+
+
 class Name(_Model):
     """A structured, Dutch-aware name.
 
@@ -65,6 +88,13 @@ class Name(_Model):
     partner: str | None = None
     partner_prefix: str | None = None
     convention: NamingConvention = "B"
+
+    @field_validator(
+        "given", "nick", "initials", "family", "family_prefix", "partner", "partner_prefix"
+    )
+    @classmethod
+    def _text(cls, value: str | None) -> str | None:
+        return _clean(value, MAX_TEXT)
 
     @property
     def birth_family(self) -> str:
@@ -111,12 +141,32 @@ class Ref(_Model):
     code: str | None = None
     name: str | None = None
 
+    @field_validator("external_id", "code")
+    @classmethod
+    def _identifier(cls, value: str | None) -> str | None:
+        return _clean(value, MAX_ID)
+
+    @field_validator("name")
+    @classmethod
+    def _text(cls, value: str | None) -> str | None:
+        return _clean(value, MAX_TEXT)
+
 
 class PersonRef(_Model):
     """A reference to another person, e.g. a manager."""
 
     external_id: str
     display_name: str | None = None
+
+    @field_validator("external_id")
+    @classmethod
+    def _identifier(cls, value: str) -> str:
+        return _clean(value, MAX_ID) or value
+
+    @field_validator("display_name")
+    @classmethod
+    def _text(cls, value: str | None) -> str | None:
+        return _clean(value, MAX_TEXT)
 
 
 class Contact(_Model):
@@ -127,6 +177,11 @@ class Contact(_Model):
     mobile: str | None = None
     personal_email: str | None = None
     personal_phone: str | None = None
+
+    @field_validator("*")
+    @classmethod
+    def _text(cls, value: str | None) -> str | None:
+        return _clean(value, MAX_TEXT)
 
 
 class Contract(_Model):
@@ -149,6 +204,11 @@ class Contract(_Model):
     fte: float | None = Field(default=None, ge=0, le=10)
     hours_per_week: float | None = Field(default=None, ge=0, le=168)
     sequence: int | None = None
+
+    @field_validator("external_id")
+    @classmethod
+    def _identifier(cls, value: str) -> str:
+        return _clean(value, MAX_ID) or value
 
     @model_validator(mode="after")
     def _end_not_before_start(self) -> Contract:
@@ -180,12 +240,15 @@ class Person(_Model):
     extra: dict[str, Any] = Field(default_factory=dict)
     """Source-specific fields, available to mappings as ``person.extra.<name>``."""
 
-    @field_validator("external_id", "display_name")
+    @field_validator("external_id")
+    @classmethod
+    def _identifier(cls, value: str) -> str:
+        return _clean(value, MAX_ID) or value
+
+    @field_validator("display_name")
     @classmethod
     def _printable(cls, value: str) -> str:
-        if any(ord(ch) < 32 or ord(ch) == 127 for ch in value):
-            raise ValueError("contains control characters")
-        return value
+        return _clean(value, MAX_TEXT) or value
 
     @model_validator(mode="after")
     def _defaults_and_unique_contracts(self) -> Person:
@@ -228,6 +291,16 @@ class Department(_Model):
     code: str | None = None
     parent: str | None = None
     manager: str | None = None
+
+    @field_validator("external_id", "code", "parent", "manager")
+    @classmethod
+    def _identifier(cls, value: str | None) -> str | None:
+        return _clean(value, MAX_ID)
+
+    @field_validator("name")
+    @classmethod
+    def _text(cls, value: str | None) -> str | None:
+        return _clean(value, MAX_TEXT)
 
 
 class Blocked(_Model):
@@ -301,8 +374,9 @@ class Change(_Model):
 class Permission(_Model):
     """A permission in a target, written ``kind:name`` in pipeline files (``group:Sales``)."""
 
-    kind: str = Field(min_length=1)
-    name: str = Field(min_length=1)
+    kind: str = Field(min_length=1, max_length=40)
+    name: str = Field(min_length=1, max_length=450)
+    """At most 450 characters, so ``kind:name`` fits the state store's 500."""
     reference: str | None = None
     """The target's own id for it, once known (e.g. a HelloID group GUID)."""
     data: dict[str, Any] = Field(default_factory=dict)
@@ -373,7 +447,9 @@ class ActionResult(BaseModel):
 
     ``success=False`` (or an exception) fails this action only. ``not_found`` says the object was
     already gone, which for delete, disable and revoke counts as success with a warning.
-    ``data`` is the account data as written (stored as the new last-applied state).
+    ``data`` is the account data as the target holds it after the action, for the plugin's own
+    use and for tests; the engine records the attributes it asked for as the last-applied
+    state, so the next run's comparison speaks the pipeline's mapping keys.
     """
 
     success: bool = True

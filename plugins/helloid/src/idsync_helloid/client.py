@@ -16,6 +16,7 @@ from urllib.parse import quote
 
 import httpx
 from idsync import ApiClient, ApiError
+from idsync.secrets import redact
 
 from idsync_helloid._userdata import lookup
 from idsync_helloid.settings import HelloIDSettings
@@ -81,7 +82,9 @@ def group_members(group: Mapping[str, Any]) -> set[str]:
 
 
 def _snippet(response: httpx.Response) -> str:
-    return " ".join(response.text.split())[:160]
+    return redact(" ".join(response.text.split()))[
+        :160
+    ]  # mask first: a cut must not split a secret
 
 
 def _parse(response: httpx.Response, method: str, path: str) -> Any:
@@ -107,7 +110,7 @@ def _object(
     if isinstance(body, dict) and isinstance(body.get("data"), dict):
         body = body["data"]
     if not isinstance(body, dict) or (key is not None and not _text(body, key)):
-        shown = json.dumps(body)[:160] if body is not None else "an empty body"
+        shown = redact(json.dumps(body))[:160] if body is not None else "an empty body"
         raise ApiError(
             f"HelloID answered with {shown} where {what} was expected",
             method=method,
@@ -123,7 +126,7 @@ def _items(body: Any, method: str, path: str) -> list[dict[str, Any]]:
                 body = body[name]
                 break
     if not isinstance(body, list) or not all(isinstance(item, dict) for item in body):
-        shown = json.dumps(body)[:160] if body is not None else "an empty body"
+        shown = redact(json.dumps(body))[:160] if body is not None else "an empty body"
         raise ApiError(
             f"HelloID answered with {shown} where a list of objects was expected",
             method=method,
