@@ -12,14 +12,33 @@ are cached, so evaluating a rule for 100,000 persons compiles it once.
 from __future__ import annotations
 
 import re
+import types
 import unicodedata
 from collections.abc import Callable, Mapping
 from functools import lru_cache
 from typing import Any
 
-from jinja2 import ChainableUndefined, TemplateError, Undefined, UndefinedError
+from jinja2 import (
+    ChainableUndefined,
+    Template,
+    TemplateError,
+    Undefined,
+    UndefinedError,
+    meta,
+    nodes,
+)
 from jinja2.exceptions import SecurityError
-from jinja2.sandbox import ImmutableSandboxedEnvironment
+from jinja2.parser import Parser
+from jinja2.sandbox import (
+    UNSAFE_ASYNC_GENERATOR_ATTRIBUTES,
+    UNSAFE_COROUTINE_ATTRIBUTES,
+    UNSAFE_FUNCTION_ATTRIBUTES,
+    UNSAFE_GENERATOR_ATTRIBUTES,
+    UNSAFE_METHOD_ATTRIBUTES,
+    ImmutableSandboxedEnvironment,
+    _mutable_spec,
+)
+from jinja2.utils import missing
 
 __all__ = ["ExpressionError", "Expressions", "ascii_fold", "slug"]
 
@@ -54,7 +73,10 @@ _TRANSLITERATE = str.maketrans(
 
 def ascii_fold(value: Any) -> str:
     """``Ëlise Çelik`` → ``Elise Celik``, ``Søren`` → ``Soren``: plain ASCII letters."""
-    text = unicodedata.normalize("NFKD", str(value or "").translate(_TRANSLITERATE))
+    raw = str(value or "")
+    if raw.isascii():
+        return raw  # already plain ASCII: its own normal form, nothing to strip
+    text = unicodedata.normalize("NFKD", raw.translate(_TRANSLITERATE))
     return (
         "".join(ch for ch in text if not unicodedata.combining(ch))
         .encode("ascii", "ignore")
@@ -74,14 +96,141 @@ def _initials(value: Any) -> str:
     return "".join(part[0] for part in re.split(r"[\s.\-]+", str(value or "")) if part).upper()
 
 
+_METHOD_TYPES = (types.MethodType, types.BuiltinMethodType)
+
+
+@lru_cache(maxsize=8192)
+def _safe_attribute(kind: type, attr: str) -> bool:
+    """The immutable sandbox's verdict on reading ``attr`` of an instance of ``kind``: what
+    ``ImmutableSandboxedEnvironment.is_safe_attribute`` answers, asked of the type."""
+    return not (
+        attr.startswith("_")
+        or _internal_attribute(kind, attr)
+        or _mutates_known_mutable(kind, attr)
+    )
+
+
+def _internal_attribute(kind: type, attr: str) -> bool:
+    """``jinja2.sandbox.is_internal_attribute`` for an instance of ``kind``."""
+    if issubclass(kind, types.FunctionType):
+        if attr in UNSAFE_FUNCTION_ATTRIBUTES:
+            return True
+    elif issubclass(kind, types.MethodType):
+        if attr in UNSAFE_FUNCTION_ATTRIBUTES or attr in UNSAFE_METHOD_ATTRIBUTES:
+            return True
+    elif issubclass(kind, type):
+        if attr == "mro":
+            return True
+    elif issubclass(kind, types.CodeType | types.TracebackType | types.FrameType):
+        return True
+    elif issubclass(kind, types.GeneratorType):
+        if attr in UNSAFE_GENERATOR_ATTRIBUTES:
+            return True
+    elif issubclass(kind, types.CoroutineType):
+        if attr in UNSAFE_COROUTINE_ATTRIBUTES:
+            return True
+    elif issubclass(kind, types.AsyncGeneratorType) and attr in UNSAFE_ASYNC_GENERATOR_ATTRIBUTES:
+        return True
+    return attr.startswith("__")
+
+
+def _mutates_known_mutable(kind: type, attr: str) -> bool:
+    """``jinja2.sandbox.modifies_known_mutable`` for an instance of ``kind``."""
+    for spec, unsafe in _mutable_spec:
+        if issubclass(kind, spec):
+            return attr in unsafe
+    return False
+
+
 class _Sandbox(ImmutableSandboxedEnvironment):
     """The immutable sandbox, strict about escapes: reading an unsafe attribute
     (``person.__class__``) raises instead of rendering as an empty undefined value."""
+
+    def is_safe_attribute(self, obj: Any, attr: str, value: Any) -> bool:
+        # The sandbox decides by the object's type and the attribute's name only, so the
+        # verdict is remembered per (type, name): rules read the same few paths of the same
+        # few types for every person.
+        kind: type = type(obj)
+        return _safe_attribute(kind, attr)
+
+    def getattr(self, obj: Any, attribute: str) -> Any:
+        # ``SandboxedEnvironment.getattr`` with its checks inlined: every ``a.b`` in a rule
+        # or template comes through here, several times per person.
+        try:
+            value = getattr(obj, attribute)
+        except AttributeError:
+            try:
+                return obj[attribute]
+            except (TypeError, LookupError):
+                pass
+        else:
+            if isinstance(value, _METHOD_TYPES):  # only a str's format methods are wrapped
+                wrapped = self.wrap_str_format(value)
+                if wrapped is not None:
+                    return wrapped
+            kind: type = type(obj)
+            if _safe_attribute(kind, attribute):
+                return value
+            return self.unsafe_undefined(obj, attribute)
+        return self.undefined(obj=obj, name=attribute)
 
     def unsafe_undefined(self, obj: Any, attribute: str) -> Undefined:
         raise SecurityError(
             f"access to attribute {attribute!r} of {type(obj).__name__!r} object is unsafe"
         )
+
+
+_CONTEXT_USES = (
+    "def root(context, missing=missing, environment=environment):",
+    "resolve = context.resolve_or_missing",
+    "context.vars['result'] = l_0_result",
+    "context.exported_vars.add('result')",
+)
+_CONTEXT = re.compile(r"\bcontext\b")
+
+
+def _reads_only(generated: str) -> bool:
+    """Whether Jinja's generated code uses its context only to read variables (and, for a
+    rule, to store the result): no function calls, no filters that take the context, no
+    blocks, macros or includes. Such code runs as well against a :class:`_Frame`."""
+    for use in _CONTEXT_USES:
+        generated = generated.replace(use, "")
+    return _CONTEXT.search(generated) is None
+
+
+class _Frame:
+    """The part of a Jinja ``Context`` that code which only reads variables touches.
+
+    Resolves a name as ``Context.resolve_or_missing`` does (the given variables, then the
+    globals) without first copying both into a new dict and building the rest of a context
+    for every render: a rule or a mapping renders once per person and contract.
+    """
+
+    __slots__ = ("_given", "_globals", "exported_vars", "vars")
+
+    def __init__(self, given: Mapping[str, Any], globals_: Mapping[str, Any]) -> None:
+        self._given = given
+        self._globals = globals_
+        self.vars: dict[str, Any] = {}
+        self.exported_vars: set[str] = set()
+
+    def resolve_or_missing(self, key: str) -> Any:
+        if key in self.vars:
+            return self.vars[key]
+        if key in self._given:
+            return self._given[key]
+        return self._globals.get(key, missing)
+
+
+def _flatten_globals(template: Template) -> None:
+    """Give a compiled template its globals as one plain dict.
+
+    Jinja keeps them as a ``ChainMap`` over the environment's globals, and every render
+    copies it twice into the new context (the slowest part of a small render). The
+    environment's globals are complete before anything is compiled and never change after,
+    so a snapshot holds the same names and values.
+    """
+    template.globals = dict(template.globals)
 
 
 class Expressions:
@@ -99,18 +248,85 @@ class Expressions:
         self.env = env
         self._rule = lru_cache(maxsize=4096)(self._compile_rule)
         self._template = lru_cache(maxsize=4096)(self._compile_template)
+        self._names = lru_cache(maxsize=4096)(self._template_names)
+        self._rule_call = lru_cache(maxsize=4096)(self._compile_rule_call)
+        self._template_call = lru_cache(maxsize=4096)(self._compile_template_call)
+        # A plugin function handed the render context could read any variable.
+        self._sees_context = any(
+            getattr(f, "jinja_pass_arg", None) is not None for f in (functions or {}).values()
+        )
 
     def _compile_rule(self, source: str) -> Callable[..., Any]:
         try:
-            return self.env.compile_expression(source, undefined_to_none=False)
+            expression = self.env.compile_expression(source, undefined_to_none=False)
         except TemplateError as exc:
             raise ExpressionError(f"rule {source!r} does not compile: {exc}") from None
+        _flatten_globals(expression._template)
+        return expression
 
     def _compile_template(self, source: str) -> Callable[..., str]:
         try:
-            return self.env.from_string(source).render
+            template = self.env.from_string(source)
         except TemplateError as exc:
             raise ExpressionError(f"template {source!r} does not compile: {exc}") from None
+        _flatten_globals(template)
+        return template.render
+
+    def _compile_rule_call(self, source: str) -> Callable[[Mapping[str, Any]], Any]:
+        expression = self.rule(source)
+        template: Template = expression._template  # type: ignore[attr-defined]
+        parser = Parser(self.env, source, state="variable")
+        tree = nodes.Template(
+            [nodes.Assign(nodes.Name("result", "store"), parser.parse_expression(), lineno=1)],
+            lineno=1,
+        )
+        if not _reads_only(self.env.compile(tree, raw=True)):
+            return lambda context: expression(**context)
+        root, globals_ = template.root_render_func, template.globals
+
+        def evaluate(context: Mapping[str, Any]) -> Any:
+            frame = _Frame(context, globals_)
+            for _ in root(frame):  # type: ignore[arg-type]
+                pass
+            return frame.vars["result"]
+
+        return evaluate
+
+    def _compile_template_call(self, source: str) -> Callable[[Mapping[str, Any]], Any]:
+        render = self.template(source)
+        template: Template = render.__self__  # type: ignore[attr-defined]
+        if not _reads_only(self.env.compile(source, raw=True)):
+            return lambda context: render(**context)
+        root, globals_, concat = template.root_render_func, template.globals, self.env.concat
+
+        def fast(context: Mapping[str, Any]) -> Any:
+            return concat(root(_Frame(context, globals_)))  # type: ignore[arg-type]
+
+        return fast
+
+    def _template_names(self, source: str) -> frozenset[str] | None:
+        try:
+            tree = self.env.parse(source)
+        except TemplateError:
+            return None
+        names = meta.find_undeclared_variables(tree)
+        if self._sees_context or "lipsum" in names:
+            return None
+        if any(f.name == "random" for f in tree.find_all(nodes.Filter)):
+            return None
+        return frozenset(names)
+
+    def reads(self, value: Any, name: str) -> bool:
+        """Whether rendering ``value`` may depend on the variable ``name``.
+
+        False only when it certainly does not: a literal, or a template that never names the
+        variable and draws no random values (such a template renders the same whatever
+        ``name`` is). Lets callers render it once instead of once per value of ``name``.
+        """
+        if not isinstance(value, str) or ("{{" not in value and "{%" not in value):
+            return False
+        names = self._names(value)
+        return names is None or name in names
 
     def rule(self, source: str) -> Callable[..., Any]:
         """The compiled rule (an expression); raises :class:`ExpressionError` if it is invalid."""
@@ -125,7 +341,7 @@ class Expressions:
         if source is None:
             return True
         try:
-            return bool(self.rule(source)(**context))
+            return bool(self._rule_call(source)(context))
         except SecurityError as exc:
             raise ExpressionError(f"rule {source!r} is not allowed: {exc}") from None
         except UndefinedError as exc:
@@ -141,7 +357,7 @@ class Expressions:
         if not isinstance(value, str) or ("{{" not in value and "{%" not in value):
             return value
         try:
-            return self.template(value)(**context)
+            return self._template_call(value)(context)
         except SecurityError as exc:
             raise ExpressionError(f"template {value!r} is not allowed: {exc}") from None
         except UndefinedError as exc:
