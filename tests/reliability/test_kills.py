@@ -77,7 +77,7 @@ def test_killed_runs_over_a_faulty_target_converge_without_duplicates_or_losses(
         assert figures["shadows"] == entitled
         store = org.store()
         try:
-            killed = [r for r in store.runs(limit=100) if r["status"] == "running"]
+            killed = [r for r in store.runs(limit=100) if r["status"] == "crashed"]
         finally:
             store.close()
         assert len(killed) == len(KILL_POINTS)
