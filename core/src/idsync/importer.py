@@ -12,11 +12,9 @@ first source wins for a contract id both know).
 from __future__ import annotations
 
 import datetime as dt
-import gc
 import hashlib
 import json
 from collections.abc import Callable, Iterable, Iterator, Mapping
-from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -28,6 +26,7 @@ from idsync.model import Blocked, Department, HookContext, Person
 from idsync.plugins import System
 from idsync.secrets import redact
 from idsync.state import Store
+from idsync.state.store import collector_paused
 
 __all__ = ["SourceImport", "import_source", "merge", "stored_import"]
 
@@ -184,25 +183,8 @@ def import_source(
     progress: Callable[[int], None] | None = None,
 ) -> SourceImport:
     """Read one source through its plugin and compare it with the last accepted snapshot."""
-    with _collector_paused():
+    with collector_paused():
         return _import_source(system, config, store, ctx, progress)
-
-
-@contextmanager
-def _collector_paused() -> Iterator[None]:
-    """Pause the cyclic garbage collector while importing.
-
-    An import builds a large, acyclic graph (every person with their contracts, plus the
-    snapshot's data) that only grows; each full collection would walk all of it again, which
-    at 100,000 persons costs a good part of the import. Nothing here makes reference cycles.
-    """
-    enabled = gc.isenabled()
-    gc.disable()
-    try:
-        yield
-    finally:
-        if enabled:
-            gc.enable()
 
 
 _SHARED_REFS = (

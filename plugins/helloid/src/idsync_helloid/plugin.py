@@ -29,6 +29,7 @@ from idsync import (
 )
 from loguru import logger
 
+from idsync_helloid._memberships import Memberships
 from idsync_helloid._passwords import generate_password
 from idsync_helloid._userdata import apply_values, flatten, has, lookup, pick, reserved_keys
 from idsync_helloid.client import (
@@ -113,6 +114,7 @@ class HelloIDPlugin:
         self._client: HelloIDClient | None = None
         self._lock = threading.Lock()
         self._products: dict[str, dict[str, Any]] | None = None
+        self._memberships = Memberships()
 
     # --- plumbing ------------------------------------------------------------------------
 
@@ -441,10 +443,14 @@ class HelloIDPlugin:
         return found
 
     def _group(self, ctx: HookContext, permission: Permission) -> dict[str, Any] | None:
+        """The group read afresh (members included); remembered for the next grants."""
         client = self.client(ctx)
         group = client.get_group(permission.name)
         if group is None and permission.reference:
             group = client.get_group(permission.reference)
+        if group is not None and (guid := group_guid(group)):
+            names = (permission.name, permission.reference, lookup(group, "name"))
+            self._memberships.seen(names, guid, group_members(group))
         return group
 
     def _product(self, ctx: HookContext, permission: Permission) -> dict[str, Any] | None:
@@ -495,6 +501,25 @@ class HelloIDPlugin:
         )
 
     def _grant_group(self, ctx: HookContext, permission: Permission, user: str) -> ActionResult:
+        # A group read earlier, without this user in it: add at once (one request).
+        known = self._memberships.without((permission.name, permission.reference), user)
+        if known is not None:
+            if ctx.dry_run:
+                return ActionResult(
+                    reference=known, messages=[f"dry-run: would add to group {permission.name!r}"]
+                )
+            try:
+                self.client(ctx).add_member(user, known)
+            except ApiError as exc:
+                if exc.status != 404:
+                    raise
+                self._memberships.forget(known)  # the group may be gone: read it below
+            else:
+                self._memberships.added(known, user)
+                logger.bind(system=ctx.system).info("added {} to group {}", user, permission.name)
+                return ActionResult(
+                    reference=known, messages=[f"added to group {permission.name!r}"]
+                )
         group = self._group(ctx, permission)
         if group is None:
             return _failure(f"group {permission.name!r} does not exist in HelloID")
@@ -513,6 +538,7 @@ class HelloIDPlugin:
             if exc.status == 404:
                 return _failure(f"cannot add to group {permission.name!r}: {exc}", not_found=True)
             raise
+        self._memberships.added(guid, user)
         logger.bind(system=ctx.system).info("added {} to group {}", user, permission.name)
         return ActionResult(reference=guid, messages=[f"added to group {permission.name!r}"])
 
@@ -564,7 +590,9 @@ class HelloIDPlugin:
             return ActionResult(
                 reference=guid, messages=[f"dry-run: would remove from group {permission.name!r}"]
             )
-        if not self.client(ctx).remove_member(user, guid):
+        removed = self.client(ctx).remove_member(user, guid)
+        self._memberships.removed(guid, user)
+        if not removed:
             return _gone(f"not a member of group {permission.name!r}", guid)
         logger.bind(system=ctx.system).info("removed {} from group {}", user, permission.name)
         return ActionResult(reference=guid, messages=[f"removed from group {permission.name!r}"])

@@ -60,6 +60,8 @@ class AfasSimulator:
         self._maintenance: list[int] = []
         """``[remaining requests (-1 = until ended), retry_after seconds]`` while in maintenance."""
         self._failures: list[tuple[str, int]] = []
+        self._selections: dict[tuple[Any, ...], tuple[list[Any], list[dict[str, Any]]]] = {}
+        """Ordered rows per connector and ordering, with the rows they came from."""
         starlette = Starlette(
             routes=[
                 Route(
@@ -171,8 +173,18 @@ class AfasSimulator:
             employee = next(
                 (v for f, op, v in query.groups[0] if f == "Medewerker" and op == 1), None
             )
-        rows = query.apply(self.data.rows(name, employee=employee))
-        return {"skip": query.skip, "take": query.take, "rows": rows}
+        source = self.data.rows(name, employee=employee)
+        if employee is not None or query.groups:
+            return {"skip": query.skip, "take": query.take, "rows": query.apply(source)}
+        # A client pages through a whole connector: sort it once, not once per page. The
+        # connector's rows are a new list after any change, so a kept ordering is used only
+        # while its rows are still the connector's current ones.
+        key = (name, query.selection())
+        kept = self._selections.get(key)
+        if kept is None or kept[0] is not source:
+            kept = (source, query.select(source))
+            self._selections[key] = kept
+        return {"skip": query.skip, "take": query.take, "rows": query.page(kept[1])}
 
     def _update(self, name: str, payload: Any, *, insert: bool) -> dict[str, Any]:
         if name == "KnEmployee":

@@ -157,10 +157,22 @@ class Query:
 
     def apply(self, rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
         """Filter, order and page ``rows``."""
+        return self.page(self.select(rows))
+
+    def select(self, rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
+        """Filter and order ``rows`` (every page of the query)."""
         selected = [row for row in rows if self.matches(row)]
         for field, descending in reversed(self.order):
             selected.sort(key=_by(field), reverse=descending)
+        return selected
+
+    def page(self, selected: list[dict[str, Any]]) -> list[dict[str, Any]]:
+        """The page ``skip``/``take`` asks for of the selected rows."""
         return selected[self.skip : self.skip + self.take]
+
+    def selection(self) -> tuple[Any, ...]:
+        """What the selection depends on: the same for every page of one query."""
+        return (tuple(self.order), tuple(tuple(group) for group in self.groups))
 
 
 def _number(params: Mapping[str, str], name: str, default: int) -> int:

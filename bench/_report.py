@@ -1,0 +1,268 @@
+"""``bench/RESULTS.md`` from the results of a run."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+__all__ = ["write"]
+
+PLAN_GOAL_S = 15.0
+PLAN_GOAL_MB = 1536.0
+ENFORCE_GOAL = 0.7
+
+
+def _s(value: float) -> str:
+    return f"{value:.1f} s" if value >= 1 else f"{value * 1000:.0f} ms"
+
+
+def _mb(value: float) -> str:
+    return f"{value:,.0f} MB"
+
+
+def _n(value: float) -> str:
+    return f"{value:,.0f}"
+
+
+def _ok(good: bool) -> str:
+    return "met" if good else "**not met**"
+
+
+def _actions(counts: dict[str, int]) -> str:
+    if not counts:
+        return "none"
+    return ", ".join(f"{n:,} {kind}" for kind, n in sorted(counts.items()))
+
+
+def _plan(results: list[dict[str, Any]]) -> list[str]:
+    out = [
+        "## Plan at scale",
+        "",
+        "Synthetic persons, two contracts each; one HelloID target with five static permission",
+        "rules and one dynamic rule per contract, a unique user name with nine candidates, the",
+        "example pipeline's mapping and lifecycle. `first`: an empty state store (every entitled",
+        "person gets a create, an enable and grants). `steady`: the state a complete first run",
+        "leaves (planning again finds nothing to do: the nightly run).",
+        "",
+        "`make`: the state store reads plus `make_plan` over persons already in memory (imported",
+        "through the engine's importer beforehand). `engine`: the whole `Engine.plan`, import",
+        "(validation, hashing, comparison with the snapshot) included; the memory source's own",
+        "time (generating the rows) is counted apart as *source*, and out of *import*.",
+        "",
+        "| persons | scenario | path | time | CPU | of which | source | peak RSS | RSS before | actions |",
+        "|---:|---|---|---:|---:|---|---:|---:|---:|---|",
+    ]
+    for r in results:
+        wall, cpu = r["wall"], r["cpu"]
+        took = wall.get("plan_total", wall.get("total", 0.0))
+        used = cpu.get("plan_total", cpu.get("total", 0.0))
+        if "store_read" in wall:
+            store = f"store reads {_s(wall['store_read'])}"
+        else:
+            store = f"import {_s(wall['import'])}, plan {_s(wall['plan'])}"
+        source = _s(wall["source"]) if "source" in wall else "-"
+        path = f"{r['path']} (proposed `_clean`)" if r.get("proposed") else r["path"]
+        out.append(
+            f"| {_n(r['size'])} | {r['scenario']} | {path} | {_s(took)} | {_s(used)} |"
+            f" {store} | {source} | {_mb(r['peak_rss_mb'])} | {_mb(r['rss_before_mb'])} |"
+            f" {_actions(r['actions'])} |"
+        )
+    proposed = [r for r in results if r.get("proposed")]
+    results = [r for r in results if not r.get("proposed")]
+    if proposed:
+        out += [
+            "",
+            "*proposed `_clean`*: the same run with the change to `idsync.model._clean` this",
+            "page's explanation proposes (one regular expression instead of a generator over",
+            "every character), swapped in for that process only.",
+        ]
+    sizes = sorted({r["size"] for r in results})
+    if len(sizes) >= 2:
+        small, large = sizes[0], sizes[-1]
+        out += [
+            "",
+            f"Cost against size ({_n(large)} / {_n(small)} persons; {large / small:.0f} means linear):",
+            "",
+            "| scenario | path | time ratio | CPU ratio |",
+            "|---|---|---:|---:|",
+        ]
+        for scenario in ("first", "steady"):
+            for path in ("make", "engine"):
+                pair = [
+                    r
+                    for r in results
+                    if r["scenario"] == scenario
+                    and r["path"] == path
+                    and r["size"] in (small, large)
+                ]
+                if len(pair) != 2:
+                    continue
+                a, b = sorted(pair, key=lambda r: r["size"])
+                key = "plan_total" if path == "make" else "total"
+                out.append(
+                    f"| {scenario} | {path} | {b['wall'][key] / a['wall'][key]:.1f} |"
+                    f" {b['cpu'][key] / a['cpu'][key]:.1f} |"
+                )
+        out += ["", f"Goal at {_n(large)} persons: under {PLAN_GOAL_S:.0f} s and under 1.5 GB.", ""]
+        out += [
+            "| scenario | path | time | peak RSS | time goal | memory goal |",
+            "|---|---|---:|---:|---|---|",
+        ]
+        for r in results:
+            if r["size"] != large:
+                continue
+            key = "plan_total" if r["path"] == "make" else "total"
+            took = r["wall"][key]
+            out.append(
+                f"| {r['scenario']} | {r['path']} | {_s(took)} | {_mb(r['peak_rss_mb'])} |"
+                f" {_ok(took < PLAN_GOAL_S)} | {_ok(r['peak_rss_mb'] < PLAN_GOAL_MB)} |"
+            )
+    return [*out, ""]
+
+
+def _import(results: list[dict[str, Any]]) -> list[str]:
+    out = [
+        "## Import at scale",
+        "",
+        "The AFAS simulator (a process of its own, a generated organisation) read over HTTP on",
+        "127.0.0.1 through the AFAS plugin: organisational units, employments and positions, then",
+        "the Users connector page by page (`take` as shown), every person validated, hashed and",
+        "compared with the last snapshot. *source*: time inside the plugin (HTTP, JSON, joining",
+        "the connectors, its own checks); *engine*: the rest. `first`: an empty state store;",
+        "`repeat`: the snapshot of the first is stored and nothing changed; `repeat-proposed`:",
+        "the same with the proposed `idsync.model._clean` (see the plan section).",
+        "",
+        "| scenario | persons | blocked | rows | requests | take | time | persons/s | rows/s | source | engine | peak RSS |",
+        "|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|",
+    ]
+    for r in results:
+        wall = r["wall"]
+        out.append(
+            f"| {r['scenario']} | {_n(r['persons'])} | {_n(r['blocked'])} | {_n(r['rows'])} |"
+            f" {_n(r['requests'])} | {_n(r['page_size'])} | {_s(wall['import'])} |"
+            f" {_n(r['persons_per_s'])} | {_n(r['rows_per_s'])} | {_s(wall['source'])} |"
+            f" {_s(wall['engine'])} | {_mb(r['peak_rss_mb'])} |"
+        )
+    return [*out, ""]
+
+
+def _enforce(results: list[dict[str, Any]]) -> list[str]:
+    out = [
+        "## Enforce near the limit",
+        "",
+        "Joiners against the HelloID simulator (a process of its own) adding 50 ms to every",
+        "request: per person a create (`GET /users/{userName}` to correlate, then `POST /users`)",
+        "and three group grants (`POST /users/{id}/groups`; the group itself is read once, the",
+        "first time it is granted). A real `Engine.run`; every action recorded as it finishes.",
+        "The bound is `concurrency / 50 ms` requests per second (or the simulator's rate limit",
+        "when lower); requests per action come from the simulator's own request log (answers",
+        "429 left out: they did nothing and are sent again), so the bound in actions per second",
+        "is the request bound divided by them. At concurrency 1 and 8 a proportional sample",
+        "(the ratio does not depend on the count).",
+        "",
+        "| case | concurrency | creates + grants | time | actions/s | requests/action | requests/s | bound (req/s) | bound (actions/s) | ratio | 429s |",
+        "|---|---:|---|---:|---:|---:|---:|---:|---:|---:|---:|",
+    ]
+    for r in results:
+        done = r["done"]
+        what = f"{_n(done.get('create', 0))} + {_n(done.get('grant', 0))}"
+        failed = sum(r["failed"].values())
+        if failed:
+            what += f" ({failed} failed)"
+        out.append(
+            f"| {r['case']} | {r['concurrency']} | {what} | {_s(r['wall']['enforce'])} |"
+            f" {r['actions_per_s']:.1f} | {r['requests_per_action']:.2f} |"
+            f" {r['requests_per_s']:.1f} | {r['bound_requests_per_s']:.0f} |"
+            f" {r['bound_actions_per_s']:.1f} | {r['ratio']:.2f} | {r['http']['throttled']} |"
+        )
+    full = [r for r in results if r["case"] == "c32"]
+    if full:
+        r = full[0]
+        out += [
+            "",
+            f"Goal at concurrency 32: at least {ENFORCE_GOAL} of the bound: {r['ratio']:.2f},"
+            f" {_ok(r['ratio'] >= ENFORCE_GOAL)}.",
+            "",
+            "Requests of the concurrency-32 case, by endpoint and status:",
+            "",
+            "| request | count |",
+            "|---|---:|",
+        ]
+        out += [f"| `{k}` | {_n(v)} |" for k, v in r["http"]["by_endpoint"].items()]
+    limited = [r for r in results if r.get("server_limit")]
+    if limited:
+        out += [
+            "",
+            "Under a rate limit (the simulator answers 429 with `Retry-After` above it): with the",
+            "limit unknown to the plugin, and with it set as the plugin's `rate_limit`. Goal: no",
+            "429 once the limit is known.",
+            "",
+        ]
+        for r in limited:
+            known = "known" if r.get("client_limit") else "unknown"
+            out.append(
+                f"- limit {r['server_limit']:.0f} req/s, {known}: {r['http']['throttled']} answers 429 of"
+                f" {_n(r['http']['requests'])} requests; {r['requests_per_s']:.0f} requests/s done"
+                f" ({r['ratio']:.2f} of the limit), {r['actions_per_s']:.0f} actions/s."
+            )
+    return [*out, ""]
+
+
+def _noop(r: dict[str, Any]) -> list[str]:
+    rows = []
+    for label, run in (("as it is", r), ("proposed `_clean`", r.get("proposed"))):
+        if run is None:
+            continue
+        wall = run["wall"]
+        share = wall["source"] / wall["run"] if wall["run"] else 0.0
+        rows.append(
+            f"| {label} | {_n(run['persons'])} | {run['actions']} | {run['helloid']['requests']} |"
+            f" {r['afas_writes']} | {_s(wall['run'])} | {_s(wall['source'])} |"
+            f" {_s(wall['engine'])} | {share:.0%} | {_mb(run['peak_rss_mb'])} |"
+        )
+    return [
+        "## No-op re-run",
+        "",
+        "The second run (a real `Engine.run`, not a dry run) over an unchanged organisation from",
+        "the AFAS simulator; the state store holds what a complete first run left. *source*: time",
+        "inside the AFAS plugin (HTTP, JSON, joining the connectors, its own checks); *engine*:",
+        "validation, hashing, the comparison with the snapshot, planning, the run's bookkeeping.",
+        "",
+        "| model | persons | actions | requests to HelloID | writes to AFAS (both runs) | run | source | engine | source share | peak RSS |",
+        "|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|",
+        *rows,
+        "",
+        "The engine's part, step by step (the first row): "
+        + ", ".join(f"{name} {_s(seconds)}" for name, seconds in r["steps"].items())
+        + " (*rest*: the snapshot, the plan and the run recorded, the lock, the enforcer's set-up).",
+        "",
+        f"Zero write requests: {_ok(r['helloid']['writes'] == 0 and r['afas_writes'] == 0)}.",
+        "",
+    ]
+
+
+def write(results: dict[str, Any], path: Path) -> None:
+    """Write the Markdown report of ``results`` to ``path``."""
+    m = results["machine"]
+    lines = [
+        "# Benchmark results",
+        "",
+        "Written by `bench/run.py`; the figures are explained in `docs/performance.md`.",
+        "",
+        f"- Command: `{results['command']}` (`.venv/bin/python bench/run.py`)",
+        f"- Date: {results['started'][:19].replace('T', ' ')} UTC, {results['seconds']:.0f} s in all",
+        f"- Machine: {m['cpu']}, {m['cores']} cores, {m['ram_gb']} GB RAM, Python {m['python']},"
+        f" {m['platform']}",
+        f"- Load average (1, 5, 15 min) at the start {m['load']}, at the end {m['load_after']}"
+        " (other work on the machine slows the wall-clock figures; CPU times are this process's own)",
+        "",
+    ]
+    if "plan" in results:
+        lines += _plan(results["plan"])
+    if "import" in results:
+        lines += _import(results["import"])
+    if "enforce" in results:
+        lines += _enforce(results["enforce"])
+    if "noop" in results:
+        lines += _noop(results["noop"])
+    path.write_text("\n".join(lines), encoding="utf-8")
