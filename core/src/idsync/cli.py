@@ -126,6 +126,12 @@ def _engine(path: Path, offline: bool = False) -> Iterator[Engine]:
         engine.close()
 
 
+def _lock_held(engine: Engine) -> typer.Exit:
+    """The exit for a run that found another runner enforcing the pipeline."""
+    owner = engine.store.lock_owner(f"pipeline:{engine.pipeline.label}")
+    return _fail(f"another runner ({owner}) is enforcing this pipeline; try again later", EXIT_HELD)
+
+
 def _print_json(data: Any) -> None:
     sys.stdout.write(json.dumps(redact_data(data), indent=2, default=str) + "\n")
 
@@ -304,10 +310,7 @@ def run_cmd(
                     cancel=cancel,
                 )
         except LockHeld:
-            owner = engine.store.lock_owner(f"pipeline:{engine.pipeline.label}")
-            raise _fail(
-                f"another runner ({owner}) is enforcing this pipeline; try again later", EXIT_HELD
-            ) from None
+            raise _lock_held(engine) from None
     if as_json:
         _print_json(
             {
@@ -550,10 +553,7 @@ def reconcile_cmd(
                     cancel=cancel,
                 )
         except LockHeld:
-            owner = engine.store.lock_owner(f"pipeline:{engine.pipeline.label}")
-            raise _fail(
-                f"another runner ({owner}) is enforcing this pipeline; try again later", EXIT_HELD
-            ) from None
+            raise _lock_held(engine) from None
     if as_json:
         _print_json(report.as_json())
     else:
@@ -610,10 +610,7 @@ def approve_cmd(
         except ApprovalError as exc:
             raise _fail(str(exc), exc.exit_code) from None
         except LockHeld:
-            owner = engine.store.lock_owner(f"pipeline:{engine.pipeline.label}")
-            raise _fail(
-                f"another runner ({owner}) is enforcing this pipeline; try again later", EXIT_HELD
-            ) from None
+            raise _lock_held(engine) from None
     if as_json:
         _print_json(decision.as_json())
     else:
