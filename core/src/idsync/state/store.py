@@ -123,9 +123,11 @@ def _is_dead(owner: str) -> bool:
 
 def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
     cursor = dbapi_connection.cursor()
+    # Waiting first: two runners opening a new file both switch it to WAL, which takes the
+    # write lock; without the timeout set, the second fails at once with "database is locked".
+    cursor.execute("PRAGMA busy_timeout=30000")
     cursor.execute("PRAGMA journal_mode=WAL")
     cursor.execute("PRAGMA synchronous=NORMAL")
-    cursor.execute("PRAGMA busy_timeout=30000")
     cursor.close()
 
 
