@@ -131,7 +131,7 @@ def test_compiled_expressions_are_cached(ex: Expressions) -> None:
         "{{ person.name.__init__.__globals__ }}",
         "{{ person['__class__'] }}",
         "{{ person | attr('__dict__') }}",
-        "{{ person._printable }}",
+        "{{ person._defaults_and_unique_contracts }}",
         "{{ contract.active_at.__func__.__globals__ }}",
         "{{ cycler.__init__.__globals__.os.system('true') }}",
         "{{ person.contracts.append(1) }}",

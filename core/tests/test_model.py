@@ -5,7 +5,18 @@ from __future__ import annotations
 import datetime as dt
 
 import pytest
-from idsync.model import Blocked, Contract, Department, Name, Permission, Person, Ref
+from idsync.model import (
+    MAX_ID,
+    MAX_TEXT,
+    Blocked,
+    Contract,
+    Department,
+    Name,
+    Permission,
+    Person,
+    Ref,
+    validation_problem,
+)
 from pydantic import ValidationError
 
 D = dt.date
@@ -109,8 +120,53 @@ def test_names_are_stripped_and_validated() -> None:
         Name.model_validate({"family": "Vries", "convention": "X"})
     with pytest.raises(ValidationError, match="family"):
         Name.model_validate({"family": ""})
-    with pytest.raises(ValidationError, match="control characters"):
+    with pytest.raises(ValidationError) as info:
         Person.model_validate({"external_id": "1\n2", "name": {"family": "Vries"}})
+    assert [validation_problem(e) for e in info.value.errors()] == ["contains control characters"]
+
+
+@pytest.mark.parametrize(
+    ("where", "value", "problem"),
+    [
+        ("family", "Vr\x00ies", "contains control characters"),
+        ("family", "Vries\u202e", "contains control characters"),
+        ("family", "\x1b[31mVries", "contains control characters"),
+        ("family", "Vr\x85ies", "contains control characters"),
+        ("family", "Vr\x7fies", "contains control characters"),
+        (
+            "given",
+            "x" * (MAX_TEXT + 1),
+            f"is {MAX_TEXT + 1} characters long; at most 1000 are allowed",
+        ),
+        (
+            "external_id",
+            "1" * (MAX_ID + 1),
+            f"is {MAX_ID + 1} characters long; at most 200 are allowed",
+        ),
+    ],
+)
+def test_unprintable_or_overlong_text_is_refused_in_words(
+    where: str, value: str, problem: str
+) -> None:
+    row: dict[str, object] = {"external_id": "1", "name": {"family": "Vries"}}
+    if where == "external_id":
+        row["external_id"] = value
+    else:
+        row["name"] = {"family": "Vries", where: value}
+    with pytest.raises(ValidationError) as info:
+        Person.model_validate(row)
+    assert [validation_problem(e) for e in info.value.errors()] == [problem]
+
+
+def test_printable_text_beyond_ascii_passes_and_surrounding_blanks_are_trimmed() -> None:
+    person = Person.model_validate(
+        {"external_id": " 7 ", "name": {"given": "Ëlise\u00a0Zoë", "family": " Çelik "}}
+    )
+    assert (person.external_id, person.name.given, person.name.family) == (
+        "7",
+        "Ëlise\u00a0Zoë",
+        "Çelik",
+    )
 
 
 # --- contracts in time ----------------------------------------------------------------

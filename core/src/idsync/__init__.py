@@ -27,6 +27,7 @@ from idsync.model import (
     PluginKind,
     Ref,
     RunSummary,
+    validation_problem,
 )
 from idsync.world import World, generate_world
 
@@ -59,4 +60,5 @@ __all__ = [
     "__version__",
     "generate_world",
     "hookimpl",
+    "validation_problem",
 ]

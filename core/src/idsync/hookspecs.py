@@ -35,6 +35,7 @@ if TYPE_CHECKING:
         Department,
         HookContext,
         Permission,
+        Person,
         PluginAbout,
         RunSummary,
     )
@@ -80,13 +81,16 @@ def idsync_expression_functions() -> Mapping[str, Callable[..., Any]]:  # type: 
 
 
 @hookspec(firstresult=True)
-def idsync_persons(ctx: HookContext) -> Iterable[Mapping[str, Any] | Blocked]:  # type: ignore[empty-body]
+def idsync_persons(ctx: HookContext) -> Iterable[Mapping[str, Any] | Person | Blocked]:  # type: ignore[empty-body]
     """Stream the persons of the source.
 
     Yields one mapping per person in the shape of :class:`~idsync.model.Person` (the plugin
     translates its vendor's field names), or a :class:`~idsync.model.Blocked` for a row it
     cannot translate, naming the person, the field and the problem. The engine validates each
     mapping; an invalid one is blocked with the validation error, and the others go on.
+    A plugin that validates its rows itself (to name its own vendor field in a problem) may
+    yield the validated :class:`~idsync.model.Person` instead: the engine takes it as it is,
+    and does not validate it twice.
     An error raised while streaming fails the whole import (nothing downstream changes).
     """
 

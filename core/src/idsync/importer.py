@@ -22,7 +22,7 @@ from loguru import logger
 from pydantic import ValidationError
 
 from idsync.config import SourceConfig
-from idsync.model import Blocked, Department, HookContext, Person
+from idsync.model import Blocked, Department, HookContext, Person, validation_problem
 from idsync.plugins import System
 from idsync.secrets import redact
 from idsync.state import Store
@@ -100,15 +100,12 @@ def _loc(parts: Iterable[int | str]) -> str:
     return ".".join(str(p) for p in parts) or "(person)"
 
 
-def _message(problem: Mapping[str, Any]) -> str:
-    return str(problem["msg"]).removeprefix("Value error, ")
-
-
 def _blocked_from(error: ValidationError, person: str, source: str) -> Blocked:
     problems = error.errors()
     first = problems[0]
     detail = "; ".join(
-        f"{_loc(p['loc'])}: {_message(p)}" if i else _message(p) for i, p in enumerate(problems[:5])
+        f"{_loc(p['loc'])}: {validation_problem(p)}" if i else validation_problem(p)
+        for i, p in enumerate(problems[:5])
     )
     return Blocked(
         person=person, field=_loc(first["loc"]), problem=redact(detail)[:500], source=source
@@ -237,11 +234,19 @@ def _import_source(
     imp = SourceImport(source=name)
     shared = _Shared()
     try:
-        for raw in system.hook.idsync_departments(ctx=ctx) or ():
+        for dep_index, raw in enumerate(system.hook.idsync_departments(ctx=ctx) or ()):
             try:
                 dep = raw if isinstance(raw, Department) else Department.model_validate(raw)
             except ValidationError as exc:
-                logger.bind(system=name).warning("department skipped: {}", redact(str(exc)))
+                what = (
+                    _label(raw, dep_index) if isinstance(raw, Mapping) else f"(row {dep_index + 1})"
+                )
+                problems = "; ".join(
+                    f"{_loc(p['loc'])}: {validation_problem(p)}" for p in exc.errors()[:5]
+                )
+                logger.bind(system=name).warning(
+                    "department {} skipped: {}", what, redact(problems)
+                )
                 continue
             imp.departments[dep.external_id] = dep
         duplicates: set[str] = set()

@@ -8,10 +8,11 @@ nothing downstream knows a vendor's field names. Lifecycle hooks receive one
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Mapping
 from enum import StrEnum
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+from pydantic import BaseModel, ConfigDict, Field, StringConstraints, model_validator
 
 __all__ = [
     "Account",
@@ -35,6 +36,7 @@ __all__ = [
     "PluginKind",
     "Ref",
     "RunSummary",
+    "validation_problem",
 ]
 
 
@@ -54,23 +56,33 @@ MAX_ID = 200
 """Longest identifier (external id, code): what the state store's columns hold."""
 MAX_TEXT = 1000
 """Longest other text (a name, an e-mail address): anything longer is broken data."""
-_BIDI_CONTROLS = frozenset("\u202a\u202b\u202c\u202d\u202e\u2066\u2067\u2068\u2069")
+
+PRINTABLE = r"^[^\x00-\x1f\x7f-\x9f\u202a-\u202e\u2066-\u2069]*$"
+"""Text without control characters (C0, DEL, C1) or bidirectional overrides.
+
+They would reach targets, logs and terminals as they are (a name that reorders itself, an
+escape sequence), so a row carrying them is refused rather than passed on. The check runs
+inside pydantic-core, with the length limit: no Python call per field.
+"""
+
+Text = Annotated[str, StringConstraints(pattern=PRINTABLE, max_length=MAX_TEXT)]
+"""Printable text of at most :data:`MAX_TEXT` characters."""
+Identifier = Annotated[str, StringConstraints(pattern=PRINTABLE, max_length=MAX_ID)]
+"""A printable identifier of at most :data:`MAX_ID` characters."""
 
 
-def _clean(value: str | None, limit: int) -> str | None:
-    """``value`` when it is printable text of at most ``limit`` characters; else ValueError.
+def validation_problem(error: Mapping[str, Any]) -> str:
+    """A readable sentence for one pydantic error of a model here (``error`` as in ``errors()``).
 
-    Control characters (C0, DEL, C1) and bidirectional overrides would reach targets, logs
-    and terminals as they are (a name that reorders itself, an escape sequence), so a row
-    carrying them is refused rather than passed on.
+    pydantic's own words for the text checks quote the pattern; these say what is wrong.
     """
-    if value is None:
-        return None
-    if any(ord(ch) < 32 or 127 <= ord(ch) < 160 or ch in _BIDI_CONTROLS for ch in value):
-        raise ValueError("contains control characters")
-    if len(value) > limit:
-        raise ValueError(f"is {len(value)} characters long; at most {limit} are allowed")
-    return value
+    kind, value = error.get("type"), error.get("input")
+    if kind == "string_pattern_mismatch" and (error.get("ctx") or {}).get("pattern") == PRINTABLE:
+        return "contains control characters"
+    if kind == "string_too_long" and isinstance(value, str):
+        limit = (error.get("ctx") or {}).get("max_length")
+        return f"is {len(value)} characters long; at most {limit} are allowed"
+    return str(error.get("msg", "")).removeprefix("Value error, ")
 
 
 class Name(_Model):
@@ -80,21 +92,14 @@ class Name(_Model):
     ``partner_prefix`` the partner's family name; ``convention`` says how they combine.
     """
 
-    given: str | None = None
-    nick: str | None = None
-    initials: str | None = None
-    family: str = Field(min_length=1)
-    family_prefix: str | None = None
-    partner: str | None = None
-    partner_prefix: str | None = None
+    given: Text | None = None
+    nick: Text | None = None
+    initials: Text | None = None
+    family: Text = Field(min_length=1)
+    family_prefix: Text | None = None
+    partner: Text | None = None
+    partner_prefix: Text | None = None
     convention: NamingConvention = "B"
-
-    @field_validator(
-        "given", "nick", "initials", "family", "family_prefix", "partner", "partner_prefix"
-    )
-    @classmethod
-    def _text(cls, value: str | None) -> str | None:
-        return _clean(value, MAX_TEXT)
 
     @property
     def birth_family(self) -> str:
@@ -137,51 +142,26 @@ class Name(_Model):
 class Ref(_Model):
     """A coded reference (department, title, cost center, employer, location, contract type)."""
 
-    external_id: str | None = None
-    code: str | None = None
-    name: str | None = None
-
-    @field_validator("external_id", "code")
-    @classmethod
-    def _identifier(cls, value: str | None) -> str | None:
-        return _clean(value, MAX_ID)
-
-    @field_validator("name")
-    @classmethod
-    def _text(cls, value: str | None) -> str | None:
-        return _clean(value, MAX_TEXT)
+    external_id: Identifier | None = None
+    code: Identifier | None = None
+    name: Text | None = None
 
 
 class PersonRef(_Model):
     """A reference to another person, e.g. a manager."""
 
-    external_id: str
-    display_name: str | None = None
-
-    @field_validator("external_id")
-    @classmethod
-    def _identifier(cls, value: str) -> str:
-        return _clean(value, MAX_ID) or value
-
-    @field_validator("display_name")
-    @classmethod
-    def _text(cls, value: str | None) -> str | None:
-        return _clean(value, MAX_TEXT)
+    external_id: Identifier
+    display_name: Text | None = None
 
 
 class Contact(_Model):
     """Business and personal contact data."""
 
-    email: str | None = None
-    phone: str | None = None
-    mobile: str | None = None
-    personal_email: str | None = None
-    personal_phone: str | None = None
-
-    @field_validator("*")
-    @classmethod
-    def _text(cls, value: str | None) -> str | None:
-        return _clean(value, MAX_TEXT)
+    email: Text | None = None
+    phone: Text | None = None
+    mobile: Text | None = None
+    personal_email: Text | None = None
+    personal_phone: Text | None = None
 
 
 class Contract(_Model):
@@ -191,7 +171,7 @@ class Contract(_Model):
     (``end=None``) never ends. ``end`` is the last working day, inclusive.
     """
 
-    external_id: str = Field(min_length=1)
+    external_id: Identifier = Field(min_length=1)
     start: dt.date
     end: dt.date | None = None
     department: Ref | None = None
@@ -204,11 +184,6 @@ class Contract(_Model):
     fte: float | None = Field(default=None, ge=0, le=10)
     hours_per_week: float | None = Field(default=None, ge=0, le=168)
     sequence: int | None = None
-
-    @field_validator("external_id")
-    @classmethod
-    def _identifier(cls, value: str) -> str:
-        return _clean(value, MAX_ID) or value
 
     @model_validator(mode="after")
     def _end_not_before_start(self) -> Contract:
@@ -227,8 +202,8 @@ class Contract(_Model):
 class Person(_Model):
     """A person as the sources know them: identity, name, contact, manager and contracts."""
 
-    external_id: str = Field(min_length=1)
-    display_name: str = ""
+    external_id: Identifier = Field(min_length=1)
+    display_name: Text = ""
     name: Name
     contact: Contact = Field(default_factory=Contact)
     manager: PersonRef | None = None
@@ -239,16 +214,6 @@ class Person(_Model):
     """The configured source the person came from (set by the engine)."""
     extra: dict[str, Any] = Field(default_factory=dict)
     """Source-specific fields, available to mappings as ``person.extra.<name>``."""
-
-    @field_validator("external_id")
-    @classmethod
-    def _identifier(cls, value: str) -> str:
-        return _clean(value, MAX_ID) or value
-
-    @field_validator("display_name")
-    @classmethod
-    def _printable(cls, value: str) -> str:
-        return _clean(value, MAX_TEXT) or value
 
     @model_validator(mode="after")
     def _defaults_and_unique_contracts(self) -> Person:
@@ -286,21 +251,11 @@ class Person(_Model):
 class Department(_Model):
     """A unit of the organisation; ``parent`` and ``manager`` are external ids."""
 
-    external_id: str = Field(min_length=1)
-    name: str = Field(min_length=1)
-    code: str | None = None
-    parent: str | None = None
-    manager: str | None = None
-
-    @field_validator("external_id", "code", "parent", "manager")
-    @classmethod
-    def _identifier(cls, value: str | None) -> str | None:
-        return _clean(value, MAX_ID)
-
-    @field_validator("name")
-    @classmethod
-    def _text(cls, value: str | None) -> str | None:
-        return _clean(value, MAX_TEXT)
+    external_id: Identifier = Field(min_length=1)
+    name: Text = Field(min_length=1)
+    code: Identifier | None = None
+    parent: Identifier | None = None
+    manager: Identifier | None = None
 
 
 class Blocked(_Model):

@@ -100,7 +100,7 @@ def test_sandbox_hook_serves_the_world_and_its_bad_rows(kit: type[Kit]) -> None:
             if isinstance(item, Blocked):
                 blocked.append(item)
             else:
-                persons[item["external_id"]] = Person.model_validate(item)
+                persons[item.external_id] = item
     assert sorted(b.person for b in blocked) == sorted(b["external_id"] for b in world.bad_persons)
     assert all(b.problem for b in blocked)
     # every valid person of the world comes back, with the contracts inside the window
@@ -174,7 +174,7 @@ def test_world_today_drives_the_window(kit: type[Kit]) -> None:
                 AfasSettings(base_url=server.url + sandbox.mount, token=sandbox.env["AFAS_TOKEN"])
             )
             found = [
-                p["external_id"]
+                p.external_id
                 for p in plugin.idsync_persons(kit.ctx())
                 if not isinstance(p, Blocked)
             ]

@@ -30,6 +30,7 @@ from idsync.model import (
     Department,
     HookContext,
     Permission,
+    Person,
     PluginAbout,
 )
 from idsync.plugins import LIFECYCLE_HOOKS, new_manager
@@ -196,7 +197,7 @@ class Harness:
             "idsync_correlate": (Account,),
             "idsync_accounts": (Account,),
             "idsync_permissions": (Permission,),
-            "idsync_persons": (Mapping, Blocked),
+            "idsync_persons": (Mapping, Person, Blocked),
             "idsync_departments": (Mapping, Department),
         }
         kinds = expected.get(hook)
@@ -355,8 +356,8 @@ class SourceHarness(Harness):
 
     spec: SourceSpec
 
-    def read(self) -> tuple[list[Mapping[str, Any]], list[Blocked]]:
-        """Every person mapping and every blocked row the source yields."""
+    def read(self) -> tuple[list[Mapping[str, Any] | Person], list[Blocked]]:
+        """Every person (mapping or :class:`Person`) and every blocked row the source yields."""
         items: Iterable[Any] = self.call("idsync_persons", ctx=self.ctx())
         rows = [i for i in items if not isinstance(i, Blocked)]
         blocked = [i for i in items if isinstance(i, Blocked)]

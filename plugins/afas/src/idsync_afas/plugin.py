@@ -12,6 +12,7 @@ from idsync import (
     ActionResult,
     Blocked,
     HookContext,
+    Person,
     PluginAbout,
     PluginKind,
     hookimpl,
@@ -96,7 +97,7 @@ class AfasPlugin:
     # --- source ----------------------------------------------------------------------------
 
     @hookimpl
-    def idsync_persons(self, ctx: HookContext) -> Iterator[dict[str, Any] | Blocked]:
+    def idsync_persons(self, ctx: HookContext) -> Iterator[Person | Blocked]:
         """Stream persons joined from Users, Employments, Positions and OrganizationalUnits."""
         settings = self._configured()
         return source.read_persons(self._api(ctx), settings, ctx.as_of)

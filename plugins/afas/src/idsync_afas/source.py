@@ -24,7 +24,7 @@ from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
-from idsync import Blocked, Person
+from idsync import Blocked, Person, validation_problem
 from pydantic import ValidationError
 
 from idsync_afas.client import AfasClient
@@ -99,6 +99,9 @@ _PERSON_FIELDS = {
     ("contact", "phone"): "Telefoonnr_werk",
     ("contact", "mobile"): "Mobielnr_werk",
 }
+_NO_VALUE = {"value_error", "string_pattern_mismatch", "string_too_long"}
+"""Problems whose message says enough without the AFAS value (or that would repeat it)."""
+
 _CONTRACT_FIELDS = {
     "external_id": "ExternalID",
     "start": "Begindatum_functie",
@@ -358,11 +361,12 @@ def person_from_rows(
     manager_of: Mapping[str, list[str]],
     as_of: dt.date,
     row_label: str,
-) -> dict[str, Any] | Blocked:
-    """Translate one Users row (with its contracts from ``rows``) into a person mapping.
+) -> Person | Blocked:
+    """Translate one Users row (with its contracts from ``rows``) into a validated person.
 
-    ``row_label`` names the row when it has no employee number. Returns :class:`Blocked` when
-    the row cannot become a valid person.
+    ``row_label`` names the row when it has no employee number. Returns :class:`Blocked`,
+    naming the AFAS field, when the row cannot become a valid person. The person is validated
+    here (to name the AFAS field of a problem), so the engine takes it as it is.
     """
     number = _text(user.get("Medewerker"))
     if number is None:
@@ -414,14 +418,14 @@ def person_from_rows(
     except ValidationError as exc:
         error = exc.errors()[0]
         afas_field, prefix = _field_of(tuple(error["loc"]), contracts)
-        message = str(error["msg"]).removeprefix("Value error, ")
-        if isinstance(error.get("input"), int | float | str) and error["type"] != "value_error":
+        message = validation_problem(error)
+        if isinstance(error.get("input"), int | float | str) and error["type"] not in _NO_VALUE:
             message += f" (AFAS value {error['input']!r})"
         return Blocked(person=number, field=afas_field, problem=prefix + message)
     primary = model.primary_contract(as_of)
     if primary is not None and primary.manager is not None:
-        person["manager"] = primary.manager.model_dump()
-    return person
+        model.manager = primary.manager
+    return model
 
 
 def department_from_row(row: Mapping[str, Any]) -> dict[str, Any] | None:
@@ -459,7 +463,7 @@ _ORDER = {
 
 def read_persons(
     client: AfasClient, settings: AfasSettings, as_of: dt.date
-) -> Iterator[dict[str, Any] | Blocked]:
+) -> Iterator[Person | Blocked]:
     """Stream the persons of an AFAS environment (or :class:`Blocked` rows).
 
     Units, employments and positions are read first (each row held once, slim); the Users
@@ -493,8 +497,8 @@ def read_persons(
         label = f"row {index} of {settings.users_connector}"
         result = person_from_rows(user, rows, manager_of=manager_of, as_of=as_of, row_label=label)
         if (
-            isinstance(result, dict)
-            and not result["contracts"]
+            isinstance(result, Person)
+            and not result.contracts
             and settings.exclude_persons_without_contracts
         ):
             continue
