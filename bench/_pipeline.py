@@ -16,7 +16,7 @@ from pathlib import Path
 from typing import Any, TypeVar
 
 from _synthetic import department_rows, person_rows
-from idsync import Blocked, HookContext, PluginAbout, PluginKind, hookimpl
+from idsync import Blocked, HookContext, Person, PluginAbout, PluginKind, hookimpl
 from idsync.config import Pipeline, load_pipeline
 from idsync.engine import Engine, Progress
 from idsync.importer import SourceImport
@@ -192,7 +192,7 @@ class TimedEngine(Engine):
 
     def _plan(
         self, imports: list[SourceImport], as_of: dt.date, targets: Iterable[str] | None
-    ) -> Plan:
+    ) -> tuple[Plan, dict[str, Person]]:
         started = time.perf_counter()
         try:
             return super()._plan(imports, as_of, targets)

@@ -315,7 +315,7 @@ class Enforcer:
         """Adopt an existing account, then bring its attributes to the desired state."""
         with self._lock:
             self._refs[action.person or ""] = match.reference
-        linked = action.model_copy(update={"kind": ActionKind.CORRELATE, "changes": {}})
+        linked = action.replace(kind=ActionKind.CORRELATE, changes={})
         current = {k: match.data.get(k) for k in action.account if not k.startswith("@")}
         self._finish(
             linked,
@@ -337,7 +337,7 @@ class Enforcer:
         if action.manager:
             changes[MANAGER_KEY] = Change(before=None, after=action.manager)
         if changes and self.config.account.update_on_correlate:
-            update = action.model_copy(update={"kind": ActionKind.UPDATE, "changes": changes})
+            update = action.replace(kind=ActionKind.UPDATE, changes=changes)
             self._execute(update, match.reference)
         return match.reference
 
@@ -364,9 +364,8 @@ class Enforcer:
                     ctx=ctx, attribute=attribute, value=option
                 )
                 if free is not False:
-                    if option != value:
-                        action.account[attribute] = option
-                        action.changes[attribute] = Change(after=option)
+                    if option != value:  # a create's changes follow its account
+                        action.account = {**action.account, attribute: option}
                     break
             else:
                 self._finish(

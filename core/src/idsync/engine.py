@@ -15,11 +15,12 @@ from dataclasses import dataclass, field
 
 from loguru import logger
 
+from idsync import collector
 from idsync.config import Pipeline
 from idsync.enforce import Enforcer
 from idsync.expressions import Expressions
 from idsync.importer import SourceError, SourceImport, import_source, merge, stored_import
-from idsync.model import ActionKind, ActionStatus, Blocked, HookContext, RunSummary
+from idsync.model import ActionKind, ActionStatus, Blocked, HookContext, Person, RunSummary
 from idsync.plan import Action, Hold, Plan, make_plan
 from idsync.plugins import Registry, System
 from idsync.state import LockHeld, Store, now
@@ -118,14 +119,12 @@ class Engine:
 
     def _plan(
         self, imports: list[SourceImport], as_of: dt.date, targets: Iterable[str] | None
-    ) -> Plan:
+    ) -> tuple[Plan, dict[str, Person]]:
+        """The plan for the merged persons, and those persons (the enforcer reads them)."""
         persons, departments = merge(imports)
         chosen = [t for t in self.pipeline.targets if targets is None or t in set(targets)]
         accounts = {t: self.store.accounts(t) for t in self.pipeline.targets}
         resources = {t: self.store.resources(t) for t in chosen}
-        capabilities = {
-            t: self.system(t).hooks() for t in chosen if self.pipeline.targets[t].enabled
-        }
         capabilities = {
             t: self.system(t).hooks() for t in chosen if self.pipeline.targets[t].enabled
         }
@@ -141,7 +140,7 @@ class Engine:
             capabilities,
         )
         plan.blocked[:0] = [b for imp in imports for b in imp.blocked]
-        return plan
+        return plan, persons
 
     # --- commands --------------------------------------------------------------------
 
@@ -154,11 +153,12 @@ class Engine:
         """Read the sources and return what a run would do; writes nothing anywhere."""
         as_of = as_of or dt.date.today()
         progress = progress or Progress()
-        try:
-            imports = self._import(as_of, True, progress)
-        except SourceError as exc:
-            return RunReport(run_id=None, plan=None, error=str(exc), exit_code=EXIT_FAILED)
-        plan = self._plan(imports, as_of, targets)
+        with collector.paused():
+            try:
+                imports = self._import(as_of, True, progress)
+            except SourceError as exc:
+                return RunReport(run_id=None, plan=None, error=str(exc), exit_code=EXIT_FAILED)
+            plan, _ = self._plan(imports, as_of, targets)
         for imp in imports:
             if imp.held:
                 plan.held.insert(
@@ -211,7 +211,8 @@ class Engine:
         report = RunReport(run_id=run_id, plan=None)
         log = logger.bind(run=run_id)
         try:
-            self._run(report, as_of, dry_run, approved, targets, progress, cancel)
+            with collector.paused():  # until enforcing, which runs collector.settled()
+                self._run(report, as_of, dry_run, approved, targets, progress, cancel)
         except SourceError as exc:
             report.error = str(exc)
             report.exit_code = EXIT_FAILED
@@ -296,7 +297,7 @@ class Engine:
                 self.store.accept_snapshot(
                     imp.source, run_id, imp.changed, imp.removed, departments, imp.counts
                 )
-        plan = self._plan(imports, as_of, targets)
+        plan, persons = self._plan(imports, as_of, targets)
         report.plan = plan
         report.blocked = plan.blocked
         plan.held = [h for h in plan.held if not _approved(approved, h.system, h.kind)]
@@ -318,31 +319,50 @@ class Engine:
                         if a.kind.value == hold.kind
                     ][:1000],
                 )
-        persons, _ = merge(imports)
-        remaining = list(plan.targets.items())
-        for index, (name, target_plan) in enumerate(remaining):
-            if cancel is not None and cancel.is_set():
-                report.stopped = any(tp.actions for _, tp in remaining[index:])
-                break
-            system = self.system(name)
-            enforcer = Enforcer(
-                system,
-                self.pipeline.targets[name],
-                self.store,
-                run_id=run_id,
-                as_of=as_of,
-                dry_run=dry_run,
-                persons=persons,
-                held_kinds=plan.held_kinds(name),
-                progress=progress.enforcing(name, len(target_plan.actions)),
-                cancel=cancel,
-            )
-            report.counts.update(enforcer.run(target_plan.actions))
-            report.stopped |= enforcer.stopped
+        self._enforce(report, plan, persons, as_of, dry_run, progress, cancel)
         if report.count(ActionStatus.FAILED.value):
             report.exit_code = EXIT_FAILED
         elif report.held:
             report.exit_code = EXIT_HELD
+
+    def _enforce(
+        self,
+        report: RunReport,
+        plan: Plan,
+        persons: dict[str, Person],
+        as_of: dt.date,
+        dry_run: bool,
+        progress: Progress,
+        cancel: threading.Event | None,
+    ) -> None:
+        """Carry out the plan target by target.
+
+        The collector works again (failed calls leave reference cycles behind), but leaves
+        the persons and the plan, alive until the run ends, out of its walks.
+        """
+        run_id = report.run_id
+        assert run_id is not None
+        with collector.settled(), collector.running():
+            remaining = list(plan.targets.items())
+            for index, (name, target_plan) in enumerate(remaining):
+                if cancel is not None and cancel.is_set():
+                    report.stopped = any(tp.actions for _, tp in remaining[index:])
+                    break
+                system = self.system(name)
+                enforcer = Enforcer(
+                    system,
+                    self.pipeline.targets[name],
+                    self.store,
+                    run_id=run_id,
+                    as_of=as_of,
+                    dry_run=dry_run,
+                    persons=persons,
+                    held_kinds=plan.held_kinds(name),
+                    progress=progress.enforcing(name, len(target_plan.actions)),
+                    cancel=cancel,
+                )
+                report.counts.update(enforcer.run(target_plan.actions))
+                report.stopped |= enforcer.stopped
 
 
 def _approved(approved: set[str], system: str, kind: str) -> bool:

@@ -211,6 +211,16 @@ class Evaluator:
         self.config = config
         self.expressions = expressions
         self.as_of = as_of
+        self._parsed: dict[str, Permission] = {}
+
+    def _permission(self, text: str) -> Permission:
+        """``text`` parsed, once per distinct text: every person granted the same permission
+        shares one object (nothing changes a planned permission; the enforcer copies it to
+        add the target's reference)."""
+        permission = self._parsed.get(text)
+        if permission is None:
+            permission = self._parsed[text] = Permission.parse(text)
+        return permission
 
     def _fail(self, person: Person, where: str, exc: ExpressionError) -> Desired:
         return Desired(
@@ -329,7 +339,7 @@ class Evaluator:
                 if not self.expressions.test(rule.when, ctx):
                     continue
                 if rule.grant is not None:
-                    permission = Permission.parse(rule.grant)
+                    permission = self._permission(rule.grant)
                     out[permission.key] = permission
                     break
                 assert rule.dynamic is not None
@@ -338,7 +348,7 @@ class Evaluator:
                 if not name.strip():
                     continue  # a contract without the data the template needs gives no permission
                 try:
-                    permission = Permission.parse(text)
+                    permission = self._permission(str(text))
                 except ValueError as exc:
                     raise ExpressionError(f"permission {str(text)[:80]!r}: {exc}") from None
                 out[permission.key] = permission

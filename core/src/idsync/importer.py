@@ -21,12 +21,12 @@ from typing import Any
 from loguru import logger
 from pydantic import ValidationError
 
+from idsync import collector
 from idsync.config import SourceConfig
 from idsync.model import Blocked, Department, HookContext, Person, validation_problem
 from idsync.plugins import System
 from idsync.secrets import redact
 from idsync.state import Store
-from idsync.state.store import collector_paused
 
 __all__ = ["SourceImport", "import_source", "merge", "stored_import"]
 
@@ -180,7 +180,7 @@ def import_source(
     progress: Callable[[int], None] | None = None,
 ) -> SourceImport:
     """Read one source through its plugin and compare it with the last accepted snapshot."""
-    with collector_paused():
+    with collector.paused():
         return _import_source(system, config, store, ctx, progress)
 
 

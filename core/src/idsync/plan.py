@@ -11,41 +11,104 @@ from __future__ import annotations
 import datetime as dt
 from collections import Counter, defaultdict
 from collections.abc import Callable, Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
+from types import MappingProxyType
 from typing import Any
 
-from pydantic import BaseModel, Field
+from pydantic import BaseModel
 
+from idsync import collector
 from idsync.config import Pipeline, TargetConfig
 from idsync.evaluate import MANAGER_KEY, Candidates, Desired, Evaluator
 from idsync.expressions import ExpressionError, Expressions
 from idsync.model import ActionKind, Blocked, Change, Department, Permission, Person
 from idsync.state import AccountState
-from idsync.state.store import collector_paused
 
 __all__ = ["Action", "Hold", "Plan", "TargetPlan", "make_plan"]
 
 _ORDER = {kind: i for i, kind in enumerate(ActionKind)}
 
 
-class Action(BaseModel):
-    """One planned action for one person (or, for resources, the target)."""
+_NOTHING: Mapping[str, Any] = MappingProxyType({})
 
-    target: str
-    person: str | None = None
-    kind: ActionKind
-    key: str | None = None
-    """The permission or resource key (``group:Sales``) for grant, revoke and resource."""
-    changes: dict[str, Change] = Field(default_factory=dict)
-    reason: str = ""
-    account: dict[str, Any] = Field(default_factory=dict)
-    """The desired account attributes (create and update)."""
-    candidates: dict[str, Sequence[Any]] = Field(default_factory=dict)
-    """Unique attributes' remaining candidates, tried at create when the planned one is taken
-    (rendered when first read: most creates never need them)."""
-    unique_base: dict[str, Any] = Field(default_factory=dict)
-    permission: Permission | None = None
-    manager: str | None = None
-    reference: str | None = None
+
+class Action:
+    """One planned action for one person (or, for resources, the target).
+
+    A plan holds hundreds of thousands of these on the first run of a large organisation, so
+    an action is a plain slotted object that shares what it is given (the desired account
+    data, the permission) rather than a validated copy, and a create keeps its attributes
+    once: its :attr:`changes` are derived from :attr:`account` when read.
+    """
+
+    __slots__ = (
+        "_changes",
+        "account",
+        "candidates",
+        "key",
+        "kind",
+        "manager",
+        "permission",
+        "person",
+        "reason",
+        "reference",
+        "target",
+        "unique_base",
+    )
+
+    def __init__(
+        self,
+        *,
+        target: str,
+        kind: ActionKind,
+        person: str | None = None,
+        key: str | None = None,
+        changes: Mapping[str, Change] | None = None,
+        reason: str = "",
+        account: Mapping[str, Any] | None = None,
+        candidates: Mapping[str, Sequence[Any]] | None = None,
+        unique_base: Mapping[str, Any] | None = None,
+        permission: Permission | None = None,
+        manager: str | None = None,
+        reference: str | None = None,
+    ) -> None:
+        self.target = target
+        self.kind = kind
+        self.person = person
+        self.key = key
+        """The permission or resource key (``group:Sales``) for grant, revoke and resource."""
+        self._changes = changes
+        self.reason = reason
+        self.account: Mapping[str, Any] = _NOTHING if account is None else account
+        """The desired account attributes (create and update)."""
+        self.candidates: Mapping[str, Sequence[Any]] = (
+            _NOTHING if candidates is None else candidates
+        )
+        """Unique attributes' remaining candidates, tried at create when the planned one is
+        taken (rendered when first read: most creates never need them)."""
+        self.unique_base: Mapping[str, Any] = _NOTHING if unique_base is None else unique_base
+        self.permission = permission
+        self.manager = manager
+        self.reference = reference
+
+    @property
+    def changes(self) -> Mapping[str, Change]:
+        """The attributes this action writes, with before and after.
+
+        An update's are the ones that differ; a create's are all of its account's, from
+        nothing (derived here, so the plan holds them once).
+        """
+        if self._changes is not None:
+            return self._changes
+        if self.kind is ActionKind.CREATE:
+            return {k: Change(after=v) for k, v in self.account.items()}
+        return _NOTHING
+
+    def replace(self, **values: Any) -> Action:
+        """A copy with ``values`` (the constructor's keywords) changed."""
+        fields = {name: getattr(self, name) for name in self.__slots__ if name != "_changes"}
+        fields["changes"] = self._changes
+        return Action(**{**fields, **values})
 
     def summary(self) -> dict[str, Any]:
         """The action as ``--json`` prints it."""
@@ -60,6 +123,10 @@ class Action(BaseModel):
             out["key"] = self.key
         return out
 
+    def __repr__(self) -> str:
+        key = f" {self.key}" if self.key else ""
+        return f"<Action {self.target} {self.kind.value}{key} person={self.person!r}>"
+
 
 class Hold(BaseModel):
     """Work held by a threshold: a source's import or a target's action kind."""
@@ -72,11 +139,12 @@ class Hold(BaseModel):
     reason: str
 
 
-class TargetPlan(BaseModel):
+@dataclass
+class TargetPlan:
     """A target's actions, grouped by person in lifecycle order."""
 
     target: str
-    actions: list[Action] = Field(default_factory=list)
+    actions: list[Action] = field(default_factory=list)
     managed: int = 0
     """How many accounts idsync managed in the target before the plan."""
 
@@ -85,13 +153,14 @@ class TargetPlan(BaseModel):
         return Counter(a.kind.value for a in self.actions)
 
 
-class Plan(BaseModel):
+@dataclass
+class Plan:
     """Everything a run would do."""
 
     as_of: dt.date
-    targets: dict[str, TargetPlan] = Field(default_factory=dict)
-    blocked: list[Blocked] = Field(default_factory=list)
-    held: list[Hold] = Field(default_factory=list)
+    targets: dict[str, TargetPlan] = field(default_factory=dict)
+    blocked: list[Blocked] = field(default_factory=list)
+    held: list[Hold] = field(default_factory=list)
 
     def actions(self) -> Iterable[Action]:
         """Every action, target by target."""
@@ -207,7 +276,6 @@ def _person_actions(
             add(
                 ActionKind.CREATE,
                 account=attributes,
-                changes={k: Change(after=v) for k, v in attributes.items()},
                 candidates=candidates,
                 unique_base=base,
                 manager=desired.manager,
@@ -265,7 +333,7 @@ def make_plan(
     hook names}``) leaves out actions a target's plugin does not implement: a target without
     enable/disable has no access lifecycle, one without delete keeps disabled accounts.
     """
-    with collector_paused():
+    with collector.paused():
         return _make_plan(
             pipeline,
             persons,

@@ -404,9 +404,7 @@ class Reconciler:
             )
             if link and entitled:
                 fixes.actions.append(
-                    creates[pid].model_copy(
-                        update={"reason": "reconcile: link the existing account"}, deep=True
-                    )
+                    creates[pid].replace(reason="reconcile: link the existing account")
                 )
         if link and any(not u["entitled"] for u in findings.unlinked):
             findings.notes.append(

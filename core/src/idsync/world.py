@@ -13,16 +13,15 @@ The same ``size``, ``seed`` and ``today`` always give the same world.
 from __future__ import annotations
 
 import datetime as dt
-import gc
 import random
 import unicodedata
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from functools import cached_property, lru_cache
 from itertools import accumulate
 from typing import Any
 
+from idsync import collector
 from idsync.model import Department, Name, NamingConvention, Person, PersonRef
 
 __all__ = ["EMAIL_DOMAIN", "FIRST_EMPLOYEE_NUMBER", "World", "generate_world"]
@@ -835,21 +834,8 @@ def generate_world(size: int = 1000, seed: int = 0, today: dt.date | None = None
     if size < 0:
         raise ValueError(f"size must be 0 or more, not {size}")
     today = today or dt.date.today()
-    with _collector_paused():
+    with collector.paused():
         return _generate(size, seed, today)
-
-
-@contextmanager
-def _collector_paused() -> Iterator[None]:
-    """Pause the cyclic garbage collector: a world is a large, acyclic, growing object graph,
-    and repeated full collections over it would double the time it takes to build."""
-    enabled = gc.isenabled()
-    gc.disable()
-    try:
-        yield
-    finally:
-        if enabled:
-            gc.enable()
 
 
 def _generate(size: int, seed: int, today: dt.date) -> World:

@@ -12,7 +12,6 @@ with its audit record in one transaction at once, so a killed run loses nothing 
 from __future__ import annotations
 
 import datetime as dt
-import gc
 import os
 import socket
 import threading
@@ -27,10 +26,11 @@ from alembic import command
 from alembic.config import Config
 from sqlalchemy.engine import Connection, Engine
 
+from idsync import collector
 from idsync.secrets import redact_data
 from idsync.state import schema as t
 
-__all__ = ["AccountState", "LockHeld", "Store", "collector_paused", "now"]
+__all__ = ["AccountState", "LockHeld", "Store", "now"]
 
 _CHUNK = 500
 EXIT_CRASHED = 1
@@ -64,24 +64,6 @@ _ACCOUNT_PERMISSIONS_DELETE = t.permissions.delete().where(
     (t.permissions.c.target == sa.bindparam("w_target"))
     & (t.permissions.c.person == sa.bindparam("w_person"))
 )
-
-
-@contextmanager
-def collector_paused() -> Iterator[None]:
-    """Pause Python's cyclic garbage collector for a block that builds a large object graph.
-
-    Importing, reading every shadow and planning each allocate hundreds of thousands of small
-    objects next to the persons already in memory; every full collection in between walks all
-    of them again (a third of a 100,000-person plan). None of this work makes reference
-    cycles, so nothing is left for the collector to find when it resumes.
-    """
-    enabled = gc.isenabled()
-    gc.disable()
-    try:
-        yield
-    finally:
-        if enabled:
-            gc.enable()
 
 
 def now() -> dt.datetime:
@@ -363,7 +345,7 @@ class Store:
             a.person, a.reference, a.data, a.enabled, a.disabled_on, a.unique_base
         ).where(a.target == target)
         granted = sa.select(p.person, p.key, p.reference).where(p.target == target)
-        with collector_paused(), self.engine.connect() as conn:
+        with collector.paused(), self.engine.connect() as conn:
             # Fetched whole and unpacked as tuples: a nightly run reads every shadow.
             out = {
                 person: AccountState(
