@@ -367,3 +367,19 @@ def test_permission_parse_keeps_extra_fields() -> None:
     permission = Permission.parse("group:department_ICT", reference="g-1", data={"code": "ICT"})
     assert permission.reference == "g-1"
     assert permission.data == {"code": "ICT"}
+
+
+def test_extra_fields_have_one_order_whatever_order_the_source_gave() -> None:
+    def person(extra: dict[str, object]) -> Person:
+        return Person.model_validate(
+            {"external_id": "1", "name": {"family": "Vries"}, "extra": extra}
+        )
+
+    one = person({"badge": "B1", "UPN": "j@x", "InSite": True})
+    other = person({"InSite": True, "UPN": "j@x", "badge": "B1"})
+    assert list(one.extra) == ["InSite", "UPN", "badge"]
+    # The snapshot's fingerprint is taken of this JSON: equal data, equal fingerprint.
+    assert one.model_dump_json() == other.model_dump_json()
+    assert person({"badge": "B2", "UPN": "j@x", "InSite": True}).model_dump_json() != (
+        one.model_dump_json()
+    )

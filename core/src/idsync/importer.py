@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import datetime as dt
 import hashlib
-import json
 from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
 from typing import Any
@@ -51,13 +50,14 @@ class SourceImport:
     """Why the import is held, or None."""
 
 
-def _digest(data: Any) -> str:
-    text = json.dumps(data, sort_keys=True, separators=(",", ":"), default=str)
-    return hashlib.blake2b(text.encode(), digest_size=16).hexdigest()
+def _digest(person: Person) -> str:
+    """The person's fingerprint: equal for equal data, whatever order a source listed it in
+    (``extra`` is kept sorted by name; every other field has its place in the model)."""
+    return hashlib.blake2b(person.model_dump_json().encode(), digest_size=16).hexdigest()
 
 
 def _snapshot_data(person: Person) -> dict[str, Any]:
-    """What the snapshot stores of a person, and what its hash is taken of."""
+    """What the snapshot stores of a person."""
     return person.model_dump(mode="json", exclude_defaults=True)
 
 
@@ -214,8 +214,8 @@ class _Shared:
                 ref = fields[field_name]
                 if ref is None:
                     continue
-                # Equal values and the same fields given: the same reference in every way.
-                key = (ref.__class__, *ref.__dict__.values(), *sorted(ref.__pydantic_fields_set__))
+                # Equal values: interchangeable (nothing reads which fields a source gave).
+                key = (ref.__class__, *ref.__dict__.values())
                 shared = seen.get(key)
                 if shared is None:
                     seen[key] = ref
@@ -303,7 +303,7 @@ def _import_source(
     for pid, person in imp.persons.items():
         if pid in kept:
             continue
-        digest = _digest(_snapshot_data(person))
+        digest = _digest(person)
         if previous.get(pid) != digest:
             changed.add(pid, digest)
     imp.changed = changed

@@ -12,7 +12,14 @@ from collections.abc import Mapping
 from enum import StrEnum
 from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, StringConstraints, model_validator
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    StringConstraints,
+    field_validator,
+    model_validator,
+)
 
 __all__ = [
     "Account",
@@ -214,6 +221,13 @@ class Person(_Model):
     """The configured source the person came from (set by the engine)."""
     extra: dict[str, Any] = Field(default_factory=dict)
     """Source-specific fields, available to mappings as ``person.extra.<name>``."""
+
+    @field_validator("extra", mode="after")
+    @classmethod
+    def _sorted(cls, value: dict[str, Any]) -> dict[str, Any]:
+        # One order whatever order the source listed them in: a person's fingerprint
+        # (the snapshot's hash) then depends on the data alone.
+        return dict(sorted(value.items()))
 
     @model_validator(mode="after")
     def _defaults_and_unique_contracts(self) -> Person:
