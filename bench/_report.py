@@ -61,21 +61,11 @@ def _plan(results: list[dict[str, Any]]) -> list[str]:
         else:
             store = f"import {_s(wall['import'])}, plan {_s(wall['plan'])}"
         source = _s(wall["source"]) if "source" in wall else "-"
-        path = f"{r['path']} (proposed `_clean`)" if r.get("proposed") else r["path"]
         out.append(
-            f"| {_n(r['size'])} | {r['scenario']} | {path} | {_s(took)} | {_s(used)} |"
+            f"| {_n(r['size'])} | {r['scenario']} | {r['path']} | {_s(took)} | {_s(used)} |"
             f" {store} | {source} | {_mb(r['peak_rss_mb'])} | {_mb(r['rss_before_mb'])} |"
             f" {_actions(r['actions'])} |"
         )
-    proposed = [r for r in results if r.get("proposed")]
-    results = [r for r in results if not r.get("proposed")]
-    if proposed:
-        out += [
-            "",
-            "*proposed `_clean`*: the same run with the change to `idsync.model._clean` this",
-            "page's explanation proposes (one regular expression instead of a generator over",
-            "every character), swapped in for that process only.",
-        ]
     sizes = sorted({r["size"] for r in results})
     if len(sizes) >= 2:
         small, large = sizes[0], sizes[-1]
@@ -129,8 +119,7 @@ def _import(results: list[dict[str, Any]]) -> list[str]:
         "the Users connector page by page (`take` as shown), every person validated, hashed and",
         "compared with the last snapshot. *source*: time inside the plugin (HTTP, JSON, joining",
         "the connectors, its own checks); *engine*: the rest. `first`: an empty state store;",
-        "`repeat`: the snapshot of the first is stored and nothing changed; `repeat-proposed`:",
-        "the same with the proposed `idsync.model._clean` (see the plan section).",
+        "`repeat`: the snapshot of the first is stored and nothing changed.",
         "",
         "| scenario | persons | blocked | rows | requests | take | time | persons/s | rows/s | source | engine | peak RSS |",
         "|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|",
@@ -209,17 +198,13 @@ def _enforce(results: list[dict[str, Any]]) -> list[str]:
 
 
 def _noop(r: dict[str, Any]) -> list[str]:
-    rows = []
-    for label, run in (("as it is", r), ("proposed `_clean`", r.get("proposed"))):
-        if run is None:
-            continue
-        wall = run["wall"]
-        share = wall["source"] / wall["run"] if wall["run"] else 0.0
-        rows.append(
-            f"| {label} | {_n(run['persons'])} | {run['actions']} | {run['helloid']['requests']} |"
-            f" {r['afas_writes']} | {_s(wall['run'])} | {_s(wall['source'])} |"
-            f" {_s(wall['engine'])} | {share:.0%} | {_mb(run['peak_rss_mb'])} |"
-        )
+    wall = r["wall"]
+    share = wall["source"] / wall["run"] if wall["run"] else 0.0
+    row = (
+        f"| {_n(r['persons'])} | {r['actions']} | {r['helloid']['requests']} |"
+        f" {r['afas_writes']} | {_s(wall['run'])} | {_s(wall['source'])} |"
+        f" {_s(wall['engine'])} | {share:.0%} | {_mb(r['peak_rss_mb'])} |"
+    )
     return [
         "## No-op re-run",
         "",
@@ -228,11 +213,11 @@ def _noop(r: dict[str, Any]) -> list[str]:
         "inside the AFAS plugin (HTTP, JSON, joining the connectors, its own checks); *engine*:",
         "validation, hashing, the comparison with the snapshot, planning, the run's bookkeeping.",
         "",
-        "| model | persons | actions | requests to HelloID | writes to AFAS (both runs) | run | source | engine | source share | peak RSS |",
-        "|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|",
-        *rows,
+        "| persons | actions | requests to HelloID | writes to AFAS (both runs) | run | source | engine | source share | peak RSS |",
+        "|---:|---:|---:|---:|---:|---:|---:|---:|---:|",
+        row,
         "",
-        "The engine's part, step by step (the first row): "
+        "The engine's part, step by step: "
         + ", ".join(f"{name} {_s(seconds)}" for name, seconds in r["steps"].items())
         + " (*rest*: the snapshot, the plan and the run recorded, the lock, the enforcer's set-up).",
         "",

@@ -84,8 +84,8 @@ def run(url: str, work: Path, as_of: dt.date, page_size: int = 1000) -> list[dic
     db = work / "import" / "state.db"
     db.parent.mkdir(parents=True, exist_ok=True)
     base = ["--url", url, "--db", str(db), "--page-size", str(page_size), "--as-of", str(as_of)]
-    for scenario in ("first", "repeat", "repeat-proposed"):
-        extra = {"first": ["--accept"], "repeat": [], "repeat-proposed": ["--proposed"]}[scenario]
+    for scenario in ("first", "repeat"):
+        extra = ["--accept"] if scenario == "first" else []
         result = child("importing", ["--measure", *base, *extra])
         result.update(scenario=scenario, page_size=page_size)
         results.append(result)
@@ -106,12 +106,7 @@ def main() -> None:
     parser.add_argument("--as-of", type=dt.date.fromisoformat, default=dt.date.today())
     parser.add_argument("--accept", action="store_true", help="store the snapshot afterwards")
     parser.add_argument("--measure", action="store_true")
-    parser.add_argument("--proposed", action="store_true", help="the proposed model._clean")
     args = parser.parse_args()
-    if args.proposed:
-        import _proposed
-
-        _proposed.apply()
     if args.db is not None:
         log_to(args.db.parent / "idsync.log")
     if not args.measure:

@@ -112,9 +112,6 @@ def run(afas: str, work: Path, as_of: dt.date) -> dict[str, Any]:
         sim.clear()
         result = child("noop", ["--measure", *base])
         result["helloid"] = tally(HelloIDSim(sim.root).requests())
-        # Once more (still nothing to do), with the proposed change to the model's text check.
-        result["proposed"] = child("noop", ["--measure", "--proposed", *base])
-        result["proposed"]["helloid"] = tally(HelloIDSim(sim.root).requests())
     root = afas.removesuffix("/profitrestservices")
     result["afas_writes"] = _afas_writes(root)
     result["setup"] = seeded
@@ -124,12 +121,6 @@ def run(afas: str, work: Path, as_of: dt.date) -> dict[str, Any]:
         f" HelloID requests {result['helloid']['requests']}, AFAS writes {result['afas_writes']};"
         f" {wall['run']:.1f} s = source {wall['source']:.1f} s + engine {wall['engine']:.1f} s,"
         f" peak {result['peak_rss_mb']:.0f} MB",
-        flush=True,
-    )
-    wall = result["proposed"]["wall"]
-    print(
-        f"  no-op run (proposed _clean): {result['proposed']['actions']} actions;"
-        f" {wall['run']:.1f} s = source {wall['source']:.1f} s + engine {wall['engine']:.1f} s",
         flush=True,
     )
     return result
@@ -143,12 +134,7 @@ def main() -> None:
     parser.add_argument("--as-of", type=dt.date.fromisoformat, required=True)
     parser.add_argument("--setup", action="store_true")
     parser.add_argument("--measure", action="store_true")
-    parser.add_argument("--proposed", action="store_true", help="the proposed model._clean")
     args = parser.parse_args()
-    if args.proposed:
-        import _proposed
-
-        _proposed.apply()
     if args.db is not None:
         log_to(args.db.parent / "idsync.log")
     if args.setup:

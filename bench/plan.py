@@ -170,13 +170,6 @@ def run(sizes: list[int], work: Path) -> list[dict[str, Any]]:
                     result["setup"] = {**seeded, "seconds": round(setup_s, 1)}
                 results.append(result)
                 print(f"  plan {scenario:6} {path:6} {size:>7}: {_brief(result)}", flush=True)
-    # The nightly run again, with the proposed change to the model's text check.
-    size = max(sizes)
-    db = work / f"steady-{size}-engine" / "state.db"
-    result = child("plan", ["--case", "engine", "--size", str(size), "--db", str(db), "--proposed"])
-    result.update(size=size, scenario="steady", path="engine", proposed=True)
-    results.append(result)
-    print(f"  plan steady engine {size:>7} (proposed _clean): {_brief(result)}", flush=True)
     return results
 
 
@@ -192,12 +185,7 @@ def main() -> None:
     parser.add_argument("--setup", action="store_true")
     parser.add_argument("--size", type=int, required=True)
     parser.add_argument("--db", type=Path)
-    parser.add_argument("--proposed", action="store_true", help="the proposed model._clean")
     args = parser.parse_args()
-    if args.proposed:
-        import _proposed
-
-        _proposed.apply()
     if args.db is not None:
         log_to(args.db.parent / "idsync.log")
     if args.setup:
