@@ -14,7 +14,9 @@ from __future__ import annotations
 import datetime as dt
 import os
 import socket
+import sqlite3
 import threading
+import time
 from collections.abc import Iterable, Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass, field
@@ -103,14 +105,33 @@ def _is_dead(owner: str) -> bool:
     return False
 
 
+_WAL_PATIENCE = 30.0
+"""Seconds a new connection keeps trying to switch a locked SQLite file to WAL."""
+
+
 def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
     cursor = dbapi_connection.cursor()
-    # Waiting first: two runners opening a new file both switch it to WAL, which takes the
-    # write lock; without the timeout set, the second fails at once with "database is locked".
     cursor.execute("PRAGMA busy_timeout=30000")
-    cursor.execute("PRAGMA journal_mode=WAL")
+    _switch_to_wal(cursor)
     cursor.execute("PRAGMA synchronous=NORMAL")
     cursor.close()
+
+
+def _switch_to_wal(cursor: Any) -> None:
+    """Put the file in WAL mode, waiting for another connection doing the same.
+
+    Two runners opening a new state file at once both switch it to WAL; SQLite answers the
+    second "database is locked" at once, without its busy timeout, so it tries again.
+    """
+    deadline = time.monotonic() + _WAL_PATIENCE
+    while True:
+        try:
+            cursor.execute("PRAGMA journal_mode=WAL")
+            return
+        except sqlite3.OperationalError as exc:
+            if "locked" not in str(exc) or time.monotonic() > deadline:
+                raise
+            time.sleep(0.05)
 
 
 class Store:
