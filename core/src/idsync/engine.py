@@ -25,7 +25,16 @@ from idsync.plan import Action, Hold, Plan, make_plan
 from idsync.plugins import Registry, System
 from idsync.state import LockHeld, Store, now
 
-__all__ = ["EXIT_FAILED", "EXIT_HELD", "EXIT_INPUT", "EXIT_OK", "Engine", "Progress", "RunReport"]
+__all__ = [
+    "EXIT_FAILED",
+    "EXIT_HELD",
+    "EXIT_INPUT",
+    "EXIT_OK",
+    "Engine",
+    "Progress",
+    "RunReport",
+    "nest_counts",
+]
 
 EXIT_OK, EXIT_FAILED, EXIT_INPUT, EXIT_HELD = 0, 1, 2, 3
 
@@ -65,10 +74,15 @@ class RunReport:
 
     def nested_counts(self) -> dict[str, dict[str, int]]:
         """``{status: {kind: n}}``."""
-        out: dict[str, dict[str, int]] = {}
-        for (status, kind), n in self.counts.items():
-            out.setdefault(status, {})[kind] = n
-        return out
+        return nest_counts(self.counts)
+
+
+def nest_counts(counts: Counter[tuple[str, str]]) -> dict[str, dict[str, int]]:
+    """``{(status, kind): n}`` as ``{status: {kind: n}}``, the way runs record them."""
+    out: dict[str, dict[str, int]] = {}
+    for (status, kind), n in counts.items():
+        out.setdefault(status, {})[kind] = n
+    return out
 
 
 class Engine:
@@ -223,30 +237,63 @@ class Engine:
         finally:
             if owner is not None:
                 self.store.release_lock(lock, owner)
-        status = {EXIT_OK: "done", EXIT_FAILED: "failed", EXIT_HELD: "held"}.get(
-            report.exit_code, "failed"
+        self.close_run(
+            run_id,
+            started=started,
+            as_of=as_of,
+            dry_run=dry_run,
+            exit_code=report.exit_code,
+            stopped=report.stopped,
+            counts=report.counts,
+            held=report.held,
+            blocked=report.blocked,
         )
-        if report.stopped:
+        return report
+
+    def close_run(
+        self,
+        run_id: int,
+        *,
+        started: dt.datetime,
+        as_of: dt.date,
+        dry_run: bool,
+        exit_code: int,
+        stopped: bool,
+        counts: Counter[tuple[str, str]],
+        held: Iterable[Hold],
+        blocked: Iterable[Blocked] = (),
+        observers: str | None = None,
+    ) -> None:
+        """Record how a run (or a reconciliation's fixes) ended, and tell the observers.
+
+        ``observers`` names the system whose plugin manager carries ``idsync_run_finished``
+        (every observer plugin is in each); by default the first enabled target's.
+        """
+        status = {EXIT_OK: "done", EXIT_FAILED: "failed", EXIT_HELD: "held"}.get(
+            exit_code, "failed"
+        )
+        if stopped:
             status = "stopped"
-        self.store.finish_run(run_id, status, report.exit_code, report.nested_counts())
+        nested = nest_counts(counts)
+        self.store.finish_run(run_id, status, exit_code, nested)
         summary = RunSummary(
             run_id=run_id,
-            pipeline=label,
+            pipeline=self.pipeline.label,
             dry_run=dry_run,
             as_of=as_of,
             started=started,
             finished=now(),
-            counts=report.nested_counts(),
-            blocked=report.blocked,
-            held=[f"{h.system} {h.kind}: {h.reason}" for h in report.held],
-            failed=report.count(ActionStatus.FAILED.value),
-            exit_code=report.exit_code,
+            counts=nested,
+            blocked=list(blocked),
+            held=[f"{h.system} {h.kind}: {h.reason}" for h in held],
+            failed=sum(n for (done, _), n in counts.items() if done == ActionStatus.FAILED.value),
+            exit_code=exit_code,
         )
-        for name in self.pipeline.targets:
-            if self.pipeline.targets[name].enabled:
-                self.system(name).notify("idsync_run_finished", summary=summary)
-                break
-        return report
+        if observers is None:
+            enabled = (name for name, cfg in self.pipeline.targets.items() if cfg.enabled)
+            observers = next(enabled, None)
+        if observers is not None:
+            self.system(observers).notify("idsync_run_finished", summary=summary)
 
     def _run(
         self,

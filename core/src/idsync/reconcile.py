@@ -37,7 +37,7 @@ from rich.table import Table
 
 from idsync.config import TargetConfig
 from idsync.enforce import Enforcer
-from idsync.engine import EXIT_FAILED, EXIT_HELD, EXIT_INPUT, EXIT_OK, Engine
+from idsync.engine import EXIT_FAILED, EXIT_HELD, EXIT_INPUT, EXIT_OK, Engine, nest_counts
 from idsync.importer import merge
 from idsync.model import (
     Account,
@@ -46,7 +46,6 @@ from idsync.model import (
     HookContext,
     Permission,
     Person,
-    RunSummary,
 )
 from idsync.plan import Action, Hold, TargetPlan
 from idsync.secrets import redact, redact_data
@@ -135,10 +134,7 @@ class ReconcileReport:
 
     def nested_counts(self) -> dict[str, dict[str, int]]:
         """``{status: {kind: n}}`` of the fixes."""
-        out: dict[str, dict[str, int]] = {}
-        for (status, kind), n in self.counts.items():
-            out.setdefault(status, {})[kind] = n
-        return out
+        return nest_counts(self.counts)
 
     def as_json(self) -> dict[str, Any]:
         """The report as ``idsync reconcile --json`` prints it."""
@@ -636,30 +632,21 @@ class Reconciler:
         finally:
             if owner is not None:
                 self.store.release_lock(lock, owner)
-        failed = sum(n for (status, _), n in report.counts.items() if status == "failed")
-        if failed:
+        if any(status == "failed" for (status, _), n in report.counts.items() if n):
             report.exit_code = EXIT_FAILED
         elif report.held:
             report.exit_code = max(report.exit_code, EXIT_HELD)
-        status = {EXIT_OK: "done", EXIT_FAILED: "failed", EXIT_HELD: "held"}.get(
-            report.exit_code, "failed"
-        )
-        if stopped:
-            status = "stopped"
-        self.store.finish_run(run_id, status, report.exit_code, report.nested_counts())
-        summary = RunSummary(
-            run_id=run_id,
-            pipeline=label,
-            dry_run=dry_run,
-            as_of=as_of,
+        self.engine.close_run(
+            run_id,
             started=started,
-            finished=now(),
-            counts=report.nested_counts(),
-            held=[f"{h.system} {h.kind}: {h.reason}" for h in report.held],
-            failed=failed,
+            as_of=as_of,
+            dry_run=dry_run,
             exit_code=report.exit_code,
+            stopped=stopped,
+            counts=report.counts,
+            held=report.held,
+            observers=next(iter(fixes)),
         )
-        self.engine.system(next(iter(fixes))).notify("idsync_run_finished", summary=summary)
 
     def _thresholds(
         self,
