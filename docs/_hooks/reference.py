@@ -28,6 +28,7 @@ from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
+from idsync.model import PRINTABLE
 from pydantic import BaseModel
 from pydantic.fields import FieldInfo
 
@@ -128,6 +129,9 @@ def _type(annotation: Any, links: dict[str, str]) -> str:
         return _SCALARS[annotation]
     if annotation is Any:
         return "any"
+    if origin is typing.Annotated:
+        words = [w for item in annotation.__metadata__ for w in _string_words(item)]
+        return ", ".join([_type(args[0], links), *words])
     if origin in (typing.Union, types.UnionType):
         parts = [_type(a, links) for a in args if a is not type(None)]
         text = " or ".join(parts)
@@ -173,9 +177,21 @@ def _key_name(key: Any) -> str:
     return "name" if key is str else _type(key, {})
 
 
+def _string_words(item: Any) -> list[str]:
+    """A string constraint in words: the model's printable-text rule and its length limit."""
+    words = []
+    if getattr(item, "pattern", None) == PRINTABLE:
+        words.append("printable")
+    max_length = getattr(item, "max_length", None)
+    if max_length:
+        words.append(f"at most {max_length} characters")
+    return words
+
+
 def _constraints(field: FieldInfo) -> str:
     words = []
     for item in field.metadata:
+        words += _string_words(item)
         for attr, sign in (("ge", "≥"), ("gt", ">"), ("le", "≤"), ("lt", "<")):
             value = getattr(item, attr, None)
             if value is not None:
