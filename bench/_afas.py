@@ -16,7 +16,7 @@ from typing import Any
 
 from _common import free_port, start_server
 from _pipeline import timed
-from idsync import Blocked, HookContext, hookimpl
+from idsync import Blocked, HookContext, Person, hookimpl
 from idsync_afas import AfasClient, AfasPlugin
 from idsync_afas.simulator import MOUNT, SANDBOX_TOKEN
 
@@ -48,7 +48,7 @@ class TimedAfas(AfasPlugin):
         return client
 
     @hookimpl
-    def idsync_persons(self, ctx: HookContext) -> Iterator[dict[str, Any] | Blocked]:
+    def idsync_persons(self, ctx: HookContext) -> Iterator[Person | Blocked]:
         """The plugin's persons, timed."""
         return timed(super().idsync_persons(ctx))
 

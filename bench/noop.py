@@ -6,7 +6,10 @@ with its attributes, permissions and resources, written in bulk by ``--setup``).
 measured run is a real ``Engine.run`` (not a dry run) against AFAS and the HelloID
 simulator: it must find nothing to do, so HelloID sees no request at all and AFAS no write.
 Its time is split into the source's (inside the AFAS plugin: HTTP, JSON, joining the
-connectors) and the engine's (validation, hashing, comparison, planning, bookkeeping).
+connectors, validating the persons) and the engine's (hashing, comparison, planning,
+bookkeeping). The run is measured twice: against the simulator as it is (on the same
+machine, a page of 1,000 rows in milliseconds) and with 50 ms added to each AFAS request,
+the latency the enforce benchmark gives the target (a remote AFAS takes longer still).
 """
 
 from __future__ import annotations
@@ -94,6 +97,15 @@ def _measure(db: Path, afas: str, helloid: str, as_of: dt.date) -> dict[str, Any
     }
 
 
+AFAS_LATENCY = 0.05
+"""Seconds added to every AFAS request in the second measurement."""
+
+
+def _afas_latency(afas_root: str, seconds: float) -> None:
+    with httpx.Client(timeout=60) as client:
+        client.put(f"{afas_root}/__sim__/faults", json={"latency": seconds}).raise_for_status()
+
+
 def _afas_writes(afas_root: str) -> int:
     """Writes the AFAS simulator answered (its request log, over its control endpoint)."""
     with httpx.Client(timeout=60) as client:
@@ -112,7 +124,14 @@ def run(afas: str, work: Path, as_of: dt.date) -> dict[str, Any]:
         sim.clear()
         result = child("noop", ["--measure", *base])
         result["helloid"] = tally(HelloIDSim(sim.root).requests())
-    root = afas.removesuffix("/profitrestservices")
+        root = afas.removesuffix("/profitrestservices")
+        _afas_latency(root, AFAS_LATENCY)
+        try:
+            remote = child("noop", ["--measure", *base])
+        finally:
+            _afas_latency(root, 0.0)
+        remote["helloid"] = tally(HelloIDSim(sim.root).requests())
+        result["remote"] = {**remote, "latency": AFAS_LATENCY}
     result["afas_writes"] = _afas_writes(root)
     result["setup"] = seeded
     wall = result["wall"]
@@ -121,6 +140,14 @@ def run(afas: str, work: Path, as_of: dt.date) -> dict[str, Any]:
         f" HelloID requests {result['helloid']['requests']}, AFAS writes {result['afas_writes']};"
         f" {wall['run']:.1f} s = source {wall['source']:.1f} s + engine {wall['engine']:.1f} s,"
         f" peak {result['peak_rss_mb']:.0f} MB",
+        flush=True,
+    )
+    wall = result["remote"]["wall"]
+    print(
+        f"  no-op run, AFAS +{AFAS_LATENCY * 1000:.0f} ms per request:"
+        f" {result['remote']['actions']} actions, HelloID requests"
+        f" {result['remote']['helloid']['requests']}; {wall['run']:.1f} s ="
+        f" source {wall['source']:.1f} s + engine {wall['engine']:.1f} s",
         flush=True,
     )
     return result
