@@ -20,7 +20,9 @@ from idsync import (
     Blocked,
     Correlation,
     HookContext,
+    Name,
     Permission,
+    Person,
     PluginAbout,
     PluginKind,
     hookimpl,
@@ -584,6 +586,22 @@ class PassesBadRowsOn(MemorySource):
         yield from STORES[self.settings.store].rows
 
 
+class YieldsPersons(MemorySource):
+    """Validates its rows itself and yields the persons, as the engine allows; the last one
+    built without validation (a plugin bug the engine would not catch)."""
+
+    @hookimpl
+    def idsync_persons(self, ctx: HookContext) -> Iterator[Person | Blocked]:
+        assert self.settings is not None
+        for row in STORES[self.settings.store].rows:
+            if row["external_id"] == "bidi":
+                yield Person.model_construct(
+                    external_id="bidi", name=Name.model_construct(family="Jan\u202esen")
+                )
+            else:
+                yield Person.model_validate(row)
+
+
 def _no_family(memory: Memory) -> str:
     memory.rows.append({"external_id": "3", "name": {"family": ""}})
     return "3"
@@ -617,6 +635,17 @@ def test_a_source_that_passes_bad_rows_on_fails(memory: Memory) -> None:
     with pytest.raises(AssertionError, match="no blocked row names '3'"):
         run(contract, "test_a_bad_row_is_blocked_with_a_reason", memory)
     with pytest.raises(AssertionError, match=r"row 2 \(external_id '3'\): name.family: String"):
+        run(contract, "test_persons_are_valid_and_blocked_rows_say_why", memory)
+
+
+def test_a_yielded_person_is_validated_again_from_its_data(memory: Memory) -> None:
+    contract = _source(YieldsPersons)
+    run(contract, "test_persons_are_valid_and_blocked_rows_say_why", memory)
+    memory.rows.append({"external_id": "bidi", "name": {"family": "unused"}})
+    with pytest.raises(
+        AssertionError,
+        match=r"row 2 \(external_id 'bidi'\): name.family: contains control characters",
+    ):
         run(contract, "test_persons_are_valid_and_blocked_rows_say_why", memory)
 
 
