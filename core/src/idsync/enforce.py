@@ -40,7 +40,7 @@ from idsync.plugins import System
 from idsync.secrets import redact
 from idsync.state import Store
 
-__all__ = ["Enforcer"]
+__all__ = ["Enforcer", "value_at"]
 
 _NEEDS_ACCOUNT = {
     ActionKind.UPDATE,
@@ -57,7 +57,9 @@ class _Stop(Exception):
     """The person's remaining actions cannot run (a failure, a dispute, a held create)."""
 
 
-def _path(obj: Any, path: str) -> Any:
+def value_at(obj: Any, path: str) -> Any:
+    """The value at a dotted ``path`` (``name.family``) in objects and mappings; None when a
+    step is missing."""
     for part in path.split("."):
         if obj is None:
             return None
@@ -345,7 +347,7 @@ class Enforcer:
         if path.startswith("account."):
             return action.account.get(path.removeprefix("account."))
         person = self.persons.get(action.person or "")
-        return _path(person, path.removeprefix("person."))
+        return value_at(person, path.removeprefix("person."))
 
     def _choose_unique(self, action: Action) -> None:
         """Make sure each unique attribute's value is free in the target, or take the next."""
@@ -392,6 +394,7 @@ class Enforcer:
 
     def _ctx(self, action: Action, reference: str | None = None) -> HookContext:
         manager_ref = self._refs.get(action.manager) if action.manager else None
+        changes = {k: c for k, c in action.changes.items() if not k.startswith("@")}
         return HookContext(
             system=self.system.name,
             action=action.kind,
@@ -400,8 +403,8 @@ class Enforcer:
             settings=self.system.settings,
             person=self.persons.get(action.person) if action.person else None,
             account={k: v for k, v in action.account.items() if not k.startswith("@")},
-            previous={k: c.before for k, c in action.changes.items() if not k.startswith("@")},
-            changes={k: c for k, c in action.changes.items() if not k.startswith("@")},
+            previous={k: c.before for k, c in changes.items()},
+            changes=changes,
             reference=reference if reference is not None else action.reference,
             permission=action.permission,
             manager_reference=manager_ref,
@@ -438,7 +441,8 @@ class Enforcer:
         reference: str | None = None,
     ) -> None:
         messages = [redact(str(m)) for m in messages]
-        changes = {k: v.model_dump(mode="json") for k, v in action.changes.items()}
+        planned = action.changes  # a create's are derived from its account: read them once
+        changes = {k: v.model_dump(mode="json") for k, v in planned.items()}
         self.store.record(
             run_id=self.run_id,
             target=self.system.name,
@@ -461,7 +465,7 @@ class Enforcer:
             kind=action.kind,
             status=status,
             target_key=action.key,
-            changes=action.changes,
+            changes=planned,
             messages=messages,
             reference=reference,
             dry_run=self.dry_run,

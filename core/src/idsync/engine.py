@@ -8,10 +8,12 @@ accepted snapshots, the plan, held work and every action's outcome as it happens
 from __future__ import annotations
 
 import datetime as dt
+import itertools
 import threading
 from collections import Counter
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
+from typing import Any
 
 from loguru import logger
 
@@ -136,7 +138,8 @@ class Engine:
     ) -> tuple[Plan, dict[str, Person]]:
         """The plan for the merged persons, and those persons (the enforcer reads them)."""
         persons, departments = merge(imports)
-        chosen = [t for t in self.pipeline.targets if targets is None or t in set(targets)]
+        wanted = None if targets is None else set(targets)
+        chosen = [t for t in self.pipeline.targets if wanted is None or t in wanted]
         accounts = {t: self.store.accounts(t) for t in self.pipeline.targets}
         resources = {t: self.store.resources(t) for t in chosen}
         capabilities = {
@@ -173,17 +176,7 @@ class Engine:
             except SourceError as exc:
                 return RunReport(run_id=None, plan=None, error=str(exc), exit_code=EXIT_FAILED)
             plan, _ = self._plan(imports, as_of, targets)
-        for imp in imports:
-            if imp.held:
-                plan.held.insert(
-                    0,
-                    Hold(
-                        system=imp.source,
-                        kind="import",
-                        count=imp.counts["persons"],
-                        reason=imp.held,
-                    ),
-                )
+        plan.held[:0] = [_import_hold(imp) for imp in imports if imp.held]
         report = RunReport(
             run_id=None, plan=plan, imports=imports, held=plan.held, blocked=plan.blocked
         )
@@ -316,12 +309,7 @@ class Engine:
         ]
         if held_imports:
             for imp in held_imports:
-                hold = Hold(
-                    system=imp.source,
-                    kind="import",
-                    count=imp.counts["persons"],
-                    reason=imp.held or "",
-                )
+                hold = _import_hold(imp)
                 report.held.append(hold)
                 if not dry_run:
                     self.store.hold_snapshot(imp.source, run_id, imp.counts)
@@ -360,11 +348,7 @@ class Engine:
                     kind=hold.kind,
                     reason=hold.reason,
                     count=hold.count,
-                    detail=[
-                        a.summary()
-                        for a in plan.targets[hold.system].actions
-                        if a.kind.value == hold.kind
-                    ][:1000],
+                    detail=_first_summaries(plan.targets[hold.system].actions, hold.kind),
                 )
         self._enforce(report, plan, persons, as_of, dry_run, progress, cancel)
         if report.count(ActionStatus.FAILED.value):
@@ -410,6 +394,21 @@ class Engine:
                 )
                 report.counts.update(enforcer.run(target_plan.actions))
                 report.stopped |= enforcer.stopped
+
+
+def _import_hold(imp: SourceImport) -> Hold:
+    return Hold(
+        system=imp.source, kind="import", count=imp.counts["persons"], reason=imp.held or ""
+    )
+
+
+def _first_summaries(
+    actions: Iterable[Action], kind: str, limit: int = 1000
+) -> list[dict[str, Any]]:
+    """The summaries of the first ``limit`` actions of ``kind``: what a hold shows to review."""
+    return [
+        a.summary() for a in itertools.islice((a for a in actions if a.kind.value == kind), limit)
+    ]
 
 
 def _approved(approved: set[str], system: str, kind: str) -> bool:

@@ -33,7 +33,7 @@ from idsync.expressions import ExpressionError, Expressions
 from idsync.model import Blocked, Contract, Permission, Person
 from idsync.state import AccountState
 
-__all__ = ["MANAGER_KEY", "Access", "Candidates", "Desired", "Evaluator"]
+__all__ = ["MANAGER_KEY", "Access", "Candidates", "Desired", "Evaluator", "retirement"]
 
 Access = Literal["none", "pre", "enabled", "disabled", "deleted"]
 """``none``: no account yet; ``pre``: exists, not yet enabled; then enabled, disabled, deleted."""
@@ -189,12 +189,20 @@ def _lifecycle(
         reason = "no contract in conditions"
     if shadow is None:
         return "none", reason, []
-    if life.delete_days_after_disable is not None:
-        delete_on = disabled_from + dt.timedelta(days=life.delete_days_after_disable)
-        if as_of >= delete_on:
-            return "deleted", f"{reason}; deleted from {delete_on.isoformat()}", []
-        return "disabled", f"{reason}; delete on {delete_on.isoformat()}", []
-    return "disabled", reason, []
+    return (*retirement(reason, disabled_from, life, as_of), [])
+
+
+def retirement(
+    reason: str, disabled_from: dt.date, life: Lifecycle, as_of: dt.date
+) -> tuple[Access, str]:
+    """Disabled, or deleted once ``delete_days_after_disable`` have passed since
+    ``disabled_from``; the reason says when."""
+    if life.delete_days_after_disable is None:
+        return "disabled", reason
+    delete_on = disabled_from + dt.timedelta(days=life.delete_days_after_disable)
+    if as_of >= delete_on:
+        return "deleted", f"{reason}; deleted from {delete_on.isoformat()}"
+    return "disabled", f"{reason}; delete on {delete_on.isoformat()}"
 
 
 def _within(day: dt.date, window: tuple[dt.date, dt.date]) -> bool:
@@ -261,11 +269,7 @@ class Evaluator:
         desired = Desired(person=person.external_id, access=access, reason=reason)
         if access in ("none", "deleted"):
             return desired
-        contract = (
-            person.primary_contract(self.as_of, current or conditions or None)
-            if (current or conditions)
-            else person.primary_contract(self.as_of)
-        )
+        contract = person.primary_contract(self.as_of, current or conditions or None)
         context: dict[str, Any] = {
             "person": person,
             "contract": contract,

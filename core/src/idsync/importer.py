@@ -11,7 +11,6 @@ first source wins for a contract id both know).
 
 from __future__ import annotations
 
-import datetime as dt
 import hashlib
 from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
@@ -348,24 +347,26 @@ def merge(imports: list[SourceImport]) -> tuple[dict[str, Person], dict[str, Dep
         return dict(imports[0].persons), dict(imports[0].departments)
     persons: dict[str, Person] = {}
     departments: dict[str, Department] = {}
+    merged: set[str] = set()
     for imp in imports:
         for dep_id, dep in imp.departments.items():
             departments.setdefault(dep_id, dep)
         for pid, person in imp.persons.items():
             first = persons.get(pid)
             if first is None:
-                persons[pid] = person.model_copy(deep=True)
+                persons[pid] = person  # shared with the import until a second source adds to it
                 continue
+            if pid not in merged:
+                # The merged person gets lists of its own; contracts and references stay shared.
+                first = persons[pid] = first.model_copy(
+                    update={"contracts": list(first.contracts), "extra": dict(first.extra)}
+                )
+                merged.add(pid)
             known = {c.external_id for c in first.contracts}
             first.contracts.extend(c for c in person.contracts if c.external_id not in known)
             for key, value in person.extra.items():
                 first.extra.setdefault(key, value)
     return persons, departments
-
-
-def today() -> dt.date:
-    """The local date (the default ``as_of``)."""
-    return dt.date.today()
 
 
 def stored_import(store: Store, source: str) -> SourceImport:

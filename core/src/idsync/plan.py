@@ -19,7 +19,7 @@ from pydantic import BaseModel
 
 from idsync import collector
 from idsync.config import Pipeline, TargetConfig
-from idsync.evaluate import MANAGER_KEY, Candidates, Desired, Evaluator
+from idsync.evaluate import MANAGER_KEY, Candidates, Desired, Evaluator, retirement
 from idsync.expressions import ExpressionError, Expressions
 from idsync.model import ActionKind, Blocked, Change, Department, Permission, Person
 from idsync.state import AccountState
@@ -223,7 +223,6 @@ class _Unrenderable(Exception):
 
 def _person_actions(
     target: str,
-    cfg: TargetConfig,
     desired: Desired,
     shadow: AccountState | None,
     unique: _Unique,
@@ -383,7 +382,7 @@ def _make_plan(
                     )
                 )
         unique = _Unique(shadows, cfg.account.unique)
-        hooks = set((capabilities or {}).get(name, ())) if capabilities is not None else None
+        hooks = set(capabilities.get(name, ())) if capabilities is not None else None
         capable = {
             kind for kind in ActionKind if hooks is None or f"idsync_{kind.value}" in hooks
         }.__contains__
@@ -400,7 +399,7 @@ def _make_plan(
                     plan.blocked.append(desired.error)
                     continue
             try:
-                actions, attributes = _person_actions(name, cfg, desired, shadow, unique, capable)
+                actions, attributes = _person_actions(name, desired, shadow, unique, capable)
             except _Unrenderable as exc:
                 plan.blocked.append(
                     Blocked(
@@ -414,32 +413,26 @@ def _make_plan(
                 other_accounts[pid][name] = attributes
             tp.actions.extend(actions)
         plan.targets[name] = tp
-        _check_thresholds(
-            plan, tp, cfg, entitled=sum(1 for a in tp.actions if a.kind is ActionKind.CREATE)
-        )
+        _check_thresholds(plan, tp, cfg)
     return plan
 
 
 def _vanished(pid: str, cfg: TargetConfig, shadow: AccountState, as_of: dt.date) -> Desired:
     """A person idsync manages an account for who is no longer in any source."""
-    life = cfg.account.lifecycle
-    since = shadow.disabled_on or as_of
-    reason = "person is no longer in the source"
-    if life.delete_days_after_disable is not None:
-        delete_on = since + dt.timedelta(days=life.delete_days_after_disable)
-        if as_of >= delete_on:
-            return Desired(
-                person=pid,
-                access="deleted",
-                reason=f"{reason}; deleted from {delete_on.isoformat()}",
-            )
-        reason = f"{reason}; delete on {delete_on.isoformat()}"
-    return Desired(person=pid, access="disabled", reason=reason, attributes=dict(shadow.data))
+    access, reason = retirement(
+        "person is no longer in the source",
+        shadow.disabled_on or as_of,
+        cfg.account.lifecycle,
+        as_of,
+    )
+    if access == "deleted":
+        return Desired(person=pid, access=access, reason=reason)
+    return Desired(person=pid, access=access, reason=reason, attributes=dict(shadow.data))
 
 
-def _check_thresholds(plan: Plan, tp: TargetPlan, cfg: TargetConfig, entitled: int) -> None:
+def _check_thresholds(plan: Plan, tp: TargetPlan, cfg: TargetConfig) -> None:
     counts = tp.counts()
-    base = max(tp.managed, tp.managed + entitled, 1)
+    base = max(tp.managed + counts.get(ActionKind.CREATE.value, 0), 1)
     for kind, threshold in cfg.thresholds.items():
         n = counts.get(kind.value, 0)
         limit = threshold.limit(base)

@@ -36,7 +36,7 @@ from rich.markup import escape
 from rich.table import Table
 
 from idsync.config import TargetConfig
-from idsync.enforce import Enforcer
+from idsync.enforce import Enforcer, value_at
 from idsync.engine import EXIT_FAILED, EXIT_HELD, EXIT_INPUT, EXIT_OK, Engine, nest_counts
 from idsync.importer import merge
 from idsync.model import (
@@ -69,14 +69,6 @@ def _same(a: Any, b: Any) -> bool:
     if a in (None, "") and b in (None, ""):
         return True
     return bool(_norm(a) == _norm(b)) if isinstance(a, str) and isinstance(b, str) else a == b
-
-
-def _path(obj: Any, path: str) -> Any:
-    for part in path.split("."):
-        if obj is None:
-            return None
-        obj = obj.get(part) if isinstance(obj, Mapping) else getattr(obj, part, None)
-    return obj
 
 
 def _deleted(account: Account) -> bool:
@@ -455,7 +447,7 @@ class Reconciler:
             if shadow is not None:
                 return shadow.data.get(attribute)
             return create.account.get(attribute) if create is not None else None
-        return _path(person, path.removeprefix("person."))
+        return value_at(person, path.removeprefix("person."))
 
     def _managed(
         self, name: str, shadows: Mapping[str, AccountState], target_plan: TargetPlan
