@@ -319,7 +319,7 @@ def _summary(console: Console, story: Story, seconds: float, pipeline: Path, wor
     console.print(table)
     totals = story.totals()
     console.print(
-        "  " + ", ".join(f"{n} {kind}" for kind, n in sorted(totals.items())) or "  nothing done",
+        "  " + (", ".join(f"{n} {kind}" for kind, n in sorted(totals.items())) or "nothing done"),
         highlight=False,
     )
     console.print(f"  write requests per system: {story.writes}", highlight=False)

@@ -96,8 +96,11 @@ def print_plan(console: Console, plan: Plan, limit: int = 50) -> None:
             for column in ("person", "action", "what", "why"):
                 detail.add_column(column, overflow="fold")
             for action in target.actions[:limit]:
-                detail.add_row(
-                    action.person or "", action.kind.value, describe_action(action), action.reason
+                detail.add_row(  # source data, not markup: "[sales]" shows as it is
+                    escape(action.person or ""),
+                    action.kind.value,
+                    escape(describe_action(action)),
+                    escape(action.reason),
                 )
             console.print(detail)
             if len(target.actions) > limit:

@@ -153,6 +153,7 @@ class Simulated:
         self.faults = faults or Faults()
         self.log = RequestLog()
         self._random = random.Random(self.faults.seed)
+        self._seed = self.faults.seed
         self._bucket: _Bucket | None = None
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
@@ -173,6 +174,8 @@ class Simulated:
         def record(status: int, fault: str | None = None) -> None:
             self.log.append(LoggedRequest(method, path, query, status, parsed, fault))
 
+        if faults.seed != self._seed:  # a new seed set over the control endpoint: new rolls
+            self._random, self._seed = random.Random(faults.seed), faults.seed
         if faults.latency:
             await asyncio.sleep(faults.latency)
         if faults.rate_limit:
