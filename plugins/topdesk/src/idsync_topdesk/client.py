@@ -15,6 +15,7 @@ from urllib.parse import urljoin, urlsplit
 from idsync import ApiClient, ApiError
 
 from idsync_topdesk.settings import Paging, TopdeskSettings
+from idsync_topdesk.source import is_archived
 
 __all__ = [
     "API",
@@ -224,7 +225,7 @@ class TopdeskClient:
             if exc.status != 400:
                 raise
             person = self.person(person_id)
-            if person is None or _archived(person) is not archived:
+            if person is None or is_archived(person) is not archived:
                 raise
 
     def contract(self, person_id: str) -> dict[str, Any]:
@@ -289,10 +290,6 @@ class TopdeskClient:
     def _lock(self, table: LookupTable) -> threading.Lock:
         with self._locks_guard:
             return self._lookup_locks.setdefault(table, threading.Lock())
-
-
-def _archived(person: Mapping[str, Any]) -> bool:
-    return person.get("status") == "personArchived" or person.get("archived") is True
 
 
 def _origin(url: str) -> str:
