@@ -138,6 +138,22 @@ def test_runs_are_recorded_newest_first(store: Store) -> None:
     assert [r["id"] for r in store.runs("other")] == [two]
 
 
+def test_killed_enforcing_runs_of_the_pipeline_are_closed_as_crashed(store: Store) -> None:
+    day = dt.date(2024, 5, 1)
+    killed_run = store.start_run("nightly", "run", day, dry_run=False)
+    killed_fix = store.start_run("nightly", "reconcile", day, dry_run=False)
+    dry = store.start_run("nightly", "run", day, dry_run=True)
+    other = store.start_run("other", "run", day, dry_run=False)
+    assert store.close_abandoned_runs("nightly") == 2
+    status = {r["id"]: r["status"] for r in store.runs()}
+    assert status == {
+        killed_run: "crashed",
+        killed_fix: "crashed",
+        dry: "running",  # a dry run takes no lock: it may be alive
+        other: "running",
+    }
+
+
 def test_snapshots_replace_changed_and_drop_removed_persons(store: Store) -> None:
     run = store.start_run("p", "run", dt.date(2024, 1, 1), dry_run=False)
     assert not store.has_snapshot("hr")

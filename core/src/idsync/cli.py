@@ -128,7 +128,7 @@ def _engine(path: Path, offline: bool = False) -> Iterator[Engine]:
 
 def _lock_held(engine: Engine) -> typer.Exit:
     """The exit for a run that found another runner enforcing the pipeline."""
-    owner = engine.store.lock_owner(f"pipeline:{engine.pipeline.label}")
+    owner = engine.store.lock_owner(engine.lock)
     return _fail(f"another runner ({owner}) is enforcing this pipeline; try again later", EXIT_HELD)
 
 

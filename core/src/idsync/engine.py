@@ -36,6 +36,7 @@ __all__ = [
     "Progress",
     "RunReport",
     "nest_counts",
+    "run_status",
 ]
 
 EXIT_OK, EXIT_FAILED, EXIT_INPUT, EXIT_HELD = 0, 1, 2, 3
@@ -77,6 +78,13 @@ class RunReport:
     def nested_counts(self) -> dict[str, dict[str, int]]:
         """``{status: {kind: n}}``."""
         return nest_counts(self.counts)
+
+
+def run_status(exit_code: int, stopped: bool = False) -> str:
+    """How a finished run is recorded: ``done``, ``failed``, ``held`` or ``stopped``."""
+    if stopped:
+        return "stopped"
+    return {EXIT_OK: "done", EXIT_FAILED: "failed", EXIT_HELD: "held"}.get(exit_code, "failed")
 
 
 def nest_counts(counts: Counter[tuple[str, str]]) -> dict[str, dict[str, int]]:
@@ -205,14 +213,7 @@ class Engine:
         progress = progress or Progress()
         approved = set(approve)
         label = self.pipeline.label
-        lock = f"pipeline:{label}"
-        owner = None if dry_run else self.store.acquire_lock(lock)
-        if owner is not None:
-            closed = self.store.close_abandoned_runs(label)
-            if closed:
-                logger.warning(
-                    "{} earlier run(s) of {} ended without finishing (killed)", closed, label
-                )
+        owner = None if dry_run else self.take_lock()
         started = now()
         run_id = self.store.start_run(label, "run", as_of, dry_run)
         report = RunReport(run_id=run_id, plan=None)
@@ -225,11 +226,11 @@ class Engine:
             report.exit_code = EXIT_FAILED
             log.error("{}", exc)
         except BaseException:
-            self.store.finish_run(run_id, "crashed", EXIT_FAILED, {})
+            self.store.finish_run(run_id, "crashed", EXIT_FAILED, report.nested_counts())
             raise
         finally:
             if owner is not None:
-                self.store.release_lock(lock, owner)
+                self.store.release_lock(self.lock, owner)
         self.close_run(
             run_id,
             started=started,
@@ -242,6 +243,26 @@ class Engine:
             blocked=report.blocked,
         )
         return report
+
+    @property
+    def lock(self) -> str:
+        """The name of the lock an enforcing runner of this pipeline holds."""
+        return f"pipeline:{self.pipeline.label}"
+
+    def take_lock(self) -> str:
+        """Take the pipeline's lock for enforcing (raises :class:`LockHeld`); returns the owner.
+
+        Holding it, no other enforcing run of the pipeline can be alive, so a run still
+        marked running was killed: it is closed as crashed.
+        """
+        label = self.pipeline.label
+        owner = self.store.acquire_lock(self.lock)
+        closed = self.store.close_abandoned_runs(label)
+        if closed:
+            logger.warning(
+                "{} earlier run(s) of {} ended without finishing (killed)", closed, label
+            )
+        return owner
 
     def close_run(
         self,
@@ -262,13 +283,8 @@ class Engine:
         ``observers`` names the system whose plugin manager carries ``idsync_run_finished``
         (every observer plugin is in each); by default the first enabled target's.
         """
-        status = {EXIT_OK: "done", EXIT_FAILED: "failed", EXIT_HELD: "held"}.get(
-            exit_code, "failed"
-        )
-        if stopped:
-            status = "stopped"
         nested = nest_counts(counts)
-        self.store.finish_run(run_id, status, exit_code, nested)
+        self.store.finish_run(run_id, run_status(exit_code, stopped), exit_code, nested)
         summary = RunSummary(
             run_id=run_id,
             pipeline=self.pipeline.label,

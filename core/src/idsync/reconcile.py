@@ -568,8 +568,7 @@ class Reconciler:
         cancel: threading.Event | None,
     ) -> None:
         label = self.pipeline.label
-        lock = f"pipeline:{label}"
-        owner = None if dry_run else self.store.acquire_lock(lock)
+        owner = None if dry_run else self.engine.take_lock()
         started = now()
         run_id = self.store.start_run(label, "reconcile", as_of, dry_run)
         report.run_id = run_id
@@ -623,7 +622,7 @@ class Reconciler:
             raise
         finally:
             if owner is not None:
-                self.store.release_lock(lock, owner)
+                self.store.release_lock(self.engine.lock, owner)
         if any(status == "failed" for (status, _), n in report.counts.items() if n):
             report.exit_code = EXIT_FAILED
         elif report.held:

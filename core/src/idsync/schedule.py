@@ -32,7 +32,7 @@ from croniter import croniter  # type: ignore[import-untyped]
 from loguru import logger
 
 from idsync.config import ConfigError, load_pipeline
-from idsync.engine import EXIT_OK, Engine, RunReport
+from idsync.engine import EXIT_OK, Engine, RunReport, run_status
 from idsync.plugins import Registry
 from idsync.state import LockHeld
 
@@ -138,10 +138,7 @@ def status_line(
     report: RunReport, seconds: float, next_at: dt.datetime | None, dry_run: bool = False
 ) -> str:
     """One line per run: when, which run, how it ended, how long, what it did, what is next."""
-    if report.stopped:
-        status = "stopped"
-    else:
-        status = {0: "done", 1: "failed", 3: "held"}.get(report.exit_code, "failed")
+    status = run_status(report.exit_code, report.stopped)
     parts = [f"run {report.run_id} {status}{' (dry-run)' if dry_run else ''} in {seconds:.1f}s"]
     parts.append(_counts_text(report))
     failed = report.count("failed")
@@ -186,7 +183,7 @@ def _one_run(
         engine = Engine(pipeline, registry)
         report = engine.run(dry_run=dry_run, targets=targets, cancel=stop)
     except LockHeld:
-        owner = engine.store.lock_owner(f"pipeline:{pipeline.label}") if engine else None
+        owner = engine.store.lock_owner(engine.lock) if engine else None
         return _Tick(
             None,
             time.monotonic() - started,

@@ -102,7 +102,7 @@ def status_view(engine: Engine, runs: int = 10, connect: bool = True) -> dict[st
     recent = store.runs(label, limit=runs)
     held = store.held_in_runs([r["id"] for r in recent])
     open_items = store.held(label, status="held")
-    owner = store.lock_owner(f"pipeline:{label}")
+    owner = store.lock_owner(engine.lock)
     last_ok = next(
         (r for r in store.runs(label, limit=200) if r["exit_code"] == 0 and not r["dry_run"]),
         None,

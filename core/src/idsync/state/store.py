@@ -200,7 +200,8 @@ class Store:
             )
 
     def close_abandoned_runs(self, pipeline: str) -> int:
-        """Mark the pipeline's enforcing runs still ``running`` as ``crashed``.
+        """Mark the pipeline's enforcing runs (``run`` and ``reconcile``, not dry) still
+        ``running`` as ``crashed``.
 
         Called by a runner that holds the pipeline's lock: no other enforcing run of it can be
         alive, so one still marked running was killed. Returns how many were closed.
@@ -212,7 +213,6 @@ class Store:
                     (t.runs.c.pipeline == pipeline)
                     & (t.runs.c.status == "running")
                     & (t.runs.c.dry_run == sa.false())
-                    & (t.runs.c.command == "run")
                 )
                 .values(status="crashed", finished=now(), exit_code=EXIT_CRASHED)
             )
