@@ -53,9 +53,11 @@ hookimpl = pluggy.HookimplMarker(PROJECT)
 def idsync_about() -> PluginAbout:  # type: ignore[empty-body]
     """Describe the plugin: name, kind (source, target or both), version and settings model.
 
-    Called on the unconfigured plugin. Required of every plugin. The settings model is a
-    pydantic model; secret fields are ``SecretStr``. Capabilities are the lifecycle hooks the
-    plugin implements; the engine derives them, so they cannot disagree with the code.
+    Called on the unconfigured plugin. Required of every source and target; a plugin that
+    only observes (``idsync_action_finished``, ``idsync_run_finished``) needs none. The
+    settings model is a pydantic model; secret fields are ``SecretStr``. Capabilities are the
+    lifecycle hooks the plugin implements; the engine derives them, so they cannot disagree
+    with the code.
     """
 
 
