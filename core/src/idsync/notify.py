@@ -533,6 +533,17 @@ def _send_run(attached: _Attached, summary: RunSummary, events: list[ActionEvent
         return
     ids = {n.person for _, chosen in matched for n in chosen if n.person}
     people = _load_people(attached.store, attached.sources, ids, summary.as_of)
+    # Every notice's account, read once per target rather than once per notice.
+    wanted: dict[str, set[str]] = {}
+    for _, chosen in matched:
+        for n in chosen:
+            if n.person and n.system:
+                wanted.setdefault(n.system, set()).add(n.person)
+    shadows = {
+        (system, pid): data
+        for system, persons in wanted.items()
+        for pid, data in attached.store.account_data(system, persons).items()
+    }
     run = _run_data(attached, summary)
     approve_hint = f"idsync approve {attached.pipeline_file}"
     log = logger.bind(run=summary.run_id)
@@ -541,9 +552,9 @@ def _send_run(attached: _Attached, summary: RunSummary, events: list[ActionEvent
         person = people.persons.get(notice.person or "")
         account: dict[str, Any] = {}
         if notice.person and notice.system:
-            shadow = attached.store.account(notice.system, notice.person)
+            shadow = shadows.get((notice.system, notice.person))
             if shadow is not None:
-                account = {k: v for k, v in shadow.data.items() if not k.startswith("@")}
+                account = {k: v for k, v in shadow.items() if not k.startswith("@")}
             else:
                 account = {k: c.get("after") for k, c in notice.changes.items()}
         data = {

@@ -387,6 +387,18 @@ class Store:
                     account.permissions[key] = reference
         return out
 
+    def account_data(self, target: str, persons: Iterable[str]) -> dict[str, dict[str, Any]]:
+        """``{person: data}`` of the given persons' account shadows in one target."""
+        a = t.accounts.c
+        query = sa.select(a.person, a.data).where(a.target == target)
+        wanted = list(persons)
+        out: dict[str, dict[str, Any]] = {}
+        with self.engine.connect() as conn:
+            for i in range(0, len(wanted), _CHUNK):
+                part = query.where(a.person.in_(wanted[i : i + _CHUNK]))
+                out.update({row[0]: row[1] or {} for row in conn.execute(part)})
+        return out
+
     def account(self, target: str, person: str) -> AccountState | None:
         """One account shadow, or None."""
         return self.accounts_of(person).get(target)
