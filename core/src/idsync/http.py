@@ -299,7 +299,12 @@ class ApiClient:
         A body that is not JSON (an HTML error page, a truncated answer) raises
         :class:`ApiError` naming the call.
         """
-        response = self.request(method, path, **kwargs)
+        return self.parse(self.request(method, path, **kwargs), method, path)
+
+    @staticmethod
+    def parse(response: httpx.Response, method: str, path: str) -> Any:
+        """The JSON body of an answer ``request`` gave (None for an empty one); a body that
+        is not JSON raises :class:`ApiError` naming the call."""
         if not response.content:
             return None
         try:

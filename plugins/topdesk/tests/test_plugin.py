@@ -12,6 +12,7 @@ import pytest
 from idsync import ApiError, Correlation, HookContext, PluginKind, hookspecs
 from idsync.simulator import Faults, serve
 from idsync_topdesk import TopdeskPlugin, TopdeskSettings
+from idsync_topdesk.client import TopdeskClient
 from idsync_topdesk.simulator import TopdeskSimulator
 from pydantic import ValidationError
 
@@ -165,3 +166,26 @@ def test_a_404_that_is_not_topdesks_is_no_missing_person() -> None:
         )
         with pytest.raises(ApiError, match="without TOPdesk's JSON body"):
             plugin.idsync_disable(ctx=ctx(reference="52235d88-1743-4c01-89a0-534b96a10cbf"))
+
+
+def test_an_html_page_instead_of_persons_is_an_api_error_naming_the_call() -> None:
+    """A login page or proxy answer with status 200 fails the read as an ApiError, not as a
+    bare JSON decoding error."""
+
+    async def login_page(scope: Any, receive: Any, send: Any) -> None:
+        headers = [(b"content-type", b"text/html")]
+        await send({"type": "http.response.start", "status": 200, "headers": headers})
+        await send({"type": "http.response.body", "body": b"<html>Sign in</html>"})
+
+    with serve(login_page) as server:
+        client = TopdeskClient(
+            TopdeskSettings(base_url=server.url, username="u", password="p", retries=0)
+        )
+        try:
+            with pytest.raises(ApiError, match="not JSON") as read:
+                list(client.iter_persons("classic"))
+            assert "/persons" in str(read.value)
+            with pytest.raises(ApiError, match="not JSON"):
+                client.person("52235d88-1743-4c01-89a0-534b96a10cbf")
+        finally:
+            client.close()

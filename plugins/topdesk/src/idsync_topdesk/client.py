@@ -100,7 +100,9 @@ class TopdeskClient:
                     status=404,
                 ) from None
             return None
-        return _object(response.json(), f"GET {API}/persons/id/…")
+        return _object(
+            self.api.parse(response, "GET", f"{API}/persons/id/…"), f"GET {API}/persons/id/…"
+        )
 
     def find_persons(self, query: str) -> list[dict[str, Any]]:
         """Every person matching the FIQL ``query`` (classic form, all pages)."""
@@ -134,7 +136,7 @@ class TopdeskClient:
             response = self.api.request("GET", f"{API}/persons", params=params)
             if response.status_code == 204 or not response.content:
                 return
-            page = response.json()
+            page = self.api.parse(response, "GET", f"{API}/persons")
             if not isinstance(page, list):
                 raise ApiError(
                     "answered with something other than a list of persons",
