@@ -2,14 +2,12 @@
 
 from __future__ import annotations
 
-import threading
-import time
 from collections.abc import Callable, Iterator
 from typing import Any
 
 import httpx
 import pytest
-from idsync.simulator import LoggedRequest, RequestLog, Simulated, SimulatorServer, serve
+from idsync.simulator import SimulatorServer, serve
 from idsync_topdesk import TopdeskPlugin, TopdeskSettings
 from idsync_topdesk.simulator import TopdeskSimulator
 
@@ -17,52 +15,6 @@ USERNAME = "api-idsync"
 PASSWORD = "s3cret-application-password"
 
 PluginFactory = Callable[..., TopdeskPlugin]
-
-
-class _Arrivals:
-    """Counts the API requests that reached the simulator (control endpoints aside)."""
-
-    def __init__(self, app: Simulated) -> None:
-        self.app = app
-        self.count = 0
-        self.lock = threading.Lock()
-
-    async def __call__(self, scope: Any, receive: Any, send: Any) -> None:
-        if scope["type"] == "http" and not scope["path"].startswith("/__sim__"):
-            with self.lock:
-                self.count += 1
-        await self.app(scope, receive, send)
-
-
-class SettledLog(RequestLog):
-    """A request log whose readers wait until every request that arrived is in it.
-
-    ``Simulated`` appends a request to its log just after the answer has gone out, so a test
-    can hold the answer before the entry exists; reading through this log closes that gap.
-    """
-
-    def __init__(self, arrivals: _Arrivals) -> None:
-        super().__init__()
-        self._arrivals = arrivals
-
-    def _settle(self) -> None:
-        deadline = time.monotonic() + 5
-        while super().__len__() < self._arrivals.count and time.monotonic() < deadline:
-            time.sleep(0.001)
-
-    def all(self) -> list[LoggedRequest]:
-        self._settle()
-        return super().all()
-
-    def clear(self) -> None:
-        self._settle()
-        with self._arrivals.lock:
-            super().clear()
-            self._arrivals.count = 0
-
-    def __len__(self) -> int:
-        self._settle()
-        return super().__len__()
 
 
 @pytest.fixture
@@ -79,10 +31,8 @@ def sim() -> TopdeskSimulator:
 
 @pytest.fixture
 def server(sim: TopdeskSimulator) -> Iterator[SimulatorServer]:
-    """The simulator on 127.0.0.1; its request log settles before it is read."""
-    arrivals = _Arrivals(sim.app)
-    sim.app.log = SettledLog(arrivals)
-    with serve(arrivals) as server:
+    """The simulator on 127.0.0.1 (it logs each request before answering it)."""
+    with serve(sim.app) as server:
         yield server
 
 
