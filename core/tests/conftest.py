@@ -12,9 +12,8 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from idsync.plugins import ENTRY_POINT_GROUP, Registry
+from idsync.plugins import Registry
 from loguru import logger
-from stevedore import ExtensionManager
 from typer.testing import CliRunner, Result
 
 IDSYNC = Path(sys.executable).with_name("idsync")
@@ -25,18 +24,6 @@ def _reset_logging() -> None:
     logger.remove()
     logger.configure(patcher=None)
     logger.add(sys.stderr, level="WARNING")
-
-
-@pytest.fixture(autouse=True)
-def _fresh_entry_points() -> Iterator[None]:
-    """Forget stevedore's process-wide entry-point list after every test.
-
-    ``ExtensionManager`` keeps the first list it reads per group for the life of the process,
-    so one in-process ``Registry()`` would hide plugins that a later test installs on
-    ``sys.path``. Each test sees the entry points as they are when it runs.
-    """
-    yield
-    ExtensionManager.ENTRY_POINT_CACHE.pop(ENTRY_POINT_GROUP, None)
 
 
 @pytest.fixture

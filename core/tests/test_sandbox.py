@@ -19,15 +19,13 @@ import sys
 import textwrap
 import threading
 import time
-from collections.abc import Iterator
 from pathlib import Path
 from types import ModuleType
 
 import httpx
 import pytest
-from idsync.sandbox import PLUGIN_GROUP, Sandbox, run_forever
+from idsync.sandbox import Sandbox, run_forever
 from rich.console import Console
-from stevedore import ExtensionManager
 
 TODAY = dt.date(2025, 3, 15)
 MODULE = "idsync_sandbox_test_plugins"
@@ -242,16 +240,6 @@ def test_env_file_can_be_sourced_by_a_shell(plugins: ModuleType, tmp_path: Path)
     assert shell.stdout.splitlines() == [expected["ECHO_TOKEN"], expected["ECHO_BASE_URL"]]
 
 
-@pytest.fixture
-def fresh_entry_points() -> Iterator[None]:
-    """stevedore keeps the first entry-point list it reads per group for the whole process:
-    forget it before (to see this test's plugins) and after (to hide them again)."""
-    ExtensionManager.ENTRY_POINT_CACHE.pop(PLUGIN_GROUP, None)
-    yield
-    ExtensionManager.ENTRY_POINT_CACHE.pop(PLUGIN_GROUP, None)
-
-
-@pytest.mark.usefixtures("fresh_entry_points")
 def test_plugins_are_discovered_through_entry_points(tmp_path: Path, plugins: ModuleType) -> None:
     dist_info = tmp_path / "idsync_sandbox_test_plugins-0.1.dist-info"
     dist_info.mkdir()

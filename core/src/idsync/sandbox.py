@@ -28,16 +28,11 @@ from loguru import logger
 from rich.console import Console
 from rich.table import Table
 
-from idsync import hookspecs
-from idsync.plugins import ENTRY_POINT_GROUP
+from idsync.plugins import new_manager
 from idsync.simulator import SandboxApp, SimulatorServer
 from idsync.world import World, generate_world
 
-__all__ = ["PLUGIN_GROUP", "Sandbox", "run_forever"]
-
-PLUGIN_GROUP = ENTRY_POINT_GROUP
-
-"""The entry-point group plugins declare themselves in."""
+__all__ = ["Sandbox", "run_forever"]
 
 
 class Sandbox:
@@ -150,8 +145,7 @@ class Sandbox:
                 yield info.name, info.instance
 
     def _simulator(self, name: str, plugin: object, world: World) -> SandboxApp | None:
-        manager = pluggy.PluginManager(hookspecs.PROJECT)
-        manager.add_hookspecs(hookspecs)
+        manager = new_manager()
         try:
             manager.register(plugin, name=name)
             manager.check_pending()
