@@ -432,7 +432,7 @@ def test_hold_decide_and_supersede(store: Store) -> None:
     assert held[-1]["detail"] == {"persons": ["1", "2"]}
     assert held[-1]["decided"] is None
 
-    store.decide(imported, "approved")
+    store.decide_held(imported, "approved")
     approved = [h for h in store.held("nightly", status=None) if h["id"] == imported]
     assert approved[0]["status"] == "approved"
     assert approved[0]["decided"] is not None

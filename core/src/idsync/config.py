@@ -321,9 +321,7 @@ def _check_expressions(
     return errors
 
 
-def _systems(
-    resolved: dict[str, Any], errors: list[tuple[str, str]]
-) -> list[tuple[str, str, SourceConfig | TargetConfig, str]]:
+def _systems(resolved: dict[str, Any]) -> list[tuple[str, str, SourceConfig | TargetConfig, str]]:
     """Each source and target validated on its own, so one broken system hides no other's
     problems; their errors are in the top-level validation already."""
     out: list[tuple[str, str, SourceConfig | TargetConfig, str]] = []
@@ -393,7 +391,7 @@ def load_pipeline(
             (f"sources.{n}", n, s, "source") for n, s in pipeline.sources.items()
         ] + [(f"targets.{n}", n, t, "target") for n, t in pipeline.targets.items()]
     else:
-        systems = _systems(resolved, errors)
+        systems = _systems(resolved)
     settings_of: dict[str, BaseModel] = {}
     for base, name, system, role in systems:
         info = registry.get(system.plugin)
@@ -455,9 +453,6 @@ def load_pipeline(
 
 class _Lenient(dict[str, str]):
     """An environment where every variable is set (to an empty value when it is not)."""
-
-    def __init__(self, env: Mapping[str, str]) -> None:
-        super().__init__(env)
 
     def __contains__(self, key: object) -> bool:
         return True

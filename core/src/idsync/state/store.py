@@ -634,13 +634,6 @@ class Store:
         with self.engine.connect() as conn:
             return [dict(r._mapping) for r in conn.execute(query)]
 
-    def decide(self, held_id: int, status: str) -> None:
-        """Mark held work approved or rejected."""
-        with self._write() as conn:
-            conn.execute(
-                t.held.update().where(t.held.c.id == held_id).values(status=status, decided=now())
-            )
-
     def supersede_held(self, pipeline: str, system: str, kind: str) -> None:
         """Close earlier held records of the same kind: a newer run re-evaluated them."""
         with self._write() as conn:
@@ -695,12 +688,6 @@ class Store:
             )
 
     # --- reconciliation and approvals --------------------------------------------------
-
-    def run(self, run_id: int) -> dict[str, Any] | None:
-        """One run, or None."""
-        with self.engine.connect() as conn:
-            row = conn.execute(sa.select(t.runs).where(t.runs.c.id == run_id)).first()
-            return dict(row._mapping) if row else None
 
     def held_item(self, held_id: int) -> dict[str, Any] | None:
         """One held record (whatever its status), or None."""
