@@ -232,8 +232,6 @@ class AfasClient:
             text = str(exc.body.get("externalMessage", "")).lower()
             transient = any(m in text for m in _TRANSIENT_MESSAGES)
             raise _afas_error(method, path, exc.status, exc.body, transient, "") from None
-        except AfasError:
-            raise
         except ApiError as exc:
             fallback = str(exc).removeprefix(f"{exc.method} {exc.path}: ")
             raise _afas_error(

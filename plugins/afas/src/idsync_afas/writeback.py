@@ -108,7 +108,6 @@ class Write:
     employee: dict[str, Any] = field(default_factory=dict)
     user: dict[str, Any] = field(default_factory=dict)
     written: dict[str, Any] = field(default_factory=dict)
-    unchanged: list[str] = field(default_factory=list)
 
     def __bool__(self) -> bool:
         return bool(self.employee or self.user)
@@ -138,7 +137,6 @@ def plan(row: Mapping[str, Any], desired: Mapping[str, Any]) -> Write:
                 raise ValueError(f"{key} cannot be changed by the write-back ({have!r} → {want!r})")
             continue
         if want == have:
-            write.unchanged.append(key)
             continue
         sent: Any = want if want is not None else ""
         if key in EMPLOYEE_FIELDS:

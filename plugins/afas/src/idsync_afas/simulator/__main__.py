@@ -11,6 +11,7 @@ import sys
 import threading
 
 from idsync.simulator import Faults, SimulatorServer
+from idsync.world import generate_world
 
 from idsync_afas.simulator import MOUNT, SANDBOX_TOKEN, AfasSimulator, from_world
 
@@ -52,11 +53,6 @@ def _parser() -> argparse.ArgumentParser:
 def main(argv: list[str] | None = None) -> int:
     """Start the simulator and serve until interrupted."""
     args = _parser().parse_args(argv)
-    try:
-        from idsync.world import generate_world
-    except ImportError:
-        print("idsync.world.generate_world is not available in this idsync", file=sys.stderr)
-        return 2
     world = generate_world(size=args.size, seed=args.seed, today=dt.date.today())
     simulator = AfasSimulator(
         from_world(world, member=args.member, window_months=None if args.no_window else 3),

@@ -11,6 +11,7 @@ from collections.abc import Sequence
 from types import FrameType
 
 from idsync.simulator import Faults, SimulatorServer
+from idsync.world import generate_world
 
 from idsync_helloid.simulator import API_ROOT, HelloIDStore, seed_world, simulate
 
@@ -55,13 +56,6 @@ def main(argv: Sequence[str] | None = None) -> int:
             return 2
     store = HelloIDStore(seed=args.seed)
     if args.world_size > 0:
-        try:
-            from idsync.world import generate_world  # type: ignore[attr-defined,unused-ignore]
-        except ImportError:
-            print(
-                "--world-size needs idsync.world.generate_world (a newer idsync)", file=sys.stderr
-            )
-            return 2
         seed_world(store, generate_world(args.world_size, args.seed, dt.date.today()))
     faults = Faults(
         latency=args.latency,

@@ -8,8 +8,11 @@ from __future__ import annotations
 
 import argparse
 import datetime as dt
-import socket
 import sys
+import threading
+
+from idsync.simulator import SimulatorServer
+from idsync.world import generate_world
 
 from idsync_topdesk.simulator import (
     SANDBOX_PASSWORD,
@@ -17,8 +20,6 @@ from idsync_topdesk.simulator import (
     TopdeskSimulator,
     seed_from_world,
 )
-
-LOOPBACK = "127.0.0.1"
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -32,29 +33,24 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--size", type=int, default=0, help="persons in the generated world")
     parser.add_argument("--seed", type=int, default=1, help="seed of the generated world")
     args = parser.parse_args(argv)
-
-    import uvicorn
-
     sim = TopdeskSimulator.create(args.username, args.password, seed=args.seed)
     summary = "empty"
     if args.size > 0:
-        from idsync.world import generate_world
-
         world = generate_world(size=args.size, seed=args.seed, today=dt.date.today())
         counts = seed_from_world(sim.store, world)
         summary = ", ".join(f"{v} {k}" for k, v in counts.items())
-    sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
-    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-    sock.bind((LOOPBACK, args.port))
-    port = sock.getsockname()[1]
-    config = uvicorn.Config(sim.app, log_level="warning", lifespan="off", access_log=False)
+    server = SimulatorServer(sim.app, args.port).start()
     print(
-        f"TOPdesk simulator on http://{LOOPBACK}:{port}/tas/api ({summary}), "
-        f"user {args.username!r}",
+        f"TOPdesk simulator on {server.url}/tas/api ({summary}), user {args.username!r}",
         file=sys.stderr,
         flush=True,
     )
-    uvicorn.Server(config).run(sockets=[sock])
+    try:
+        threading.Event().wait()
+    except KeyboardInterrupt:
+        pass
+    finally:
+        server.stop()
     return 0
 
 
