@@ -304,6 +304,21 @@ def test_only_implemented_hooks_are_checked() -> None:
     assert "test_update_changes_exactly_the_given_attributes" in names
 
 
+def test_a_read_only_target_needs_no_write_probe(memory: Memory) -> None:
+    class Lookup(MemoryTarget):
+        """A directory idsync only reads from (correlation, permissions)."""
+
+    for hook in ("create", "update", "enable", "disable", "delete", "grant", "revoke"):
+        setattr(Lookup, f"idsync_{hook}", None)
+    for hook in ("resource", "attribute_available", "accounts"):
+        setattr(Lookup, f"idsync_{hook}", None)
+    contract = _target(Lookup, writes=None)
+    collected = checks(contract)
+    assert {"test_correlate_finds_nothing_for_an_unknown_value"} <= {c for c, _ in collected}
+    for check, hook in collected:
+        run(contract, check, memory, hook)
+
+
 def test_what_the_checks_need_is_asked_for_when_the_class_is_made() -> None:
     with pytest.raises(TypeError, match=r"give writes= .*; sample= .*; permissions="):
         target_contract(MemoryTarget, settings=lambda: {})

@@ -14,7 +14,6 @@ import importlib.metadata
 import re
 import sys
 from collections.abc import Callable, Collection, Iterator, Mapping
-from contextlib import AbstractContextManager, nullcontext
 from typing import Any, ClassVar, TypeVar
 
 import pytest
@@ -219,9 +218,6 @@ class Contract:
     def test_check_connection_succeeds_and_writes_nothing(self, idsync_contract: Harness) -> None:
         """The connection test passes against the live endpoint, read-only."""
         h = idsync_contract
-        guard: AbstractContextManager[None] = (
-            h.writes_nothing("idsync_check_connection") if h.spec.writes else nullcontext()
-        )
-        with guard:
+        with h.read_only("idsync_check_connection"):
             result = h.act("idsync_check_connection", h.ctx(dry_run=True))
         assert result.success, f"the connection test failed: {result.messages}"

@@ -13,7 +13,7 @@ import datetime as dt
 import time
 import uuid
 from collections.abc import Iterable, Iterator, Mapping
-from contextlib import contextmanager, suppress
+from contextlib import AbstractContextManager, contextmanager, nullcontext, suppress
 from types import TracebackType
 from typing import Any
 
@@ -239,6 +239,11 @@ class Harness:
                 return again
             seen = again
         return seen
+
+    def read_only(self, what: str) -> AbstractContextManager[None]:
+        """:meth:`writes_nothing` when the spec can count writes (``writes=``); otherwise a
+        block that checks nothing, so read-only checks need no write probe."""
+        return self.writes_nothing(what) if self.spec.writes is not None else nullcontext()
 
     @contextmanager
     def writes_nothing(self, what: str) -> Iterator[None]:

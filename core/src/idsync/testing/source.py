@@ -10,21 +10,16 @@ from __future__ import annotations
 import datetime as dt
 from collections import Counter
 from collections.abc import Callable, Sequence
-from contextlib import AbstractContextManager, nullcontext
 from typing import Any, ClassVar
 
 from pydantic import ValidationError
 
 from idsync.model import Blocked, Department, Person, validation_problem
 from idsync.testing.contract import Contract, caller_module, needs
-from idsync.testing.harness import Harness, SourceHarness
+from idsync.testing.harness import SourceHarness
 from idsync.testing.spec import SettingsFactory, SourceSpec, WritesProbe
 
 __all__ = ["SourceContract", "source_contract"]
-
-
-def _read_only(h: Harness, what: str) -> AbstractContextManager[None]:
-    return h.writes_nothing(what) if h.spec.writes is not None else nullcontext()
 
 
 def _errors(error: ValidationError) -> str:
@@ -76,7 +71,7 @@ class SourceContract(Contract):
         """Every yielded person is valid, external ids are unique, and every
         blocked row names the person, the field and the problem. Reading writes nothing."""
         h = idsync_contract
-        with _read_only(h, "reading persons"):
+        with h.read_only("reading persons"):
             rows, blocked = h.read()
         problems = []
         ids: Counter[str] = Counter()
@@ -121,7 +116,7 @@ class SourceContract(Contract):
         """Departments validate, their external ids are unique, and every parent is one of
         them. Reading writes nothing."""
         h = idsync_contract
-        with _read_only(h, "reading departments"):
+        with h.read_only("reading departments"):
             items = h.call("idsync_departments", ctx=h.ctx())
         departments: list[Department] = []
         problems = []

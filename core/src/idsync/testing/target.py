@@ -71,7 +71,7 @@ class TargetContract(Contract):
         correlation = h.sample().correlation.model_copy(
             update={"value": f"idsync-contract-nobody-{h.unique()}"}
         )
-        with h.writes_nothing("idsync_correlate"):
+        with h.read_only("idsync_correlate"):
             assert h.find(correlation) == []
 
     @needs("idsync_create")
@@ -105,7 +105,7 @@ class TargetContract(Contract):
         reference = h.create(sample)
         field, value = sample.correlation.account_field, sample.correlation.value
         ask = h.manager.hook.idsync_attribute_available
-        with h.writes_nothing("idsync_attribute_available"):
+        with h.read_only("idsync_attribute_available"):
             assert ask(ctx=h.ctx(), attribute=field, value=value) is False, (
                 f"{field} = {value!r} is held by {reference} but was called available"
             )
@@ -122,7 +122,7 @@ class TargetContract(Contract):
         """The accounts import (reconciliation) streams the created account, read-only."""
         h = idsync_contract
         reference = h.create(h.sample())
-        with h.writes_nothing("idsync_accounts"):
+        with h.read_only("idsync_accounts"):
             listed = h.listed(reference)
         assert listed is not None, f"idsync_accounts does not list the created account {reference}"
 
@@ -334,7 +334,7 @@ class TargetContract(Contract):
         """The permissions listing is read-only, uses the kinds ``about`` names, and holds the
         permissions the grant checks use."""
         h = idsync_contract
-        with h.writes_nothing("idsync_permissions"):
+        with h.read_only("idsync_permissions"):
             listed: list[Permission] = h.call("idsync_permissions", ctx=h.ctx())
         kinds = set(h.about.permission_kinds)
         strange = sorted({p.kind for p in listed} - kinds)
