@@ -13,7 +13,7 @@ from pathlib import Path
 import pytest
 from reliability.pgserver import PostgresServer
 
-BACKENDS = ("sqlite", "postgres")
+BACKENDS = ("sqlite", pytest.param("postgres", marks=pytest.mark.postgres))
 
 
 @pytest.fixture(scope="session")

@@ -18,6 +18,8 @@ from test_lifecycle import (
     test_joiner_mover_leaver_over_time,
 )
 
+pytestmark = pytest.mark.postgres
+
 __all__ = [  # collected here again, with ``org`` keeping its state in PostgreSQL
     "test_a_source_that_loses_people_is_held_whole",
     "test_a_threshold_holds_one_kind_and_approval_releases_it",

@@ -140,7 +140,7 @@ def run_demo(
             engine = Engine(config, registry)
             story.state = Path("idsync.db").resolve()
             try:
-                _tell(console, story, sandbox, engine, registry, today, world.departments)
+                _tell(console, story, sandbox, engine, today, world.departments)
             finally:
                 engine.close()
     finally:
@@ -186,7 +186,6 @@ def _tell(
     story: Story,
     sandbox: Sandbox,
     engine: Engine,
-    registry: Registry,
     today: dt.date,
     departments: list[Any],
 ) -> None:
@@ -220,7 +219,6 @@ def _tell(
         "run",
         "Accounts created or correlated with the ones already in HelloID, department groups ensured, permissions granted, the user name written back to AFAS. Broken HR rows are blocked, the rest goes on:",
     )
-    before = _writes(sandbox)
     _run(console, story, engine, "first run", today)
 
     _step(

@@ -495,7 +495,6 @@ class _Generator:
     def __init__(self, rng: random.Random, today: dt.date, units: list[_Unit]) -> None:
         self.rng = rng
         self.today = today
-        self.units = units
         self.staff_units = [u for u in units if u.weight > 0]
         self.cum_weights = list(accumulate(u.weight for u in self.staff_units))
         self.ext_unit = next(u for u in units if u.code == "EXT")
