@@ -9,8 +9,11 @@ from __future__ import annotations
 
 import datetime as dt
 import json
+import signal
 import subprocess
 import sys
+import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -28,6 +31,35 @@ HELLOID_SECRET = "E2ESecretAbcdefghijklmnopqrstuvw"
 
 ROOT = Path(__file__).resolve().parent
 IDSYNC = Path(sys.executable).with_name("idsync")
+
+
+def run_and_kill(
+    pipeline: Path,
+    env: dict[str, str],
+    writes: Callable[[], int],
+    *,
+    as_of: str,
+    after_writes: int,
+    timeout: float,
+) -> bool:
+    """Start ``idsync run`` and SIGKILL it once ``writes()`` (the target's write count) has
+    grown by ``after_writes``. Returns whether the kill came before the run finished."""
+    start = writes()
+    process = subprocess.Popen(
+        [str(IDSYNC), "run", str(pipeline), "--as-of", as_of],
+        env=env,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    deadline = time.monotonic() + timeout
+    while process.poll() is None and time.monotonic() < deadline:
+        if writes() - start >= after_writes:
+            process.send_signal(signal.SIGKILL)
+            process.wait()
+            return True
+        time.sleep(0.002)
+    process.wait()
+    return False
 
 
 def _dep(

@@ -4,39 +4,25 @@ nothing is duplicated, and the audit trail agrees with the target."""
 from __future__ import annotations
 
 import random
-import signal
-import subprocess
-import time
 from collections import Counter
 
 import pytest
 from idsync.state import Store
-from support import IDSYNC, Org
+from support import Org, run_and_kill
 
 AS_OF = "2026-01-20"
 
 
 def _run_and_kill(org: Org, after_writes: int) -> bool:
-    """Start a run and SIGKILL it once HelloID has seen ``after_writes`` more writes.
-
-    Returns whether the kill happened before the run finished by itself.
-    """
-    start = len(org.helloid_writes())
-    process = subprocess.Popen(
-        [str(IDSYNC), "run", str(org.pipeline), "--as-of", AS_OF],
-        env=org.env,
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
+    """A run killed once HelloID has seen ``after_writes`` more writes (or finished first)."""
+    return run_and_kill(
+        org.pipeline,
+        org.env,
+        lambda: len(org.helloid_writes()),
+        as_of=AS_OF,
+        after_writes=after_writes,
+        timeout=60,
     )
-    deadline = time.monotonic() + 60
-    while process.poll() is None and time.monotonic() < deadline:
-        if len(org.helloid_writes()) - start >= after_writes:
-            process.send_signal(signal.SIGKILL)
-            process.wait()
-            return True
-        time.sleep(0.002)
-    process.wait()
-    return False
 
 
 # Ten kill points, seeded: by the count of HelloID writes seen (a full first run makes ~30).

@@ -18,7 +18,6 @@ import datetime as dt
 import json
 import os
 import subprocess
-import sys
 import threading
 from collections import Counter, defaultdict
 from collections.abc import Iterator, Mapping
@@ -34,15 +33,14 @@ from idsync.world import World, generate_world
 from idsync_afas.simulator import MOUNT as AFAS_MOUNT
 from idsync_afas.simulator import AfasSimulator, from_world
 from idsync_helloid.simulator import HelloIDStore, seed_world, simulate
+from support import IDSYNC, Org
 from support import PIPELINE as SMALL_PIPELINE
-from support import Org
 
 TODAY = dt.date(2026, 1, 15)
 AS_OF = TODAY.isoformat()
 AFAS_TOKEN = "<token><version>1</version><data>R3L1AB1L1TYAFASTOKEN0123456789ABCDEF</data></token>"
 HELLOID_KEY = "RELIABILITYKEYABCDEFGHIJKLMNOPQR"
 HELLOID_SECRET = "Rel1abilitySecretXyzzyQwertyUiop"
-IDSYNC = Path(sys.executable).with_name("idsync")
 
 PIPELINE = """
 name: reliability

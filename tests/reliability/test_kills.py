@@ -7,13 +7,11 @@ on the small organisation.)"""
 from __future__ import annotations
 
 import random
-import signal
-import subprocess
-import time
 from pathlib import Path
 
 import pytest
-from reliability.harness import AS_OF, IDSYNC, BigOrg, big_org, check_agreement
+from reliability.harness import AS_OF, BigOrg, big_org, check_agreement
+from support import run_and_kill
 
 KILL_POINTS = random.Random(500).sample(range(30, 500), 3)
 """HelloID writes after which each of three successive runs is killed (a full run makes ~2,000)."""
@@ -21,26 +19,15 @@ MAX_RUNS = 6
 
 
 def _run_and_kill(org: BigOrg, after_writes: int) -> bool:
-    """Start a run and SIGKILL it once HelloID has seen ``after_writes`` more writes.
-
-    Returns whether the kill came before the run finished by itself.
-    """
-    start = len(org.helloid_sim.log.writes())
-    process = subprocess.Popen(
-        [str(IDSYNC), "run", str(org.pipeline), "--as-of", AS_OF],
-        env=org.env,
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
+    """A run killed once HelloID has seen ``after_writes`` more writes (or finished first)."""
+    return run_and_kill(
+        org.pipeline,
+        org.env,
+        lambda: len(org.helloid_sim.log.writes()),
+        as_of=AS_OF,
+        after_writes=after_writes,
+        timeout=120,
     )
-    deadline = time.monotonic() + 120
-    while process.poll() is None and time.monotonic() < deadline:
-        if len(org.helloid_sim.log.writes()) - start >= after_writes:
-            process.send_signal(signal.SIGKILL)
-            process.wait()
-            return True
-        time.sleep(0.005)
-    process.wait()
-    return False
 
 
 @pytest.mark.slow
