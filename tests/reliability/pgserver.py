@@ -15,7 +15,6 @@ Used by the test fixtures, and on its own::
 from __future__ import annotations
 
 import contextlib
-import fcntl
 import os
 import pwd
 import re
@@ -31,11 +30,15 @@ from collections.abc import Iterator
 from pathlib import Path
 from types import FrameType
 
+if __package__ in (None, ""):  # run as a script: the shared helpers live one folder up
+    sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+import debian
+
 __all__ = ["PostgresError", "PostgresServer", "find_binaries", "install_postgres"]
 
 _PACKAGE = "postgresql"
 _SYSTEM_USER = "postgres"
-_INSTALL_LOCK = Path(tempfile.gettempdir()) / "idsync-postgres-install.lock"
 
 
 class PostgresError(RuntimeError):
@@ -77,30 +80,12 @@ def _run(command: list[str], *, what: str, timeout: float = 600) -> str:
 
 
 def install_postgres() -> Path:
-    """Make sure the PostgreSQL server binaries are there; install them with apt-get if not.
-
-    Several test workers may ask at once: one installs under a file lock, the others wait.
-    """
-    found = find_binaries()
-    if found is not None:
-        return found
-    with _INSTALL_LOCK.open("a") as lock:
-        fcntl.flock(lock, fcntl.LOCK_EX)
-        found = find_binaries()
-        if found is not None:
-            return found
-        if os.geteuid() != 0:
-            raise PostgresError(
-                "PostgreSQL is not installed and only root can install it: "
-                f"apt-get install {_PACKAGE} (or run the tests as root)"
-            )
-        if shutil.which("apt-get") is None:
-            raise PostgresError("PostgreSQL is not installed and there is no apt-get here")
-        _run(["apt-get", "update"], what="apt-get update")
-        _run(
-            ["apt-get", "install", "-y", "--no-install-recommends", _PACKAGE],
-            what=f"apt-get install {_PACKAGE}",
-        )
+    """Make sure the PostgreSQL server binaries are there; install them with apt-get if not
+    (under the lock every test server's installation shares, see ``tests/debian.py``)."""
+    try:
+        debian.ensure([_PACKAGE], present=lambda: find_binaries() is not None)
+    except debian.DebianError as exc:
+        raise PostgresError(str(exc)) from None
     found = find_binaries()
     if found is None:
         raise PostgresError(f"apt-get installed {_PACKAGE}, but initdb and pg_ctl are not there")
