@@ -5,15 +5,17 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 PACKAGES := core plugins/afas plugins/topdesk plugins/helloid
 PYPROJECTS := pyproject.toml $(addsuffix /pyproject.toml,$(PACKAGES))
+CONSTRAINTS := constraints.txt
+PIP := $(BIN)/python -m pip install --quiet --disable-pip-version-check -c $(CONSTRAINTS)
 
-.PHONY: install demo test lint typecheck pytest bench docs clean
+.PHONY: install demo test lint typecheck pytest bench docs constraints clean
 
 install: $(STAMP)
 
-$(STAMP): $(PYPROJECTS)
+$(STAMP): $(PYPROJECTS) $(CONSTRAINTS)
 	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --disable-pip-version-check pip==26.3
-	$(BIN)/python -m pip install --quiet --group dev \
+	$(PIP) --group dev \
 		-e 'core[sandbox,postgres]' \
 		-e 'plugins/afas[sandbox]' -e 'plugins/topdesk[sandbox]' -e 'plugins/helloid[sandbox]'
 	@touch $(STAMP)
@@ -38,8 +40,13 @@ bench: $(STAMP)
 	$(BIN)/python bench/run.py
 
 docs: $(STAMP)
-	$(BIN)/python -m pip install --quiet --group docs
+	$(PIP) --group docs
 	NO_MKDOCS_2_WARNING=1 $(BIN)/mkdocs build --strict
+
+constraints: $(STAMP)
+	$(PIP) --group docs
+	{ sed -n '1,3p' $(CONSTRAINTS); $(BIN)/python -m pip freeze --exclude-editable | grep -v '^pip=='; } > $(CONSTRAINTS).new
+	mv $(CONSTRAINTS).new $(CONSTRAINTS)
 
 clean:
 	rm -rf $(VENV) site
