@@ -330,6 +330,8 @@ class ActionStatus(StrEnum):
     DRY_RUN = "dry-run"
     DONE = "done"
     FAILED = "failed"
+    BLOCKED = "blocked"
+    """Cannot succeed until someone acts outside idsync; not tried again until it changes."""
     SKIPPED = "skipped"
 
 
@@ -428,6 +430,12 @@ class ActionResult(BaseModel):
     not_found: bool = False
     retriable: bool = False
     """A failure that may pass when tried again later (the engine retries it next run anyway)."""
+    blocked: bool = False
+    """With ``success=False``: the action cannot succeed until someone acts outside idsync (an
+    AFAS employee without an AFAS user, say). ``messages`` say what must be done. The engine
+    records it once as *blocked* and does not try the same action again each run; it is
+    tried again when what the action would write changes. Under dry-run a plugin that can
+    tell (by reading) reports it the same way, so the plan shows what the run will do."""
 
 
 class ActionEvent(BaseModel):
