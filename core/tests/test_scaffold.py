@@ -27,9 +27,9 @@ TOOLS = Path(sys.executable).parent
 
 
 def _workspace_pin(name: str) -> str:
-    """The workspace's pin of a dev tool, e.g. ``pytest==9.2.0``."""
-    data = tomllib.loads((WORKSPACE / "pyproject.toml").read_text(encoding="utf-8"))
-    (pin,) = [p for p in data["dependency-groups"]["dev"] if p.split("==")[0] == name]
+    """The workspace's pin of a dev tool (``constraints.txt``), e.g. ``pytest==9.2.0``."""
+    lines = (WORKSPACE / "constraints.txt").read_text(encoding="utf-8").splitlines()
+    (pin,) = [line for line in lines if line.split("==")[0] == name]
     return str(pin)
 
 
