@@ -229,9 +229,16 @@ class HelloIDClient:
 
     # --- users ---------------------------------------------------------------------------
 
-    def get_user(self, user: str) -> dict[str, Any] | None:
-        """The user with this ``userGUID`` or ``userName``; None when there is none."""
-        return self._lookup(f"/users/{_segment(user)}", "a user object", "userGUID")
+    def get_user(self, user: str, *, deleted: bool = False) -> dict[str, Any] | None:
+        """The user with this ``userGUID`` or ``userName``; None when there is none.
+
+        HelloID answers this lookup for a soft-deleted user too (``isDeleted: true``); such a
+        user counts as none unless ``deleted`` asks for it.
+        """
+        found = self._lookup(f"/users/{_segment(user)}", "a user object", "userGUID")
+        if found is not None and lookup(found, "isDeleted") is True and not deleted:
+            return None
+        return found
 
     def iter_users(self, *, deleted: bool = False) -> Iterator[dict[str, Any]]:
         """Every user, page by page; ``deleted`` lists the soft-deleted ones instead."""

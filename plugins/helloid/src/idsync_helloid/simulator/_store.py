@@ -39,11 +39,11 @@ _TEXT = (
     "immutableId",
     "managedByUserGUID",
 )
-_FLAGS = ("isEnabled", "isLocked", "mustChangePassword", "isDeleted")
+_FLAGS = ("isEnabled", "isLocked", "mustChangePassword", "isDeleted", "isSoftDeleted")
 _CREATE = frozenset(
     {*_TEXT, "isEnabled", "isLocked", "mustChangePassword", "userAttributes", "password"}
 )
-_UPDATE = _CREATE | {"userGUID", "isDeleted", "IdentifierObject"}
+_UPDATE = _CREATE | {"userGUID", "isDeleted", "isSoftDeleted", "IdentifierObject"}
 _CANONICAL = {name.casefold(): name for name in _UPDATE}
 
 
@@ -107,6 +107,8 @@ class HelloIDStore:
         self.users: dict[str, dict[str, Any]] = {}
         self._names: dict[str, str] = {}
         """userGUID by folded userName, of the users that are not deleted."""
+        self._deleted_names: dict[str, str] = {}
+        """userGUID by folded userName of the soft-deleted users (the last one deleted)."""
         self.passwords: dict[str, str] = {}
         """Initial passwords by userGUID; never answered by the API, kept to prove one was set."""
         self.groups: dict[str, dict[str, Any]] = {}
@@ -121,11 +123,14 @@ class HelloIDStore:
 
     # --- users ---------------------------------------------------------------------------
 
-    def _user(self, ident: str) -> dict[str, Any]:
-        """The (not deleted) user with this GUID or user name."""
+    def _user(self, ident: str, *, deleted: bool = False) -> dict[str, Any]:
+        """The user with this GUID or user name: one that is not deleted, or with ``deleted``
+        also a soft-deleted one (a live user of that name comes first)."""
         folded = ident.casefold()
         user = self.users.get(folded) or self.users.get(self._names.get(folded, ""))
-        if user is None or user["isDeleted"]:
+        if user is None and deleted:
+            user = self.users.get(self._deleted_names.get(folded, ""))
+        if user is None or (user["isDeleted"] and not deleted):
             raise SimError(404, "User not found")
         return user
 
@@ -142,9 +147,13 @@ class HelloIDStore:
             raise SimError(400, f"Manager with userGUID '{manager}' not found")
 
     def get_user(self, ident: str) -> dict[str, Any]:
-        """``GET /users/{userGUID or userName}``."""
+        """``GET /users/{userGUID or userName}``, soft-deleted users too (``isDeleted: true``).
+
+        HelloID's own connector reads ``IsDeleted`` from this answer to decide whether to
+        restore the user it found by name.
+        """
         with self._lock:
-            return copy.deepcopy(self._user(ident))
+            return copy.deepcopy(self._user(ident, deleted=True))
 
     def list_users(
         self, *, deleted: bool = False, skip: int = 0, take: int | None = None
@@ -189,15 +198,29 @@ class HelloIDStore:
             return copy.deepcopy(user)
 
     def update_user(self, ident: str, body: Any) -> dict[str, Any]:
-        """``PUT /users/{id}``: the whole object; a rename only through ``IdentifierObject``."""
+        """``PUT /users/{id}``: the body replaces the whole user.
+
+        A field the body leaves out is reset (text to null, ``userAttributes`` to empty, flags
+        to false), which is why HelloID's connector sends the current user with its changes.
+        ``userName`` is required; a rename goes only through ``IdentifierObject``;
+        ``isDeleted`` is read-only; ``isSoftDeleted: false`` restores a soft-deleted user.
+        """
         fields = _canonical(body, _UPDATE)
         with self._lock:
-            user = self._user(ident)
+            user = self._user(ident, deleted=True)
             guid = user["userGUID"]
             if "userGUID" in fields and str(fields["userGUID"]).casefold() != guid:
                 raise SimError(400, "Field 'userGUID' does not match the user in the path")
-            if fields.get("isDeleted") is True:
+            if fields.get("isDeleted") is True and not user["isDeleted"]:
                 raise SimError(400, "Use DELETE to delete a user")
+            if "isDeleted" in fields and fields["isDeleted"] != user["isDeleted"]:
+                raise SimError(
+                    400, "Field 'isDeleted' is read-only; restore a user with isSoftDeleted: false"
+                )
+            soft = fields.pop("isSoftDeleted", None)
+            if soft is True and not user["isDeleted"]:
+                raise SimError(400, "Use DELETE to delete a user")
+            restoring = soft is False and user["isDeleted"]
             rename = fields.pop("IdentifierObject", None)
             if rename is not None:
                 if not isinstance(rename, dict) or not isinstance(rename.get("userName"), str):
@@ -206,25 +229,45 @@ class HelloIDStore:
                 if not rename:
                     raise SimError(400, "IdentifierObject.userName must not be empty")
             given = fields.get("userName")
-            if given is not None and given != user["userName"] and given != rename:
+            if not isinstance(given, str) or not given.strip():
+                raise SimError(400, "Field 'userName' is required")
+            if given != user["userName"] and given != rename:
                 raise SimError(
                     400, "userName cannot be changed directly; send it in IdentifierObject"
                 )
-            if rename is not None and self._name_taken(rename, other_than=guid):
-                raise SimError(409, f"A user with userName '{rename}' already exists")
+            name = rename if rename is not None else user["userName"]
+            live = not user["isDeleted"] or restoring
+            if live and self._name_taken(name, other_than=guid):
+                raise SimError(409, f"A user with userName '{name}' already exists")
             self._check_manager(fields.get("managedByUserGUID"), guid)
             if "password" in fields:
                 _check_password(fields["password"])
                 self.passwords[guid] = fields.pop("password")
-            for name in ("userGUID", "isDeleted", "userName"):
-                fields.pop(name, None)
-            if "userAttributes" in fields:
-                fields["userAttributes"] = dict(fields["userAttributes"] or {})
-            user.update(fields)
-            if rename is not None:
-                del self._names[user["userName"].casefold()]
-                self._names[rename.casefold()] = guid
-                user["userName"] = rename
+            old_name = user["userName"].casefold()
+            if user["isDeleted"]:
+                if self._deleted_names.get(old_name) == guid:
+                    del self._deleted_names[old_name]
+            else:
+                del self._names[old_name]
+            user.clear()
+            user.update(
+                {
+                    "userGUID": guid,
+                    "userName": name,
+                    "firstName": fields.get("firstName"),
+                    "lastName": fields.get("lastName"),
+                    "contactEmail": fields.get("contactEmail"),
+                    "isEnabled": fields.get("isEnabled", False),
+                    "isLocked": fields.get("isLocked", False),
+                    "isDeleted": not live,
+                    "mustChangePassword": fields.get("mustChangePassword", False),
+                    "source": fields.get("source") or "Local",
+                    "immutableId": fields.get("immutableId"),
+                    "managedByUserGUID": fields.get("managedByUserGUID"),
+                    "userAttributes": dict(fields.get("userAttributes") or {}),
+                }
+            )
+            (self._names if live else self._deleted_names)[name.casefold()] = guid
             return copy.deepcopy(user)
 
     def delete_user(self, ident: str) -> None:
@@ -234,6 +277,7 @@ class HelloIDStore:
             user["isDeleted"] = True
             user["isEnabled"] = False
             del self._names[user["userName"].casefold()]
+            self._deleted_names[user["userName"].casefold()] = user["userGUID"]
 
     # --- groups --------------------------------------------------------------------------
 
