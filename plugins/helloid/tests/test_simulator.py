@@ -178,6 +178,46 @@ def test_a_soft_deleted_user_is_restored_with_is_soft_deleted_false(
     assert clash.status_code == 409
 
 
+def test_group_membership_and_product_writes_refuse_unknown_fields_and_wrong_types(
+    api: httpx.Client, store: HelloIDStore, add_user: Callable[..., str]
+) -> None:
+    guid = add_user("w@enyoi.org")
+    sales = api.get("/groups/department_SALES").json()["groupGuid"]
+    laptop = next(p["productId"] for p in api.get("/products").json() if p["name"] == "Laptop")
+    request = {"requestedProductGUID": laptop, "requestedForUserGUID": guid}
+    unassign = {"productGUID": laptop, "userGUID": guid, "executeActions": True}
+    refused = [
+        ("/groups", {"name": "G", "colour": "red"}, "Unknown field 'colour'"),
+        ("/groups", {"name": 5}, "Field 'name' must be a string"),
+        (
+            "/groups",
+            {"name": "G", "userGuids": guid},
+            "Field 'userGuids' must be a list of strings",
+        ),
+        (f"/users/{guid}/groups", {"groupGuid": sales, "role": "x"}, "Unknown field 'role'"),
+        (f"/users/{guid}/groups", {"groupGuid": 1}, "Field 'groupGuid' must be a string"),
+        (f"/groups/{sales}/users", {"userGUID": guid, "x": 1}, "Unknown field 'x'"),
+        ("/selfservice/products/request", {**request, "urgent": True}, "Unknown field 'urgent'"),
+        (
+            "/selfservice/products/request",
+            {**request, "comment": 3},
+            "Field 'comment' must be a string",
+        ),
+        (
+            "/product-assignment/unassign/by-product",
+            {**unassign, "executeActions": "yes"},
+            "Field 'executeActions' must be true or false",
+        ),
+    ]
+    for path, body, message in refused:
+        answer = api.post(path, json=body)
+        assert answer.status_code == 400, path
+        assert answer.json() == {"message": message}
+    assert not store.has_group("G")
+    assert store.memberships(guid) == set()
+    assert store.products_of(guid) == []
+
+
 def test_groups_members_products_and_assignments(
     api: httpx.Client, store: HelloIDStore, add_user: Callable[..., str]
 ) -> None:

@@ -13,7 +13,13 @@ import threading
 import uuid
 from typing import Any
 
-__all__ = ["HelloIDStore", "SimError"]
+__all__ = [
+    "LEGACY_MEMBERSHIP_FIELDS",
+    "MEMBERSHIP_FIELDS",
+    "HelloIDStore",
+    "SimError",
+    "plain_body",
+]
 
 USER_FIELDS = (
     "userGUID",
@@ -80,6 +86,48 @@ def _canonical(body: Any, allowed: frozenset[str]) -> dict[str, Any]:
     ):
         raise SimError(400, "Field 'userAttributes' must be an object of plain values")
     return fields
+
+
+def plain_body(body: Any, fields: dict[str, tuple[type, ...]]) -> dict[str, Any]:
+    """A body of known fields, each of its type (for the smaller write endpoints)."""
+    if not isinstance(body, dict):
+        raise SimError(400, "The request body must be a JSON object")
+    for key, value in body.items():
+        if key not in fields:
+            raise SimError(400, f"Unknown field '{key}'")
+        wanted = fields[key]
+        if not isinstance(value, wanted) or (isinstance(value, bool) and bool not in wanted):
+            kind = "true or false" if bool in wanted else "a string"
+            if list in wanted:
+                kind = "a list of strings"
+            raise SimError(400, f"Field '{key}' must be {kind}")
+    return body
+
+
+_TEXT_OR_NULL = (str, type(None))
+_GROUP_FIELDS: dict[str, tuple[type, ...]] = {
+    "name": (str,),
+    "isEnabled": (bool, str),
+    "isDefault": (bool, str),
+    "userGuids": (list,),
+    "userNames": (list,),
+    "applicationNames": (list,),
+    "applicationGUIDs": (list,),
+    "managedByUserGuid": _TEXT_OR_NULL,
+}
+MEMBERSHIP_FIELDS: dict[str, tuple[type, ...]] = {"groupGuid": (str,)}
+LEGACY_MEMBERSHIP_FIELDS: dict[str, tuple[type, ...]] = {"userGUID": (str,)}
+_REQUEST_FIELDS: dict[str, tuple[type, ...]] = {
+    "requestedProductGUID": (str,),
+    "requestedByUserGUID": _TEXT_OR_NULL,
+    "requestedForUserGUID": (str,),
+    "comment": _TEXT_OR_NULL,
+}
+_UNASSIGN_FIELDS: dict[str, tuple[type, ...]] = {
+    "productGUID": (str,),
+    "userGUID": (str,),
+    "executeActions": (bool,),
+}
 
 
 def _check_password(password: Any) -> None:
@@ -306,8 +354,7 @@ class HelloIDStore:
 
     def create_group(self, body: Any) -> dict[str, Any]:
         """``POST /groups``."""
-        if not isinstance(body, dict):
-            raise SimError(400, "The request body must be a JSON object")
+        body = plain_body(body, _GROUP_FIELDS)
         name = body.get("name")
         if not isinstance(name, str) or not name.strip():
             raise SimError(400, "Field 'name' is required")
@@ -409,8 +456,7 @@ class HelloIDStore:
 
     def request_product(self, body: Any) -> dict[str, Any]:
         """``POST /selfservice/products/request``: every request assigns (again)."""
-        if not isinstance(body, dict):
-            raise SimError(400, "The request body must be a JSON object")
+        body = plain_body(body, _REQUEST_FIELDS)
         for key in ("requestedProductGUID", "requestedForUserGUID"):
             if not isinstance(body.get(key), str):
                 raise SimError(400, f"Field '{key}' is required")
@@ -430,8 +476,7 @@ class HelloIDStore:
 
     def unassign(self, body: Any) -> dict[str, Any]:
         """``POST /product-assignment/unassign/by-product``: every assignment of the product."""
-        if not isinstance(body, dict):
-            raise SimError(400, "The request body must be a JSON object")
+        body = plain_body(body, _UNASSIGN_FIELDS)
         for key in ("productGUID", "userGUID"):
             if not isinstance(body.get(key), str):
                 raise SimError(400, f"Field '{key}' is required")
