@@ -245,7 +245,9 @@ class HelloIDPlugin:
         client = self.client(ctx)
         deleted = None
         if settings.soft_deleted_users == "restore":
-            found = client.get_user(name, deleted=True)
+            known, found = client.recent_user(name)  # the correlation's lookup of this name
+            if not known:
+                found = client.get_user(name, deleted=True)
             if found is not None and lookup(found, "isDeleted") is True:
                 deleted = found
         if deleted is not None:
