@@ -61,7 +61,7 @@ def _fields(request: Request, *, v2: bool) -> list[str] | None:
         for name in fields:
             if name not in V2_FIELDS:
                 raise SimError(400, f"The field '{name}' is not supported in 'fields'.")
-    return [f for f in fields if f]
+    return [f for f in fields if f] or None
 
 
 def _select(row: dict[str, Any], fields: list[str] | None) -> dict[str, Any]:
