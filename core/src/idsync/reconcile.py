@@ -710,14 +710,20 @@ def print_reconcile(console: Console, report: ReconcileReport, limit: int = 50) 
             "drifted": f.drift,
             "missing": f.missing,
         }
-        summary = ", ".join(f"{len(v)} {k}" for k, v in found.items() if v) or "all in order"
-        console.print(
-            f"[bold]{escape(name)}[/] (as of {report.as_of}): {f.accounts} accounts, "
-            f"{f.linked} linked; {summary}",
-            highlight=False,
-        )
         if f.error:
+            # Nothing was compared: no counts, and never "all in order".
+            console.print(
+                f"[bold]{escape(name)}[/] (as of {report.as_of}): [red]not reconciled[/]",
+                highlight=False,
+            )
             console.print(f"  [red]error:[/] {escape(f.error)}", highlight=False)
+        else:
+            summary = ", ".join(f"{len(v)} {k}" for k, v in found.items() if v) or "all in order"
+            console.print(
+                f"[bold]{escape(name)}[/] (as of {report.as_of}): {f.accounts} accounts, "
+                f"{f.linked} linked; {summary}",
+                highlight=False,
+            )
         if f.unmatched:
             rows = [
                 [

@@ -9,7 +9,9 @@ module: wrap the vendor app in :class:`Simulated` to get
   latency, error rate (5xx before the work is done), timeouts and dropped connections (after
   the work is done, the hard case for a client), and a request-rate limit answered with 429
   and ``Retry-After``;
-- :func:`serve`, which runs any simulator on 127.0.0.1 in a background thread.
+- :func:`serve`, which runs any simulator on 127.0.0.1 in a background thread;
+- :class:`RequestRecording`, which holds the requests a plugin sent, step by step, against a
+  checked-in file, so a change in what a plugin sends shows in review.
 
 Servers only ever bind 127.0.0.1.
 """
@@ -17,21 +19,27 @@ Servers only ever bind 127.0.0.1.
 from __future__ import annotations
 
 import asyncio
+import difflib
 import json
 import math
+import os
 import random
 import socket
 import threading
 import time
-from collections.abc import Awaitable, Callable, Iterator, MutableMapping
+from collections.abc import Awaitable, Callable, Collection, Iterator, MutableMapping
 from contextlib import contextmanager
 from dataclasses import asdict, dataclass, field, fields
+from pathlib import Path
 from typing import Any
+from urllib.parse import parse_qsl
 
 __all__ = [
+    "RECORD_ENV",
     "Faults",
     "LoggedRequest",
     "RequestLog",
+    "RequestRecording",
     "SandboxApp",
     "Simulated",
     "SimulatorServer",
@@ -122,6 +130,90 @@ class RequestLog:
     def __len__(self) -> int:
         with self._lock:
             return len(self._items)
+
+
+RECORD_ENV = "IDSYNC_RECORD_REQUESTS"
+"""Set to ``1`` to (re)write the files of every :class:`RequestRecording` instead of
+comparing with them."""
+
+MASKED = "<masked>"
+
+
+def _masked(value: Any, keys: Collection[str]) -> Any:
+    if isinstance(value, dict):
+        return {k: MASKED if k in keys else _masked(v, keys) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_masked(v, keys) for v in value]
+    return value
+
+
+class RequestRecording:
+    """The requests a simulator received, step by step, held against a checked-in file.
+
+    A fidelity test runs a plugin through a lifecycle and calls :meth:`step` after each part;
+    each step takes the requests logged since the one before (method, path, decoded query,
+    JSON body, status). :meth:`verify` compares them with the file and fails with a diff, so a
+    change in what the plugin sends is seen in review; with ``IDSYNC_RECORD_REQUESTS=1`` in
+    the environment it writes the file instead. Values under the keys in ``mask`` (generated
+    passwords, say) are replaced by ``<masked>`` wherever they occur in a body.
+    """
+
+    def __init__(self, path: Path, log: RequestLog, *, mask: Collection[str] = ()) -> None:
+        self.path = path
+        self.log = log
+        self.mask = frozenset(mask)
+        self.steps: list[dict[str, Any]] = []
+        log.clear()
+
+    def _request(self, item: LoggedRequest) -> dict[str, Any]:
+        pairs = parse_qsl(item.query, keep_blank_values=True)
+        query: dict[str, Any] = {}
+        for key, value in pairs:
+            held = query.get(key)
+            query[key] = (
+                value if held is None else [*(held if isinstance(held, list) else [held]), value]
+            )
+        return {
+            "method": item.method,
+            "path": item.path,
+            "query": query,
+            "body": _masked(item.body, self.mask),
+            "status": item.status,
+        }
+
+    def step(self, name: str) -> list[dict[str, Any]]:
+        """Record the requests since the previous step under ``name``; returns them."""
+        requests = [self._request(r) for r in self.log.all()]
+        self.log.clear()
+        self.steps.append({"step": name, "requests": requests})
+        return requests
+
+    def text(self) -> str:
+        """The steps as the file holds them (JSON, one request per block)."""
+        return json.dumps(self.steps, indent=2, ensure_ascii=False) + "\n"
+
+    def verify(self) -> None:
+        """Compare with the file (or write it, with ``IDSYNC_RECORD_REQUESTS=1``)."""
+        if os.environ.get(RECORD_ENV) == "1":
+            self.path.parent.mkdir(parents=True, exist_ok=True)
+            self.path.write_text(self.text(), encoding="utf-8")
+            return
+        hint = (
+            f"run the test with {RECORD_ENV}=1 to write {self.path.name} when the change is meant"
+        )
+        if not self.path.exists():
+            raise AssertionError(f"{self.path} does not exist; {hint}")
+        expected = self.path.read_text(encoding="utf-8")
+        if json.loads(expected) != json.loads(self.text()):
+            diff = "".join(
+                difflib.unified_diff(
+                    expected.splitlines(keepends=True),
+                    self.text().splitlines(keepends=True),
+                    fromfile=f"{self.path.name} (expected)",
+                    tofile="sent",
+                )
+            )
+            raise AssertionError(f"the requests sent differ from {self.path}; {hint}\n{diff}")
 
 
 class _Bucket:

@@ -6,6 +6,7 @@ from __future__ import annotations
 import datetime as dt
 from typing import TYPE_CHECKING
 
+import pytest
 from idsync import Correlation, World
 from idsync.testing import Sample, source_contract, target_contract
 from idsync_afas import AfasPlugin
@@ -59,3 +60,24 @@ TestAfasSource = source_contract(
     min_persons=8,
     as_of=TODAY,
 )
+
+
+@pytest.fixture
+def ruud_has_no_user(afas: Afas) -> None:
+    """Employee 1010 without an AFAS user, so "create" makes one."""
+    data = afas.sim.data
+    with data.lock:
+        data.users.remove(data.user("12345.1010"))  # type: ignore[arg-type]
+        data.changed()
+
+
+TestAfasTargetWithUsers = target_contract(
+    plugin=AfasPlugin,
+    settings=lambda afas: afas.settings(manage_users=True, relation_number="12345"),
+    writes=lambda afas: afas.sim.app.log.writes(),
+    sample=_employee,
+    fixtures=["ruud_has_no_user"],
+    as_of=TODAY,
+)
+"""The same contract with managed users: create makes the missing user (blocked), enable and
+disable unblock and block it."""

@@ -15,7 +15,7 @@ import pytest
 from idsync import Blocked, Person, PluginKind, hookspecs
 from idsync.simulator import serve
 from idsync.world import World, generate_world
-from idsync_afas import AfasError, AfasPlugin, AfasSettings, afas_token_header
+from idsync_afas import AfasError, AfasPlugin, AfasSettings, AfasUsersPlugin, afas_token_header
 from pydantic import ValidationError
 
 if TYPE_CHECKING:
@@ -53,6 +53,33 @@ def test_hooks_match_their_specs(kit: type[Kit]) -> None:
         "idsync_delete",
     } <= implemented
     assert "idsync_enable" not in implemented  # a write-back target has no access to give
+
+
+def test_only_managed_users_give_the_write_back_enable_and_disable(kit: type[Kit]) -> None:
+    base = {"base_url": "https://12345.rest.afas.online/profitrestservices", "token": kit.TOKEN}
+
+    def hooks(plugin: AfasPlugin) -> set[str]:
+        manager = pluggy.PluginManager(hookspecs.PROJECT)
+        manager.add_hookspecs(hookspecs)
+        manager.register(plugin)
+        manager.check_pending()
+        return {c.name for c in manager.get_hookcallers(plugin) or []}
+
+    plain = AfasPlugin(settings=AfasSettings(**base))
+    managed = AfasPlugin(settings=AfasSettings(**base, manage_users=True, relation_number="12345"))
+    assert isinstance(managed, AfasUsersPlugin)
+    assert type(plain) is AfasPlugin
+    assert {"idsync_enable", "idsync_disable"} & hooks(plain) == set()
+    assert {"idsync_enable", "idsync_disable"} <= hooks(managed)
+    assert hooks(managed) - hooks(plain) == {"idsync_enable", "idsync_disable"}
+
+
+def test_managed_users_need_the_relation_number() -> None:
+    token = "<token><version>1</version><data>X</data></token>"
+    with pytest.raises(ValidationError, match="manage_users needs relation_number"):
+        AfasSettings(base_url="https://x", token=token, manage_users=True)
+    with pytest.raises(ValidationError, match="digits only"):
+        AfasSettings(base_url="https://x", token=token, relation_number="12345.")
 
 
 def test_settings_validation_never_echoes_the_token() -> None:

@@ -245,6 +245,7 @@ def test_knuser_create_block_rename_and_remove(afas: Afas) -> None:
             "InSi": "true",
             "Site": "false",
             "Acon": False,
+            "Pw": "Niet-gebruikt-1",
         },
         "12345.ruud",
     )
@@ -340,6 +341,171 @@ def test_knemployee_updates_and_refusals(afas: Afas) -> None:
     assert refused.status_code == 500
     row = rows(afas, filterfieldids="Medewerker", filtervalues="1006", operatortypes="1")[0]
     assert row["Mobielnr_werk"] == "+31 6 11112222"
+
+
+def _send(afas: Afas, connector: str, body: Any, method: str = "PUT") -> Any:
+    with afas.http() as client:
+        return client.request(method, f"/connectors/{connector}", json=body)
+
+
+def _knuser(user_id: str, fields: dict[str, Any]) -> dict[str, Any]:
+    return {"KnUser": {"Element": {"@UsId": user_id, "Fields": fields}}}
+
+
+def _knemployee(fields: dict[str, Any], **element: Any) -> dict[str, Any]:
+    objects = [{"KnPerson": {"Element": {"Fields": {"MatchPer": 0, "BcCo": "P1006", **fields}}}}]
+    return {"AfasEmployee": {"Element": {"@EmId": "1006", "Objects": objects, **element}}}
+
+
+@pytest.mark.parametrize(
+    ("connector", "body", "status", "message"),
+    [
+        (
+            "KnUser",
+            {**_knuser("12345.1002", {"Upn": "x@y.nl"}), "Extra": {}},
+            400,
+            "Het element 'Extra' is onbekend naast 'KnUser'.",
+        ),
+        (
+            "KnUser",
+            {"KnUser": {"Element": {"@UsId": "12345.1002"}, "Fields": {}}},
+            400,
+            "Het element 'Fields' is onbekend in 'KnUser'.",
+        ),
+        (
+            "KnUser",
+            {"KnUser": {"Element": {"@UsId": "12345.1002", "@BcCo": "P1"}}},
+            400,
+            "Het element '@BcCo' is onbekend in 'KnUser'.",
+        ),
+        (
+            "KnUser",
+            _knuser("12345.1002", {"Upn": {"value": "x@y.nl"}}),
+            500,
+            "De waarde van veld 'Upn' in 'KnUser' is geen enkelvoudige waarde.",
+        ),
+        (
+            "KnUser",
+            _knuser("12345.1002", {"Upn": True}),
+            500,
+            "De waarde 'True' is ongeldig voor tekstveld 'Upn'.",
+        ),
+        (
+            "KnUser",
+            _knuser("12345.1002", {"InSi": "misschien"}),
+            500,
+            "De waarde 'misschien' is ongeldig voor een ja/nee-veld.",
+        ),
+        (
+            "KnUser",
+            _knuser("12345.1002", {"MtCd": True, "Upn": "x@y.nl"}),
+            500,
+            "De waarde 'True' is ongeldig voor 'MtCd'.",
+        ),
+        (
+            "KnUser",
+            _knuser("12345.1002", {"Acon": "nee"}),
+            500,
+            "De waarde 'nee' is ongeldig voor een ja/nee-veld.",
+        ),
+        (
+            "KnUser",
+            _knuser("12345.1002", {"Upn": "x@y.nl", "Kleur": "rood"}),
+            500,
+            "Het veld 'Kleur' is onbekend in 'KnUser'.",
+        ),
+        (
+            "KnUser",
+            _knuser("12345.1002", {"MtCd": 6}),
+            500,
+            "Gebruiker '12345.1002' is al niet geblokkeerd.",
+        ),
+        (
+            "KnEmployee",
+            _knemployee({"TeNr": "1"}, Extra=1),
+            400,
+            "Het element 'Extra' is onbekend in 'AfasEmployee'.",
+        ),
+        (
+            "KnEmployee",
+            {
+                "AfasEmployee": {
+                    "Element": {
+                        "@EmId": "1006",
+                        "Objects": [{"KnContact": {"Element": {"Fields": {}}}}],
+                    }
+                }
+            },
+            500,
+            "Het object 'KnContact' wordt niet ondersteund in 'AfasEmployee'.",
+        ),
+        (
+            "KnEmployee",
+            _knemployee({"TeNr": ["1"]}),
+            500,
+            "De waarde van veld 'TeNr' in 'KnPerson' is geen enkelvoudige waarde.",
+        ),
+        (
+            "KnEmployee",
+            _knemployee({"MatchPer": "x"}),
+            500,
+            "De waarde 'x' is ongeldig voor 'MatchPer'.",
+        ),
+    ],
+)
+def test_update_connectors_refuse_unknown_elements_and_wrong_types(
+    afas: Afas, connector: str, body: Any, status: int, message: str
+) -> None:
+    before = rows(afas, take=500)
+    answer = _send(afas, connector, body)
+    assert answer.status_code == status
+    assert answer.json()["externalMessage"] == message
+    assert set(answer.json()) == {"externalMessage", "errorNumber", "profitLogReference"}
+    after = rows(afas, take=500)
+    assert after == before
+
+
+def test_a_new_user_needs_a_password_and_its_own_id(afas: Afas) -> None:
+    data = afas.sim.data
+    with data.lock:
+        data.users.remove(data.user("12345.1010"))  # type: ignore[arg-type]
+        data.changed()
+    fields = {"MtCd": 1, "BcCo": "P1010", "Nm": "Ruud van 't Hoek", "Upn": "ruud@voorbeeld.nl"}
+    no_password = _send(afas, "KnUser", _knuser("12345.1010", fields), "POST")
+    assert no_password.status_code == 500
+    assert "Wachtwoord" in no_password.json()["externalMessage"]
+    other_id = _send(
+        afas, "KnUser", _knuser("12345.1010", {**fields, "Pw": "x", "UsIdNew": "12345.x"}), "POST"
+    )
+    assert other_id.status_code == 500
+    assert (
+        rows(afas, filterfieldids="Medewerker", filtervalues="1010", operatortypes="1")[0][
+            "Gebruiker"
+        ]
+        is None
+    )
+    # Tools4ever's own create body: UsIdNew repeats @UsId, every extra right off.
+    created = _send(
+        afas,
+        "KnUser",
+        _knuser(
+            "12345.1010",
+            {**fields, "Pw": "x", "UsIdNew": "12345.1010", "Awin": False, "Site": True},
+        ),
+        "POST",
+    )
+    assert created.status_code == 201
+    row = rows(afas, filterfieldids="Medewerker", filtervalues="1010", operatortypes="1")[0]
+    assert (row["Gebruiker"], row["UPN"], row["OutSite"], row["Geblokkeerd"]) == (
+        "12345.1010",
+        "ruud@voorbeeld.nl",
+        True,
+        False,
+    )
+    assert _send(afas, "KnUser", _knuser("12345.1010", {"MtCd": 2})).status_code == 200
+    twice = _send(afas, "KnUser", _knuser("12345.1010", {"MtCd": 2}))
+    assert twice.status_code == 500
+    assert twice.json()["externalMessage"] == "Gebruiker '12345.1010' is al geblokkeerd."
 
 
 def test_groups_hide_everyone(afas: Afas) -> None:

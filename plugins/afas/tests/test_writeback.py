@@ -304,23 +304,114 @@ def test_unknown_and_read_only_keys_fail_clearly(afas: Afas, kit: type[Kit]) -> 
     assert afas.log.writes() == []
 
 
-def test_user_fields_need_an_afas_user(afas: Afas, kit: type[Kit]) -> None:
+def _without_user(afas: Afas, number: str) -> None:
     data = afas.sim.data
     with data.lock:
-        data.users.remove(data.user("12345.1007"))  # type: ignore[arg-type]
+        data.users.remove(data.user(f"12345.{number}"))  # type: ignore[arg-type]
         data.changed()
-    result_or_error: Any
-    with pytest.raises(AfasError) as caught:
-        afas.plugin().idsync_update(
-            kit.ctx(
-                reference="1007",
-                account={"UPN": "lotte@voorbeeld.nl"},
-                changes=changes(UPN=(None, "lotte@voorbeeld.nl")),
-            )
+
+
+@pytest.mark.parametrize("dry_run", [True, False])
+def test_user_fields_of_an_employee_without_a_user_are_blocked(
+    afas: Afas, kit: type[Kit], dry_run: bool
+) -> None:
+    _without_user(afas, "1007")
+    result = afas.plugin().idsync_update(
+        kit.ctx(
+            reference="1007",
+            dry_run=dry_run,
+            account={"UPN": "lotte@voorbeeld.nl", "Email_werk": "lotte@voorbeeld.nl"},
+            changes=changes(
+                UPN=(None, "lotte@voorbeeld.nl"), Email_werk=(None, "lotte@voorbeeld.nl")
+            ),
         )
-    result_or_error = caught.value
-    assert "has no AFAS user (Gebruiker is empty), so UPN cannot be written" in str(result_or_error)
+    )
+    # The same answer under dry-run as in the run: read, not guessed.
+    assert (result.success, result.blocked) == (False, True)
+    assert result.messages == [
+        "employee 1007 has no AFAS user (Gebruiker is empty), so UPN cannot be written: "
+        "create the user in AFAS Profit, or let idsync create it (setting manage_users)"
+    ]
+    assert afas.log.writes() == []  # not even the KnEmployee half
+
+
+def test_employee_fields_need_no_user(afas: Afas, kit: type[Kit]) -> None:
+    _without_user(afas, "1007")
+    result = afas.plugin().idsync_update(
+        kit.ctx(
+            reference="1007",
+            account={"Email_werk": "lotte@voorbeeld.nl"},
+            changes=changes(Email_werk=(None, "lotte@voorbeeld.nl")),
+        )
+    )
+    assert result.success, result.messages
+    assert [w.path.rsplit("/", 1)[1] for w in afas.log.writes()] == ["KnEmployee"]
+
+
+def test_manage_users_creates_the_missing_user_and_dry_run_says_so(
+    afas: Afas, kit: type[Kit]
+) -> None:
+    _without_user(afas, "1007")
+    plugin = afas.plugin(manage_users=True, relation_number="12345")
+    ctx = kit.ctx(
+        reference="1007",
+        account={"UPN": "lotte@voorbeeld.nl", "InSite": True},
+        changes=changes(UPN=(None, "lotte@voorbeeld.nl"), InSite=(None, True)),
+    )
+    preview = plugin.idsync_update(ctx.model_copy(update={"dry_run": True}))
+    assert preview.success, preview.messages
+    assert preview.messages == [
+        "dry-run: would create AFAS user 12345.1007 (blocked until enabled) and write UPN, InSite"
+    ]
     assert afas.log.writes() == []
+
+    result = plugin.idsync_update(ctx)
+    assert result.success, result.messages
+    assert result.messages == [
+        "created AFAS user 12345.1007 and wrote UPN, InSite",
+        "blocked AFAS user 12345.1007 until it is enabled",
+    ]
+    write, block = afas.log.writes()
+    assert block.body == {"KnUser": {"Element": {"@UsId": "12345.1007", "Fields": {"MtCd": 2}}}}
+    assert (write.method, write.path) == ("POST", "/profitrestservices/connectors/KnUser")
+    fields = write.body["KnUser"]["Element"]["Fields"]
+    password = fields.pop("Pw")
+    assert isinstance(password, str)
+    assert len(password) >= 16
+    assert write.body["KnUser"]["Element"]["@UsId"] == "12345.1007"
+    assert fields == {
+        "MtCd": 1,
+        "BcCo": "P1007",
+        "Nm": "Lotte Smit",
+        "Upn": "lotte@voorbeeld.nl",
+        "InSi": True,
+        **dict.fromkeys(("Awin", "Acon", "Abac", "Acom", "OcUs", "PoMa", "AcUs"), False),
+    }
+    assert password not in " ".join(result.messages)
+    row = user_row(afas, "1007")
+    assert (row["Gebruiker"], row["UPN"], row["InSite"], row["Geblokkeerd"]) == (
+        "12345.1007",
+        "lotte@voorbeeld.nl",
+        True,
+        True,
+    )
+    # The next update is an ordinary one.
+    again = plugin.idsync_update(
+        kit.ctx(
+            reference="1007", changes=changes(UPN=("lotte@voorbeeld.nl", "l.smit@voorbeeld.nl"))
+        )
+    )
+    assert again.messages == ["wrote UPN"]
+
+
+def test_new_user_ids_are_cut_to_twenty_characters(afas: Afas, kit: type[Kit]) -> None:
+    _without_user(afas, "1007")
+    plugin = afas.plugin(manage_users=True, relation_number="123456789012345678")
+    result = plugin.idsync_update(
+        kit.ctx(reference="1007", changes=changes(UPN=(None, "lotte@voorbeeld.nl")))
+    )
+    assert result.success, result.messages
+    assert user_row(afas, "1007")["Gebruiker"] == "123456789012345678.1"
 
 
 def test_correlate_and_accounts(afas: Afas, kit: type[Kit]) -> None:

@@ -181,6 +181,83 @@ def test_create_refuses_a_taken_name_and_governed_keys_clearly(
     assert sim.log.writes() == []
 
 
+def _soft_deleted(store: HelloIDStore, add_user: Callable[..., str]) -> str:
+    """c.bos@enyoi.org, who left: soft-deleted, still in a group, old data."""
+    guid = add_user(
+        "c.bos@enyoi.org",
+        isEnabled=True,
+        source="enyoi.local",
+        userAttributes={"employeeId": "123456789", "department": "Sales"},
+    )
+    store.add_member(guid, "department_SALES")
+    store.delete_user(guid)
+    return guid
+
+
+@pytest.mark.parametrize("dry_run", [True, False])
+def test_create_restores_a_soft_deleted_user_of_the_same_name(
+    hook: Any,
+    ctx: MakeCtx,
+    store: HelloIDStore,
+    add_user: Callable[..., str],
+    sim: Simulated,
+    dry_run: bool,
+) -> None:
+    guid = _soft_deleted(store, add_user)
+    boss = add_user("carl.dijk@enyoi.org")
+    sim.log.clear()
+    result = hook.idsync_create(ctx=ctx(account=ACCOUNT, manager_reference=boss, dry_run=dry_run))
+    assert result.success, result.messages
+    if dry_run:
+        assert result.messages == [
+            f"dry-run: would restore soft-deleted HelloID user c.bos@enyoi.org ({guid}), disabled"
+        ]
+        assert sim.log.writes() == []
+        assert store.get_user(guid)["isDeleted"] is True
+        return
+    assert result.reference == guid
+    assert result.messages == [
+        f"restored soft-deleted HelloID user c.bos@enyoi.org ({guid}), disabled"
+    ]
+    (put,) = sim.log.writes()
+    assert (put.method, put.path) == ("PUT", f"/api/v1/users/{guid}")
+    assert put.body["isSoftDeleted"] is False
+    assert "isDeleted" not in put.body
+    user = store.get_user(guid)
+    assert (user["isDeleted"], user["isEnabled"], user["source"]) == (False, False, "enyoi.local")
+    assert user["userAttributes"] == {"employeeId": "123456789", "department": "Legal"}
+    assert (user["managedByUserGUID"], user["mustChangePassword"]) == (boss, True)
+    assert store.passwords[guid] not in repr(result)
+    assert [u["userGUID"] for u in store.users.values() if u["userName"] == "c.bos@enyoi.org"] == [
+        guid
+    ]
+
+
+def test_create_beside_a_soft_deleted_user_when_so_configured(
+    make_hook: Any, ctx: MakeCtx, store: HelloIDStore, add_user: Callable[..., str]
+) -> None:
+    old = _soft_deleted(store, add_user)
+    result = make_hook(soft_deleted_users="create").idsync_create(ctx=ctx(account=ACCOUNT))
+    assert result.success, result.messages
+    assert result.reference != old
+    assert store.get_user(old)["isDeleted"] is True
+    assert store.get_user(result.reference)["isDeleted"] is False
+
+
+def test_a_soft_deleted_user_is_no_account_to_correlate_or_change(
+    hook: Any, ctx: MakeCtx, store: HelloIDStore, add_user: Callable[..., str], sim: Simulated
+) -> None:
+    guid = _soft_deleted(store, add_user)
+    by_name = _correlation("userName", "c.bos@enyoi.org")
+    assert hook.idsync_correlate(ctx=ctx(correlation=by_name)) == []
+    assert hook.idsync_attribute_available(ctx=ctx(), attribute="userName", value="c.bos@enyoi.org")
+    changes = {"lastName": Change(before="Test", after="Bos")}
+    update = hook.idsync_update(ctx=ctx(reference=guid, changes=changes))
+    assert (update.success, update.not_found) == (False, True)
+    assert hook.idsync_disable(ctx=ctx(reference=guid)).not_found
+    assert sim.log.writes() == []
+
+
 # --- update -------------------------------------------------------------------------------
 
 

@@ -157,16 +157,33 @@ def _garbage_app() -> Starlette:
 
 
 @pytest.fixture
-def garbage_hook(make_hook: Any) -> Iterator[Any]:
+def garbage_url() -> Iterator[str]:
     with serve(_garbage_app()) as garbage:
-        yield make_hook(base_url=f"{garbage.url}/api/v1", retries=1)
+        yield f"{garbage.url}/api/v1"
 
 
-def test_a_truncated_json_answer_fails_the_create_clearly(garbage_hook: Any, ctx: MakeCtx) -> None:
-    result = garbage_hook.idsync_create(ctx=ctx(account={"userName": "x@enyoi.org"}))
+@pytest.fixture
+def garbage_hook(make_hook: Any, garbage_url: str) -> Any:
+    return make_hook(base_url=garbage_url, retries=1)
+
+
+def test_a_truncated_json_answer_fails_the_create_clearly(
+    make_hook: Any, garbage_url: str, ctx: MakeCtx
+) -> None:
+    hook = make_hook(base_url=garbage_url, retries=1, soft_deleted_users="create")
+    result = hook.idsync_create(ctx=ctx(account={"userName": "x@enyoi.org"}))
     assert not result.success
     assert result.messages[0].startswith("create failed: POST /users:")
     assert "not JSON" in result.messages[0]
+
+
+def test_an_html_page_fails_the_soft_deleted_lookup_of_a_create_clearly(
+    garbage_hook: Any, ctx: MakeCtx
+) -> None:
+    result = garbage_hook.idsync_create(ctx=ctx(account={"userName": "x@enyoi.org"}))
+    assert not result.success
+    assert result.messages[0].startswith("create failed: GET /users/x%40enyoi.org:")
+    assert "HTML page" in result.messages[0]
 
 
 def test_an_html_page_fails_update_enable_and_connection_clearly(

@@ -61,7 +61,11 @@ def test_skip_take_paging_and_soft_deleted_listing(
     assert [u["userGUID"] for p in pages for u in p] == guids
     assert len(api.get("/users").json()) == 7
     assert api.delete(f"/users/{guids[0]}").status_code == 204
-    assert api.get(f"/users/{guids[0]}").status_code == 404
+    assert api.delete(f"/users/{guids[0]}").status_code == 404
+    # A lookup still finds it, flagged, as HelloID's connector expects (it reads IsDeleted).
+    assert api.get(f"/users/{guids[0]}").json()["isDeleted"] is True
+    assert api.get("/users/user0@enyoi.org").json()["userGUID"] == guids[0]
+    assert guids[0] not in {u["userGUID"] for u in api.get("/users").json()}
     deleted = api.get("/users", params={"isDeleted": "true", "skip": 0, "take": 10}).json()
     assert [(u["userGUID"], u["isDeleted"], u["isEnabled"]) for u in deleted] == [
         (guids[0], True, False)
@@ -117,6 +121,101 @@ def test_put_renames_only_through_identifier_object(
     )
     assert renamed.json()["userName"] == "new@enyoi.org"
     assert api.put(f"/users/{guid}", json={**current, "managedByUserGUID": guid}).status_code == 400
+
+
+def test_put_replaces_the_whole_user(api: httpx.Client, add_user: Callable[..., str]) -> None:
+    guid = add_user("whole@enyoi.org")
+    current = api.put(
+        f"/users/{guid}",
+        json={
+            **api.get(f"/users/{guid}").json(),
+            "firstName": "Wil",
+            "isEnabled": True,
+            "userAttributes": {"department": "Sales", "title": "Verkoper"},
+        },
+    ).json()
+    assert (current["firstName"], current["userAttributes"]["title"]) == ("Wil", "Verkoper")
+    # A partial body is no patch: what it leaves out is reset.
+    partial = api.put(f"/users/{guid}", json={"userName": "whole@enyoi.org", "lastName": "Ho"})
+    assert partial.status_code == 200
+    after = api.get(f"/users/{guid}").json()
+    assert (after["lastName"], after["firstName"], after["isEnabled"]) == ("Ho", None, False)
+    assert after["userAttributes"] == {}
+    no_name = api.put(f"/users/{guid}", json={"isEnabled": True})
+    assert no_name.status_code == 400
+    assert no_name.json() == {"message": "Field 'userName' is required"}
+    unknown = api.put(f"/users/{guid}", json={**after, "favouriteColour": "red"})
+    assert unknown.json() == {"message": "Unknown field 'favouriteColour'"}
+    wrong = api.put(f"/users/{guid}", json={**after, "isEnabled": "true"})
+    assert wrong.json() == {"message": "Field 'isEnabled' must be true or false"}
+    nested = api.put(f"/users/{guid}", json={**after, "userAttributes": {"a": {"b": 1}}})
+    assert nested.json() == {"message": "Field 'userAttributes' must be an object of plain values"}
+    assert api.get(f"/users/{guid}").json() == after
+
+
+def test_a_soft_deleted_user_is_restored_with_is_soft_deleted_false(
+    api: httpx.Client, add_user: Callable[..., str]
+) -> None:
+    guid = add_user("back@enyoi.org")
+    assert api.delete(f"/users/{guid}").status_code == 204
+    deleted = api.get("/users/back@enyoi.org").json()
+    read_only = api.put(f"/users/{guid}", json={**deleted, "isDeleted": False})
+    assert read_only.status_code == 400
+    assert "isSoftDeleted" in read_only.json()["message"]
+    delete_by_put = api.put(f"/users/{guid}", json={**deleted, "isSoftDeleted": True})
+    assert delete_by_put.status_code == 200  # already deleted: stays so
+    body = {k: v for k, v in deleted.items() if k != "isDeleted"}
+    restored = api.put(f"/users/{guid}", json={**body, "isSoftDeleted": False})
+    assert restored.status_code == 200
+    assert (restored.json()["isDeleted"], restored.json()["userGUID"]) == (False, guid)
+    assert api.get("/users/back@enyoi.org").json()["isDeleted"] is False
+    assert api.put(f"/users/{guid}", json={**body, "isSoftDeleted": True}).status_code == 400
+    # A name a live user holds cannot come back.
+    assert api.delete(f"/users/{guid}").status_code == 204
+    other = add_user("back@enyoi.org")
+    assert api.get("/users/back@enyoi.org").json()["userGUID"] == other
+    clash = api.put(f"/users/{guid}", json={**body, "isSoftDeleted": False})
+    assert clash.status_code == 409
+
+
+def test_group_membership_and_product_writes_refuse_unknown_fields_and_wrong_types(
+    api: httpx.Client, store: HelloIDStore, add_user: Callable[..., str]
+) -> None:
+    guid = add_user("w@enyoi.org")
+    sales = api.get("/groups/department_SALES").json()["groupGuid"]
+    laptop = next(p["productId"] for p in api.get("/products").json() if p["name"] == "Laptop")
+    request = {"requestedProductGUID": laptop, "requestedForUserGUID": guid}
+    unassign = {"productGUID": laptop, "userGUID": guid, "executeActions": True}
+    refused = [
+        ("/groups", {"name": "G", "colour": "red"}, "Unknown field 'colour'"),
+        ("/groups", {"name": 5}, "Field 'name' must be a string"),
+        (
+            "/groups",
+            {"name": "G", "userGuids": guid},
+            "Field 'userGuids' must be a list of strings",
+        ),
+        (f"/users/{guid}/groups", {"groupGuid": sales, "role": "x"}, "Unknown field 'role'"),
+        (f"/users/{guid}/groups", {"groupGuid": 1}, "Field 'groupGuid' must be a string"),
+        (f"/groups/{sales}/users", {"userGUID": guid, "x": 1}, "Unknown field 'x'"),
+        ("/selfservice/products/request", {**request, "urgent": True}, "Unknown field 'urgent'"),
+        (
+            "/selfservice/products/request",
+            {**request, "comment": 3},
+            "Field 'comment' must be a string",
+        ),
+        (
+            "/product-assignment/unassign/by-product",
+            {**unassign, "executeActions": "yes"},
+            "Field 'executeActions' must be true or false",
+        ),
+    ]
+    for path, body, message in refused:
+        answer = api.post(path, json=body)
+        assert answer.status_code == 400, path
+        assert answer.json() == {"message": message}
+    assert not store.has_group("G")
+    assert store.memberships(guid) == set()
+    assert store.products_of(guid) == []
 
 
 def test_groups_members_products_and_assignments(

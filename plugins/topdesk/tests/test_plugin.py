@@ -6,6 +6,7 @@ import socket
 from collections.abc import Callable
 from importlib.metadata import entry_points
 from typing import Any
+from urllib.parse import parse_qs
 
 import pluggy
 import pytest
@@ -86,6 +87,41 @@ def test_check_connection_passes_with_good_credentials(
     result = plugin.idsync_check_connection(ctx=ctx())
     assert result.success, result.messages
     assert sim.app.log.writes() == []
+
+
+@pytest.mark.parametrize("paging", ["v2", "classic"])
+def test_check_connection_probes_the_configured_paging_form(
+    make_plugin: MakePlugin, sim: TopdeskSimulator, seed: Seed, paging: str
+) -> None:
+    seed("1")
+    plugin = make_plugin(paging=paging)
+    assert plugin.idsync_check_connection(ctx=ctx()).success
+    probe = sim.app.log.all()[0]
+    assert probe.path == "/tas/api/persons"
+    params = parse_qs(probe.query)
+    if paging == "v2":
+        assert params["pageSize"] == ["1"]
+        # The very field list the source and the accounts import send, so a field TOPdesk
+        # does not serve fails the check and not the first run.
+        list(plugin.idsync_accounts(ctx=ctx()))
+        imports = [parse_qs(r.query)["fields"] for r in sim.app.log.all()[2:]]
+        assert imports
+        assert all(f == params["fields"] for f in imports)
+        assert "gender" not in params["fields"][0].split(",")
+    else:
+        assert params == {"start": ["0"], "page_size": ["1"]}
+
+
+def test_check_connection_fails_when_the_configured_paging_is_not_served() -> None:
+    sim = TopdeskSimulator.create("u", "p", v2_collection=False)
+    with serve(sim.app) as server:
+        settings = {"base_url": server.url, "username": "u", "password": "p", "retries": 0}
+        v2 = TopdeskPlugin(settings=TopdeskSettings(**settings))
+        classic = TopdeskPlugin(settings=TopdeskSettings(**settings, paging="classic"))
+        failed = v2.idsync_check_connection(ctx=ctx())
+        assert not failed.success
+        assert "406" in failed.messages[0]
+        assert classic.idsync_check_connection(ctx=ctx()).success
 
 
 def test_check_connection_names_refused_credentials_without_the_secret(

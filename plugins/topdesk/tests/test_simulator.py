@@ -69,6 +69,50 @@ def test_v2_collection_pages_with_next_links_and_fields(http: httpx.Client, seed
     assert classic_with_v2_params.status_code == 400
 
 
+@pytest.mark.parametrize(
+    ("fields", "refused"),
+    [
+        ("surName,gender", "gender"),  # not served by the v2 collection
+        ("branch.name", "branch.name"),  # only top-level fields
+        ("id,contract", "contract"),  # another endpoint's data
+        ("privateDetails", "privateDetails"),
+        ("status", "status"),  # the classic form's; v2 has archived
+        ("surName,shoeSize", "shoeSize"),
+        ("surName,,id", ""),
+    ],
+)
+def test_v2_fields_must_be_ones_the_collection_serves(
+    http: httpx.Client, seed: Seed, fields: str, refused: str
+) -> None:
+    seed("1")
+    headers = {"Accept": V2_ACCEPT}
+    answer = http.get("/tas/api/persons", params={"fields": fields}, headers=headers)
+    assert answer.status_code == 400
+    assert answer.json() == [{"message": f"The field '{refused}' is not supported in 'fields'."}]
+
+
+def test_v2_serves_the_persons_own_fields_and_classic_still_has_gender(
+    http: httpx.Client, seed: Seed
+) -> None:
+    seed("1")
+    fields = "id,archived,surName,dynamicName,branch,manager,creationDate,optionalFields1"
+    v2 = http.get("/tas/api/persons", params={"fields": fields}, headers={"Accept": V2_ACCEPT})
+    assert v2.status_code == 200
+    assert set(v2.json()["item"][0]) == set(fields.split(","))
+    classic = http.get("/tas/api/persons", params={"fields": "surName,gender"})
+    assert classic.status_code == 200
+    assert classic.json()[0]["gender"] == "UNDEFINED"
+
+
+def test_an_environment_without_the_v2_collection_answers_406() -> None:
+    sim = TopdeskSimulator.create("u", "p", v2_collection=False)
+    with serve(sim.app) as server, httpx.Client(base_url=server.url, auth=("u", "p")) as http:
+        v2 = http.get("/tas/api/persons", headers={"Accept": V2_ACCEPT})
+        assert v2.status_code == 406
+        assert V2_ACCEPT in v2.json()[0]["message"]
+        assert http.get("/tas/api/persons").status_code == 204
+
+
 def test_fiql_equals_not_equals_archived_and_combinations(http: httpx.Client, seed: Seed) -> None:
     seed("1", email="a@example.org")
     seed("2", archived=True)
@@ -156,6 +200,71 @@ def test_person_writes_follow_topdesk_rules(
         json={"surName": "Twin", "branch": {"id": baarn["id"]}, "tasLoginName": "PJansen"},
     )
     assert twin.status_code == 400  # tasLoginName is unique
+
+
+@pytest.mark.parametrize(
+    ("fields", "message"),
+    [
+        ({"jobTitle": 5}, "The field 'jobTitle' must be text."),
+        ({"isManager": "true"}, "The field 'isManager' must be true or false."),
+        ({"gender": "male"}, "gender must be MALE, FEMALE or UNDEFINED."),
+        ({"department": "ICT"}, "The field 'department' must be an object {\"id\": …}."),
+        ({"department": {"id": 7}}, "The field 'department.id' must be text."),
+        (
+            {"manager": {"id": "x", "boss": True}},
+            "The field 'manager' must be an object {\"id\": …}.",
+        ),
+        ({"departmentFree": 3}, "The field 'departmentFree' must be text."),
+        (
+            {"optionalFields1": {"number1": "3"}},
+            "The field 'optionalFields1.number1' has the wrong type.",
+        ),
+        (
+            {"optionalFields1": {"boolean1": 1}},
+            "The field 'optionalFields1.boolean1' has the wrong type.",
+        ),
+        (
+            {"optionalFields2": {"text1": ["a"]}},
+            "The field 'optionalFields2.text1' has the wrong type.",
+        ),
+        ({"optionalFields2": {"colour": "red"}}, "Unrecognized field 'optionalFields2.colour'."),
+        ({"optionalFields2": "red"}, "The field 'optionalFields2' must be an object."),
+        ({"shoeSize": 42}, "Unrecognized field 'shoeSize'."),
+        ({"dynamicName": "x"}, "The field 'dynamicName' cannot be changed."),
+    ],
+)
+def test_person_writes_refuse_unknown_fields_and_wrong_types(
+    http: httpx.Client, seed: Seed, sim: TopdeskSimulator, fields: dict[str, Any], message: str
+) -> None:
+    person = seed("1")
+    baarn = sim.store.find("branches", "Baarn")
+    assert baarn is not None
+    create = http.post(
+        "/tas/api/persons", json={"surName": "J", "branch": {"id": baarn["id"]}, **fields}
+    )
+    patch = http.patch(f"/tas/api/persons/id/{person['id']}", json=fields)
+    for answer in (create, patch):
+        assert answer.status_code == 400
+        assert answer.json() == [{"message": message}]
+    assert len(sim.store.persons) == 1
+    assert sim.store.person(person["id"]) == person
+
+
+def test_archiving_refuses_a_body_other_than_the_reason_id(
+    http: httpx.Client, seed: Seed, sim: TopdeskSimulator
+) -> None:
+    base = f"/tas/api/persons/id/{seed('1')['id']}/archive"
+    reason = sim.store.find("archiving-reasons", "Persoon uit organisatie")
+    assert reason is not None
+    for body, message in (
+        ({"id": reason["id"], "name": "x"}, "Unrecognized field 'name'."),
+        ({"id": 1}, "The field 'id' must be text."),
+        ([reason["id"]], "The request body must be a JSON object."),
+    ):
+        answer = http.patch(base, json=body)
+        assert answer.status_code == 400
+        assert answer.json() == [{"message": message}]
+    assert http.patch(base, json={"id": reason["id"]}).status_code == 200
 
 
 def test_lookups_are_id_name_lists_and_can_be_created(http: httpx.Client) -> None:

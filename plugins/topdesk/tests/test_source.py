@@ -192,3 +192,21 @@ def test_a_next_link_to_another_host_is_not_followed() -> None:
         with pytest.raises(ApiError, match="another host"):
             list(plugin.idsync_persons(ctx=ctx()))
     assert seen == ["/tas/api/persons"]
+
+
+def test_default_settings_read_a_v2_collection_that_refuses_gender(
+    plugin: Any, seed: Seed, sim: TopdeskSimulator
+) -> None:
+    seed("1", gender="FEMALE", archived=True)
+    seed("2", gender="MALE")
+    persons = _people(list(plugin.idsync_persons(ctx=ctx())))
+    accounts = list(plugin.idsync_accounts(ctx=ctx()))
+    assert sorted(persons) == ["1", "2"]
+    assert persons["1"].inactive
+    assert persons["2"].extra["gender"] is None  # the v2 collection does not serve it
+    assert sorted(a.data["employeeNumber"] for a in accounts) == ["1", "2"]
+    assert all("gender" not in a.data for a in accounts)  # absent, so never taken for drift
+    requests = sim.app.log.all()
+    assert requests
+    assert all(r.status == 200 for r in requests)
+    assert all("pageStart" in parse_qs(r.query) for r in requests)

@@ -88,6 +88,22 @@ def test_correlate_returns_no_one_or_every_match(
     assert not sim.app.log.writes()
 
 
+def test_two_active_cards_with_one_employee_number_both_correlate_with_their_ids(
+    plugin: TopdeskPlugin, seed: Seed
+) -> None:
+    first = seed("2001", surName="Jansen", tasLoginName="p.jansen")
+    second = seed("2001", surName="Janssen", tasLoginName="p.janssen")
+    correlation = Correlation(
+        person_field="external_id", account_field="employeeNumber", value="2001"
+    )
+    matches = plugin.idsync_correlate(ctx=ctx(correlation=correlation))
+    # Both cards, each with its TOPdesk id, so the dispute can name them.
+    assert [(a.reference, a.data["surName"], a.enabled) for a in matches] == [
+        (first["id"], "Jansen", True),
+        (second["id"], "Janssen", True),
+    ]
+
+
 def test_correlate_defaults_to_the_employee_number_and_quotes_values(
     plugin: TopdeskPlugin, seed: Seed
 ) -> None:

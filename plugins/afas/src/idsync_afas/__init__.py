@@ -6,7 +6,7 @@ where it is used.
 
 from idsync_afas.client import AfasClient, AfasError, afas_token_header
 from idsync_afas.connectors import GET_CONNECTORS
-from idsync_afas.plugin import AfasPlugin
+from idsync_afas.plugin import AfasPlugin, AfasUsersPlugin
 from idsync_afas.settings import WRITABLE_FIELDS, AfasSettings
 from idsync_afas.source import parse_date, person_from_rows
 
@@ -17,6 +17,7 @@ __all__ = [
     "AfasError",
     "AfasPlugin",
     "AfasSettings",
+    "AfasUsersPlugin",
     "afas_token_header",
     "parse_date",
     "person_from_rows",

@@ -27,12 +27,22 @@ if TYPE_CHECKING:
     from idsync import World
     from idsync.simulator import SandboxApp
 
-__all__ = ["AfasPlugin"]
+__all__ = ["AfasPlugin", "AfasUsersPlugin"]
 
 
 class AfasPlugin:
     """AFAS Profit connector: persons from the standard GetConnectors, and the write-back of
-    e-mail, phone, UPN and InSite to existing employees."""
+    e-mail, phone, UPN and InSite to existing employees.
+
+    Configured with ``manage_users``, the instance is an :class:`AfasUsersPlugin`, which also
+    blocks and unblocks the employees' AFAS users: only then does the write-back have enable
+    and disable actions, so a plan without user management shows none.
+    """
+
+    def __new__(cls, settings: AfasSettings | None = None) -> AfasPlugin:
+        if cls is AfasPlugin and settings is not None and settings.manage_users:
+            cls = AfasUsersPlugin
+        return super().__new__(cls)
 
     def __init__(self, settings: AfasSettings | None = None) -> None:
         self.settings = settings
@@ -119,7 +129,7 @@ class AfasPlugin:
         if value is None or str(value).strip() == "":
             return []
         rows = self._api(ctx).find(settings.users_connector, field, str(value).strip())
-        return list(writeback.accounts(rows))
+        return list(writeback.accounts(rows, users=settings.manage_users))
 
     @hookimpl
     def idsync_attribute_available(self, ctx: HookContext, attribute: str, value: Any) -> bool:
@@ -193,6 +203,15 @@ class AfasPlugin:
         result.messages.insert(
             0, f"employee {ctx.reference} kept (AFAS employees are never deleted)"
         )
+        user = row.get("Gebruiker")
+        if result.success and settings.manage_users and user and writeback.user_enabled(row):
+            # A deleted account keeps no access: its user is blocked (never removed).
+            if ctx.dry_run:
+                result.messages.append(f"dry-run: would block AFAS user {user}")
+            else:
+                body = writeback.block_body(str(user), blocked=True)
+                self._api(ctx).update(settings.user_update_connector, body)
+                result.messages.append(f"blocked AFAS user {user}")
         return result
 
     @hookimpl
@@ -200,7 +219,7 @@ class AfasPlugin:
         """Stream every employee of the Users GetConnector as an account."""
         settings = self._configured()
         rows = self._api(ctx).rows(settings.users_connector, order_by=["Medewerker"])
-        yield from writeback.accounts(rows)
+        yield from writeback.accounts(rows, users=settings.manage_users)
 
     def _employee_number(self, ctx: HookContext) -> str | None:
         correlation = ctx.correlation
@@ -226,13 +245,40 @@ class AfasPlugin:
             return ActionResult(
                 reference=number, data=data, messages=["AFAS already holds these values"]
             )
+        settings = self._configured()
+        missing = writeback.missing_user(row, write)
+        if missing is not None and not settings.manage_users:
+            # Nothing idsync can do until someone makes the user: the same answer under
+            # dry-run (read from the same row), so the plan shows what the run will do.
+            return ActionResult(success=False, blocked=True, reference=number, messages=[missing])
+        creating = (
+            f"create AFAS user {writeback.new_user_id(settings, row)} (blocked until enabled) and "
+            if missing is not None
+            else ""
+        )
         if ctx.dry_run:
             return ActionResult(
-                reference=number, data=data, messages=[f"dry-run: would write {write.describe()}"]
+                reference=number,
+                data=data,
+                messages=[f"dry-run: would {creating}write {write.describe()}"],
             )
-        writeback.apply(self._api(ctx), self._configured(), row, write)
-        logger.bind(system=ctx.system).info("employee {}: wrote {}", number, write.describe())
-        return ActionResult(reference=number, data=data, messages=[f"wrote {write.describe()}"])
+        client = self._api(ctx)
+        created = writeback.apply(client, settings, row, write)
+        messages = [f"wrote {write.describe()}"]
+        if created:
+            # Like every account idsync creates, the user is disabled until enable says so.
+            messages[0] = f"created AFAS user {created} and {messages[0]}"
+            try:
+                client.update(
+                    settings.user_update_connector, writeback.block_body(created, blocked=True)
+                )
+                messages.append(f"blocked AFAS user {created} until it is enabled")
+            except AfasError as exc:
+                messages.append(
+                    f"warning: created AFAS user {created} but could not block it: {exc}"
+                )
+        logger.bind(system=ctx.system).info("employee {}: {}", number, "; ".join(messages))
+        return ActionResult(reference=number, data=data, messages=messages)
 
     # --- sandbox ---------------------------------------------------------------------------
 
@@ -244,3 +290,55 @@ class AfasPlugin:
         except ImportError:
             return None
         return sandbox_app(world)
+
+
+class AfasUsersPlugin(AfasPlugin):
+    """The AFAS plugin with ``manage_users``: enable unblocks the employee's AFAS user
+    (``KnUser`` mutation 6), disable blocks it (mutation 2).
+
+    An employee without an AFAS user has nothing to block or unblock; that is success with a
+    message. Users are never removed: delete clears fields, as without ``manage_users``.
+    """
+
+    @hookimpl
+    def idsync_enable(self, ctx: HookContext) -> ActionResult:
+        """Unblock the employee's AFAS user (nothing to do when it is not blocked)."""
+        return self._set_blocked(ctx, blocked=False)
+
+    @hookimpl
+    def idsync_disable(self, ctx: HookContext) -> ActionResult:
+        """Block the employee's AFAS user (nothing to do when it is blocked already)."""
+        return self._set_blocked(ctx, blocked=True)
+
+    def _set_blocked(self, ctx: HookContext, *, blocked: bool) -> ActionResult:
+        verb = "block" if blocked else "unblock"
+        if not ctx.reference:
+            return ActionResult(success=False, messages=[f"{verb} needs the employee number"])
+        settings = self._configured()
+        row = writeback.current_row(self._api(ctx), settings, ctx.reference)
+        if row is None:
+            missing = f"employee {ctx.reference} no longer exists in AFAS"
+            if blocked:
+                return ActionResult(not_found=True, messages=[f"warning: {missing}"])
+            return ActionResult(success=False, not_found=True, messages=[missing])
+        user = row.get("Gebruiker")
+        if not user:
+            return ActionResult(
+                reference=ctx.reference,
+                messages=[f"employee {ctx.reference} has no AFAS user; nothing to {verb}"],
+            )
+        if writeback.user_enabled(row) is not blocked:
+            state = "blocked" if blocked else "not blocked"
+            return ActionResult(
+                reference=ctx.reference, messages=[f"AFAS user {user} is {state} already"]
+            )
+        if ctx.dry_run:
+            return ActionResult(
+                reference=ctx.reference, messages=[f"dry-run: would {verb} AFAS user {user}"]
+            )
+        body = writeback.block_body(str(user), blocked=blocked)
+        self._api(ctx).update(settings.user_update_connector, body)
+        logger.bind(system=ctx.system).info(
+            "employee {}: {}ed AFAS user {}", ctx.reference, verb, user
+        )
+        return ActionResult(reference=ctx.reference, messages=[f"{verb}ed AFAS user {user}"])

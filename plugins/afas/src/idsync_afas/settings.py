@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Literal
 
-from pydantic import BaseModel, ConfigDict, Field, SecretStr, field_validator
+from pydantic import BaseModel, ConfigDict, Field, SecretStr, field_validator, model_validator
 
 from idsync_afas import connectors
 
@@ -61,6 +61,18 @@ class AfasSettings(BaseModel):
     user_update_connector: str = Field(
         default="KnUser", description="UpdateConnector for UPN, user e-mail and InSite/OutSite."
     )
+    manage_users: bool = Field(
+        default=False,
+        description="Manage the employees' AFAS users: create one (`KnUser` mutation 1) for an "
+        "employee who has none when the write-back has a user field to write, block it on "
+        "disable (mutation 2) and unblock it on enable (mutation 6). Off: an employee without "
+        "an AFAS user is reported blocked, and users are never blocked or unblocked.",
+    )
+    relation_number: str | None = Field(
+        default=None,
+        description="The AFAS member (relation) number new user ids start with: "
+        "`{relation_number}.{Medewerker}`, at most 20 characters. Required with `manage_users`.",
+    )
     positions_mode: Literal["positions", "employments_only"] = Field(
         default="positions",
         description="`positions`: one contract per position (`position~employment`), employments "
@@ -103,6 +115,25 @@ class AfasSettings(BaseModel):
         if not text.isascii():
             raise ValueError("must contain ASCII characters only")
         return SecretStr(text)
+
+    @field_validator("relation_number")
+    @classmethod
+    def _digits(cls, value: str | None) -> str | None:
+        if value is None:
+            return None
+        value = value.strip()
+        if not value.isdigit():
+            raise ValueError("must be the AFAS member number, digits only (e.g. 12345)")
+        return value
+
+    @model_validator(mode="after")
+    def _users_need_a_relation_number(self) -> AfasSettings:
+        if self.manage_users and self.relation_number is None:
+            raise ValueError(
+                "manage_users needs relation_number, the member number new AFAS user ids "
+                "start with ({relation_number}.{Medewerker})"
+            )
+        return self
 
     @field_validator("clear_on_delete")
     @classmethod

@@ -19,13 +19,22 @@ account key              UpdateConnector        AFAS field
 AFAS rejects a field set to the value it already holds, so every write first reads the
 employee's current row and sends only the fields whose value differs. Employees are never
 created (create only correlates) nor deleted (delete clears the unique fields).
+
+The ``KnUser`` fields live on the employee's AFAS user (``Gebruiker``). An employee without
+one cannot take them: the write is *blocked* until someone makes the user, unless the
+settings let idsync make it (``manage_users``), as Tools4ever's AFAS Users connector does:
+``KnUser`` mutation 1 with the new ``@UsId``, the person (``BcCo``), a name, a password AFAS
+requires but nobody uses, and every extra right off. Users are blocked (mutation 2) and
+unblocked (6) only with ``manage_users``, and never removed (0).
 """
 
 from __future__ import annotations
 
+import secrets
+import string
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Final
 
 from idsync import Account
 
@@ -34,12 +43,19 @@ from idsync_afas.settings import WRITABLE_FIELDS, AfasSettings
 
 __all__ = [
     "EMPLOYEE_FIELDS",
+    "MUTATION_BLOCK",
+    "MUTATION_UNBLOCK",
+    "NEW_USER_RIGHTS",
     "READ_ONLY_FIELDS",
     "USER_FIELDS",
     "Write",
     "account_data",
     "apply",
+    "block_body",
     "current_row",
+    "missing_user",
+    "new_user_body",
+    "new_user_id",
     "plan",
 ]
 
@@ -62,7 +78,22 @@ USER_FIELDS = {
 READ_ONLY_FIELDS = ("Medewerker", "Persoonsnummer", "Gebruiker")
 """Keys an account may carry (for correlation) but the write-back never changes."""
 
-_BOOLEANS = frozenset({"InSite", "OutSite"})
+MUTATION_UPDATE: Final = 1
+"""``KnUser`` mutation code (``MtCd``) of a create or an update."""
+MUTATION_BLOCK: Final = 2
+MUTATION_UNBLOCK: Final = 6
+
+NEW_USER_RIGHTS = ("Awin", "Acon", "Abac", "Acom", "OcUs", "PoMa", "AcUs")
+"""Rights of an AFAS user that a user idsync creates gets switched off: Profit Windows,
+connector, backups and command line use, the co-worker licence, portal management and AFAS
+Accept."""
+
+USER_ID_LENGTH = 20
+"""AFAS user ids are at most 20 characters."""
+
+_PASSWORD_CLASSES = (string.ascii_lowercase, string.ascii_uppercase, string.digits, "!#$%&*+-=?@_")
+
+_BOOLEANS = frozenset({"InSite", "OutSite", "Geblokkeerd"})
 _TRUE = frozenset({"true", "1", "yes", "ja", "y", "j"})
 _FALSE = frozenset({"false", "0", "no", "nee", "n", ""})
 
@@ -162,30 +193,100 @@ def employee_body(row: Mapping[str, Any], fields: Mapping[str, Any]) -> dict[str
 
 def user_body(row: Mapping[str, Any], fields: Mapping[str, Any]) -> dict[str, Any]:
     """A ``KnUser`` update of the employee's AFAS user (mutation code 1 = update)."""
-    return {"KnUser": {"Element": {"@UsId": row.get("Gebruiker"), "Fields": {"MtCd": 1, **fields}}}}
+    element = {"@UsId": row.get("Gebruiker"), "Fields": {"MtCd": MUTATION_UPDATE, **fields}}
+    return {"KnUser": {"Element": element}}
 
 
-def apply(client: AfasClient, settings: AfasSettings, row: Mapping[str, Any], write: Write) -> None:
-    """Send a planned write: ``KnEmployee`` first, then ``KnUser``.
+def block_body(user_id: str, *, blocked: bool) -> dict[str, Any]:
+    """A ``KnUser`` block (mutation 2) or unblock (mutation 6) of one user."""
+    mutation = MUTATION_BLOCK if blocked else MUTATION_UNBLOCK
+    return {"KnUser": {"Element": {"@UsId": user_id, "Fields": {"MtCd": mutation}}}}
 
-    A failure half-way is safe to repeat: the next attempt reads the current values again
-    and sends only what still differs.
+
+def new_user_id(settings: AfasSettings, row: Mapping[str, Any]) -> str:
+    """``{relation_number}.{Medewerker}``, cut to the 20 characters AFAS allows."""
+    return f"{settings.relation_number}.{row.get('Medewerker')}"[:USER_ID_LENGTH]
+
+
+def _password() -> str:
+    chars = [secrets.choice(group) for group in _PASSWORD_CLASSES]
+    alphabet = "".join(_PASSWORD_CLASSES)
+    chars += [secrets.choice(alphabet) for _ in range(24 - len(chars))]
+    secrets.SystemRandom().shuffle(chars)
+    return "".join(chars)
+
+
+def new_user_body(
+    settings: AfasSettings, row: Mapping[str, Any], fields: Mapping[str, Any]
+) -> dict[str, Any]:
+    """A ``KnUser`` create for the employee's person: mutation 1 with a new ``@UsId``.
+
+    AFAS requires a password (``Pw``) although the user signs in otherwise; a random one is
+    sent and kept nowhere.
     """
-    if write.user and not row.get("Gebruiker"):
-        keys = [k for k in write.written if k in USER_FIELDS]
-        raise AfasError(
-            f"employee {row.get('Medewerker')} has no AFAS user (Gebruiker is empty), "
-            f"so {', '.join(keys)} cannot be written"
-        )
+    values: dict[str, Any] = {
+        "MtCd": MUTATION_UPDATE,
+        "BcCo": row.get("Persoonsnummer"),
+        "Nm": row.get("DisplayName"),
+        **fields,
+        **dict.fromkeys(NEW_USER_RIGHTS, False),
+        "Pw": _password(),
+    }
+    return {"KnUser": {"Element": {"@UsId": new_user_id(settings, row), "Fields": values}}}
+
+
+def missing_user(row: Mapping[str, Any], write: Write) -> str | None:
+    """Why ``write`` cannot be sent as it stands: it has user fields and there is no user."""
+    if not write.user or row.get("Gebruiker"):
+        return None
+    keys = [k for k in write.written if k in USER_FIELDS]
+    return (
+        f"employee {row.get('Medewerker')} has no AFAS user (Gebruiker is empty), so "
+        f"{', '.join(keys)} cannot be written: create the user in AFAS Profit, or let idsync "
+        "create it (setting manage_users)"
+    )
+
+
+def apply(
+    client: AfasClient, settings: AfasSettings, row: Mapping[str, Any], write: Write
+) -> str | None:
+    """Send a planned write: ``KnEmployee`` first, then ``KnUser``; the id of a created user.
+
+    An employee without an AFAS user gets one (``POST`` of a mutation 1) when the settings
+    allow it; otherwise the write is refused before anything is sent. A failure half-way is
+    safe to repeat: the next attempt reads the current values again and sends only what
+    still differs.
+    """
+    reason = missing_user(row, write)
+    if reason is not None and not settings.manage_users:
+        raise AfasError(reason)
     if write.employee:
         client.update(settings.employee_update_connector, employee_body(row, write.employee))
-    if write.user:
-        client.update(settings.user_update_connector, user_body(row, write.user))
+    if not write.user:
+        return None
+    if reason is not None:
+        body = new_user_body(settings, row, write.user)
+        client.update(settings.user_update_connector, body, method="POST")
+        return new_user_id(settings, row)
+    client.update(settings.user_update_connector, user_body(row, write.user))
+    return None
 
 
-def accounts(rows: Iterable[Mapping[str, Any]]) -> Iterable[Account]:
-    """Users rows as accounts (reference = employee number)."""
+def user_enabled(row: Mapping[str, Any]) -> bool | None:
+    """Whether the employee's AFAS user may sign in; None when the employee has no user."""
+    if not row.get("Gebruiker"):
+        return None
+    return not _normal("Geblokkeerd", row.get("Geblokkeerd"))
+
+
+def accounts(rows: Iterable[Mapping[str, Any]], *, users: bool = False) -> Iterable[Account]:
+    """Users rows as accounts (reference = employee number).
+
+    With ``users`` (``manage_users``) an account is enabled when its AFAS user is not blocked;
+    otherwise the enabled state is not the write-back's to report.
+    """
     for row in rows:
         number = _normal("Medewerker", row.get("Medewerker"))
         if number:
-            yield Account(reference=number, data=account_data(row))
+            enabled = user_enabled(row) if users else None
+            yield Account(reference=number, data=account_data(row), enabled=enabled)

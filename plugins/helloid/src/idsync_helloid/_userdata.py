@@ -27,6 +27,7 @@ RESERVED: dict[str, str] = {
     "userguid": "it is HelloID's own id for the user (the account reference)",
     "isenabled": "the enable and disable actions set it",
     "isdeleted": "the delete action sets it",
+    "issoftdeleted": "a create sets it to restore a soft-deleted user (soft_deleted_users)",
     "password": "the settings set_password and password_length govern it",
     "mustchangepassword": "the setting must_change_password governs it",
     "managedbyuserguid": "the setting set_manager fills it from the manager's account",

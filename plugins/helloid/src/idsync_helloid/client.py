@@ -10,6 +10,7 @@ instead of surfacing later as a strange ``KeyError``.
 from __future__ import annotations
 
 import json
+import threading
 from collections.abc import Iterator, Mapping
 from typing import Any
 from urllib.parse import quote
@@ -79,6 +80,11 @@ def group_members(group: Mapping[str, Any]) -> set[str]:
         elif isinstance(item, Mapping) and (guid := user_guid(item)):
             members.add(guid.casefold())
     return members
+
+
+_RECENT_LOOKUPS = 10_000
+"""Lookups a client remembers for :meth:`HelloIDClient.recent_user` (forgotten all at once
+beyond this, so a long-lived client stays small)."""
 
 
 def _snippet(response: httpx.Response) -> str:
@@ -161,6 +167,8 @@ class HelloIDClient:
             system=system,
             transport=transport,
         )
+        self._recent: dict[str, dict[str, Any] | None] = {}
+        self._recent_lock = threading.Lock()
 
     def close(self) -> None:
         """Close the connection pool."""
@@ -229,9 +237,33 @@ class HelloIDClient:
 
     # --- users ---------------------------------------------------------------------------
 
-    def get_user(self, user: str) -> dict[str, Any] | None:
-        """The user with this ``userGUID`` or ``userName``; None when there is none."""
-        return self._lookup(f"/users/{_segment(user)}", "a user object", "userGUID")
+    def get_user(self, user: str, *, deleted: bool = False) -> dict[str, Any] | None:
+        """The user with this ``userGUID`` or ``userName``; None when there is none.
+
+        HelloID answers this lookup for a soft-deleted user too (``isDeleted: true``); such a
+        user counts as none unless ``deleted`` asks for it.
+        """
+        found = self._lookup(f"/users/{_segment(user)}", "a user object", "userGUID")
+        with self._recent_lock:
+            if len(self._recent) >= _RECENT_LOOKUPS:
+                self._recent.clear()
+            self._recent[user.casefold()] = found
+        if found is not None and lookup(found, "isDeleted") is True and not deleted:
+            return None
+        return found
+
+    def recent_user(self, user: str) -> tuple[bool, dict[str, Any] | None]:
+        """The answer of this client's last lookup of ``user`` (soft-deleted users included),
+        taken once: ``(True, user or None)``, or ``(False, None)`` when there was none.
+
+        A create follows its correlation's lookup of the same name within moments; taking
+        that answer spares the create a second identical request.
+        """
+        with self._recent_lock:
+            key = user.casefold()
+            if key in self._recent:
+                return True, self._recent.pop(key)
+        return False, None
 
     def iter_users(self, *, deleted: bool = False) -> Iterator[dict[str, Any]]:
         """Every user, page by page; ``deleted`` lists the soft-deleted ones instead."""

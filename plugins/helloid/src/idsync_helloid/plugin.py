@@ -242,23 +242,29 @@ class HelloIDPlugin:
         name = lookup(ctx.account, "userName")
         if not isinstance(name, str) or not name.strip():
             return _failure("the account data has no userName; map one to create a HelloID user")
+        client = self.client(ctx)
+        deleted = None
+        if settings.soft_deleted_users == "restore":
+            known, found = client.recent_user(name)  # the correlation's lookup of this name
+            if not known:
+                found = client.get_user(name, deleted=True)
+            if found is not None and lookup(found, "isDeleted") is True:
+                deleted = found
+        if deleted is not None:
+            return self._restore(ctx, deleted)
         body = apply_values({}, ctx.account)
         if not has(body, "source"):
             body["source"] = settings.source
         body["isEnabled"] = False
-        if settings.set_password:
-            body["password"] = generate_password(settings.password_length)
-            body["mustChangePassword"] = settings.must_change_password
-        manager = ctx.manager_reference if settings.set_manager else None
-        if manager:
-            body["managedByUserGUID"] = manager
+        self._new_access(ctx, body)
+        manager = body.get("managedByUserGUID")
         if ctx.dry_run:
             return ActionResult(
                 data=dict(ctx.account),
                 messages=[f"dry-run: would create disabled HelloID user {name}"],
             )
         try:
-            user = self.client(ctx).create_user(body)
+            user = client.create_user(body)
         except ApiError as exc:
             if exc.status in (400, 409):
                 return _failure(f"HelloID refused to create user {name}: {exc}")
@@ -269,6 +275,45 @@ class HelloIDPlugin:
         if manager:
             messages.append(f"manager set to {manager}")
         return ActionResult(reference=reference, data=pick(user, ctx.account), messages=messages)
+
+    def _new_access(self, ctx: HookContext, body: dict[str, Any]) -> None:
+        """What a created (or restored) user gets besides its data: an initial password, and
+        the manager's account when known."""
+        settings = self._configured(ctx)
+        if settings.set_password:
+            body["password"] = generate_password(settings.password_length)
+            body["mustChangePassword"] = settings.must_change_password
+        manager = ctx.manager_reference if settings.set_manager else None
+        if manager:
+            body["managedByUserGUID"] = manager
+
+    def _restore(self, ctx: HookContext, deleted: dict[str, Any]) -> ActionResult:
+        """Bring back the soft-deleted user that holds the name: the whole user, with the
+        mapped data, disabled, as a create would make it (``isSoftDeleted: false``)."""
+        guid = user_guid(deleted) or ""
+        name = lookup(deleted, "userName")
+        body = apply_values({k: v for k, v in deleted.items() if k != "isDeleted"}, ctx.account)
+        body["isEnabled"] = False
+        self._new_access(ctx, body)
+        body["isSoftDeleted"] = False
+        if ctx.dry_run:
+            return ActionResult(
+                data=dict(ctx.account),
+                messages=[
+                    f"dry-run: would restore soft-deleted HelloID user {name} ({guid}), disabled"
+                ],
+            )
+        restored = self.client(ctx).update_user(guid, body)
+        if restored is None:
+            return _failure(
+                f"soft-deleted HelloID user {name} ({guid}) vanished before its restore"
+            )
+        logger.bind(system=ctx.system).info("restored HelloID user {} ({})", name, guid)
+        return ActionResult(
+            reference=guid,
+            data=pick(restored, ctx.account),
+            messages=[f"restored soft-deleted HelloID user {name} ({guid}), disabled"],
+        )
 
     @hookimpl
     @_guarded("update")

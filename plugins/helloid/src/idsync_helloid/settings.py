@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from typing import Literal
 from urllib.parse import urlsplit
 
 from pydantic import BaseModel, ConfigDict, Field, SecretStr, field_validator
@@ -31,6 +32,14 @@ class HelloIDSettings(BaseModel):
             "Whether an update may rename a user (`userName` through `IdentifierObject`). "
             "When false, a changed user name fails the update with a message; the other "
             "changes are still written."
+        ),
+    )
+    soft_deleted_users: Literal["restore", "create"] = Field(
+        default="restore",
+        description=(
+            "A create whose `userName` a soft-deleted user holds: `restore` brings that user "
+            "back (`PUT` with `isSoftDeleted: false`, disabled, with the mapped data), as "
+            "HelloID's own connector does; `create` makes a new user beside it."
         ),
     )
     set_manager: bool = Field(

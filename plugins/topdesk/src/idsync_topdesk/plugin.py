@@ -125,10 +125,18 @@ class TopdeskPlugin:
 
     @hookimpl
     def idsync_check_connection(self, ctx: HookContext) -> ActionResult:
-        """Read one person and the archiving reasons; name what failed."""
+        """Read one person in the configured paging form, and the archiving reasons.
+
+        The v2 probe asks for the very fields the source and the accounts import ask for, so
+        a field TOPdesk does not serve fails the check rather than the first run.
+        """
+        settings = self._configured()
         client = self._api(ctx)
         try:
-            client.api.request("GET", f"{API}/persons", params={"start": 0, "page_size": 1})
+            if settings.paging == "v2":
+                next(client.iter_persons("v2", fields=_ACCOUNT_FIELDS, page_size=1), None)
+            else:
+                client.api.request("GET", f"{API}/persons", params={"start": 0, "page_size": 1})
             reasons = [str(r.get("name")) for r in client.lookup_list("archiving-reasons")]
         except ApiError as exc:
             if exc.status in (401, 403):
@@ -136,7 +144,7 @@ class TopdeskPlugin:
             if exc.status is None and exc.retriable:
                 return _failed(f"TOPdesk is unreachable: {exc}")
             return _failed(f"TOPdesk answered unexpectedly: {exc}")
-        wanted = self._configured().archiving_reason
+        wanted = settings.archiving_reason
         if wanted.casefold() not in {r.casefold() for r in reasons}:
             return _failed(
                 f"archiving reason {wanted!r} does not exist in TOPdesk "
@@ -458,8 +466,12 @@ class TopdeskPlugin:
 
 
 def _account(row: dict[str, Any]) -> Account:
-    """A person as an account: the usual keys, plus every other plain field it came with."""
-    data = flatten(row, ACCOUNT_KEYS)
+    """A person as an account: the usual keys it came with, plus its other plain fields.
+
+    A key whose field the answer lacks (``gender`` in the v2 form) is left out rather than
+    reported empty, so reconciliation does not take it for drift.
+    """
+    data = flatten(row, [k for k in ACCOUNT_KEYS if k.partition(".")[0] in row])
     for key, value in row.items():
         plain = value is None or isinstance(value, str | bool | int | float)
         if plain and key not in data and key not in ("id", "status", "archived"):

@@ -270,13 +270,18 @@ class AfasData:
 
     def update_employee(self, body: Any, *, insert: bool) -> dict[str, Any]:
         """Apply a ``KnEmployee`` body; raises :class:`Fault` as AFAS would."""
-        element = _dig(body, "AfasEmployee", "Element")
+        element = _element(body, "AfasEmployee", {"@EmId", "Fields", "Objects"})
         number = str(_required(element, "@EmId"))
         fields: dict[str, Any] = {}
-        for item in element.get("Objects") or []:
-            if isinstance(item, dict) and "KnPerson" in item:
-                fields = dict(_dig(item, "KnPerson", "Element").get("Fields") or {})
-        if element.get("Fields"):
+        objects = element.get("Objects") or []
+        if not isinstance(objects, list):
+            raise Fault(400, "Het element 'Objects' moet een lijst zijn.")
+        for item in objects:
+            if not isinstance(item, dict) or set(item) != {"KnPerson"}:
+                name = next(iter(item), "?") if isinstance(item, dict) and item else "?"
+                raise Fault(500, f"Het object '{name}' wordt niet ondersteund in 'AfasEmployee'.")
+            fields = _fields(_element(item, "KnPerson", {"Fields"}), "KnPerson")
+        if _fields(element, "AfasEmployee"):
             name = next(iter(element["Fields"]))
             raise Fault(500, f"Het veld '{name}' is onbekend in 'AfasEmployee'.")
         with self.lock:
@@ -292,7 +297,7 @@ class AfasData:
                 raise Fault(
                     500, "De ingevulde waarde bij 'Medewerker' bestaat niet.", NOT_FOUND_NUMBER
                 )
-            if fields.pop("MatchPer", 0) not in (0, "0"):
+            if _mutation_code(fields.pop("MatchPer", 0), "MatchPer") != 0:
                 raise Fault(500, "Alleen MatchPer 0 (match op persoonsnummer) wordt ondersteund.")
             code = fields.pop("BcCo", None)
             if code in (None, ""):
@@ -306,16 +311,15 @@ class AfasData:
     def update_user(self, body: Any, *, insert: bool) -> dict[str, Any]:
         """Apply a ``KnUser`` body: create (``MtCd`` 1 for an unknown ``@UsId``), update (1),
         block (2), unblock (6), rename (4 with ``UsIdNew``) or remove (0)."""
-        element = _dig(body, "KnUser", "Element")
+        element = _element(body, "KnUser", {"@UsId", "Fields"})
         user_id = str(_required(element, "@UsId"))
-        fields = dict(element.get("Fields") or {})
-        try:
-            mutation = int(fields.pop("MtCd", 1))
-        except (TypeError, ValueError):
-            raise Fault(500, "Ongeldige mutatiecode (MtCd).") from None
+        fields = _fields(element, "KnUser")
+        mutation = _mutation_code(fields.pop("MtCd", 1), "MtCd")
         for flag in _USER_FLAGS:
-            fields.pop(flag, None)
+            if flag in fields:
+                _value(fields.pop(flag), "Geblokkeerd")  # a yes/no field, like InSi
         name = fields.pop("Nm", None)
+        _text(name, "Nm")
         with self.lock:
             self._cache.clear()
             user = self.user(user_id)
@@ -329,14 +333,19 @@ class AfasData:
             if mutation == 0:
                 self._remove_user(user)
                 return {"results": {"KnUser": {"UsId": user_id}}}
+            blocked = user["Geblokkeerd"]
             if mutation == 4:
                 self._rename_user(user, str(fields.pop("UsIdNew", "") or "").strip())
             elif mutation in (2, 6):
-                user["Geblokkeerd"] = mutation == 2
+                blocked = mutation == 2
+                if blocked == user["Geblokkeerd"]:
+                    state = "geblokkeerd" if blocked else "niet geblokkeerd"
+                    raise Fault(500, f"Gebruiker '{user_id}' is al {state}.")
             elif mutation != 1:
                 raise Fault(500, f"Mutatiecode '{mutation}' wordt niet ondersteund.")
             changes = _changes(user, fields, USER_FIELDS, "KnUser")
             self._set_user(user, changes)
+            user["Geblokkeerd"] = blocked
             if name is not None:
                 user["_name"] = name
         return {"results": {"KnUser": {"UsId": user["Gebruiker"]}}}
@@ -347,6 +356,11 @@ class AfasData:
         code = fields.pop("BcCo", None)
         if mutation != 1 or code in (None, ""):
             raise Fault(500, f"De gebruiker '{user_id}' bestaat niet.", NOT_FOUND_NUMBER)
+        if fields.pop("UsIdNew", user_id) != user_id:
+            raise Fault(500, "Bij een nieuwe gebruiker moet 'UsIdNew' gelijk zijn aan '@UsId'.")
+        password = fields.pop("Pw", None)
+        if not isinstance(password, str) or not password:
+            raise Fault(500, "Het veld 'Wachtwoord' (Pw) is verplicht bij een nieuwe gebruiker.")
         if not any(p["Persoonsnummer"] == code for p in self.people):
             raise Fault(500, "De ingevulde waarde bij 'Persoon' bestaat niet.", NOT_FOUND_NUMBER)
         if self.user_of(code) is not None:
@@ -632,14 +646,50 @@ def _select(row: Mapping[str, Any], fields: Iterable[str]) -> dict[str, Any]:
     return {f: row.get(f) for f in fields}
 
 
-def _dig(body: Any, *keys: str) -> dict[str, Any]:
-    current: dict[str, Any] = body if isinstance(body, dict) else {}
-    for key in keys:
-        child = current.get(key)
-        if not isinstance(child, dict):
-            raise Fault(400, f"Het element '{key}' ontbreekt in het bericht.")
-        current = child
-    return current
+def _element(body: Any, name: str, allowed: set[str]) -> dict[str, Any]:
+    """``body[name]["Element"]``, refusing any other key on the way (AFAS knows its schema)."""
+    if not isinstance(body, dict) or not isinstance(body.get(name), dict):
+        raise Fault(400, f"Het element '{name}' ontbreekt in het bericht.")
+    if set(body) != {name}:
+        other = sorted(set(body) - {name})[0]
+        raise Fault(400, f"Het element '{other}' is onbekend naast '{name}'.")
+    wrapper = body[name]
+    if not isinstance(wrapper.get("Element"), dict):
+        raise Fault(400, "Het element 'Element' ontbreekt in het bericht.")
+    if set(wrapper) != {"Element"}:
+        other = sorted(set(wrapper) - {"Element"})[0]
+        raise Fault(400, f"Het element '{other}' is onbekend in '{name}'.")
+    element: dict[str, Any] = wrapper["Element"]
+    unknown = set(element) - allowed
+    if unknown:
+        raise Fault(400, f"Het element '{sorted(unknown)[0]}' is onbekend in '{name}'.")
+    return element
+
+
+def _fields(element: Mapping[str, Any], name: str) -> dict[str, Any]:
+    """An element's ``Fields`` (an object of plain values), as a copy."""
+    fields = element.get("Fields") or {}
+    if not isinstance(fields, dict):
+        raise Fault(400, f"'Fields' van '{name}' moet een object zijn.")
+    for key, value in fields.items():
+        if isinstance(value, dict | list):
+            raise Fault(500, f"De waarde van veld '{key}' in '{name}' is geen enkelvoudige waarde.")
+    return dict(fields)
+
+
+def _mutation_code(value: Any, field: str) -> int:
+    """A numeric code (``MtCd``, ``MatchPer``) as a number or a string of digits."""
+    if isinstance(value, int) and not isinstance(value, bool):
+        return value
+    if isinstance(value, str) and value.strip().isdigit():
+        return int(value)
+    raise Fault(500, f"De waarde '{value}' is ongeldig voor '{field}'.")
+
+
+def _text(value: Any, field: str) -> None:
+    """Refuse a yes/no value for a text field (numbers AFAS writes as their text)."""
+    if isinstance(value, bool):
+        raise Fault(500, f"De waarde '{value}' is ongeldig voor tekstveld '{field}'.")
 
 
 def _required(element: Mapping[str, Any], key: str) -> Any:
@@ -664,6 +714,8 @@ def _changes(
         if name not in known:
             raise Fault(500, f"Het veld '{name}' is onbekend in '{element}'.")
         target = known[name]
+        if target not in _BOOLEAN_FIELDS:
+            _text(value, name)
         new = _value(value, target)
         if not allow_same and new == _value(row.get(target), target):
             raise Fault(

@@ -1,9 +1,10 @@
 """A simulated HelloID API (extra ``[sandbox]``) for tests, demos and plugin development.
 
 It answers ``/api/v1/...`` like a HelloID tenant: Basic auth of key and secret (401 otherwise),
-``skip``/``take`` paging, users by GUID or name (404 ``{"message": "User not found"}``), 409 on
-a duplicate user name, soft-deleted users (``?isDeleted=true``), groups with members,
-self-service products and their assignments. Wrapped in :class:`idsync.simulator.Simulated`,
+``skip``/``take`` paging, users by GUID or name (404 ``{"message": "User not found"}``; a
+soft-deleted user is found with ``isDeleted: true``), 409 on a duplicate user name, ``PUT`` as a
+full replacement of the user, soft-deleted users (``?isDeleted=true``, restored with
+``isSoftDeleted: false``), groups with members, self-service products and their assignments. Wrapped in :class:`idsync.simulator.Simulated`,
 it logs every request and injects latency, errors, 429s and dropped connections on demand.
 
 Start it on its own with ``python -m idsync_helloid.simulator --port P --api-key K --api-secret S``.

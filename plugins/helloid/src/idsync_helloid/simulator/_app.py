@@ -15,7 +15,13 @@ from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 from starlette.types import ASGIApp, Receive, Scope, Send
 
-from idsync_helloid.simulator._store import HelloIDStore, SimError
+from idsync_helloid.simulator._store import (
+    LEGACY_MEMBERSHIP_FIELDS,
+    MEMBERSHIP_FIELDS,
+    HelloIDStore,
+    SimError,
+    plain_body,
+)
 
 __all__ = ["API_ROOT", "create_app"]
 
@@ -130,8 +136,8 @@ def create_app(store: HelloIDStore, api_key: str, api_secret: str) -> ASGIApp:
         return JSONResponse(store.get_group(request.path_params["group"]))
 
     async def add_member(request: Request) -> Response:
-        body = await _body(request)
-        if not isinstance(body, dict) or not isinstance(body.get("groupGuid"), str):
+        body = plain_body(await _body(request), MEMBERSHIP_FIELDS)
+        if not isinstance(body.get("groupGuid"), str):
             raise SimError(400, "Field 'groupGuid' is required")
         store.add_member(request.path_params["user"], body["groupGuid"])
         return Response(status_code=204)
@@ -141,8 +147,8 @@ def create_app(store: HelloIDStore, api_key: str, api_secret: str) -> ASGIApp:
         return Response(status_code=204)
 
     async def legacy_add_member(request: Request) -> Response:
-        body = await _body(request)
-        if not isinstance(body, dict) or not isinstance(body.get("userGUID"), str):
+        body = plain_body(await _body(request), LEGACY_MEMBERSHIP_FIELDS)
+        if not isinstance(body.get("userGUID"), str):
             raise SimError(400, "Field 'userGUID' is required")
         store.add_member(body["userGUID"], request.path_params["group"])
         return Response(status_code=204)

@@ -103,7 +103,8 @@ def seed_world(store: HelloIDStore, world: World, *, share: float = 1 / 3) -> No
         boss = person.manager or (contract.manager if contract is not None else None)
         manager = boss.external_id if boss is not None else None
         if person.external_id in guids and manager in guids and manager != person.external_id:
-            store.update_user(guids[person.external_id], {"managedByUserGUID": guids[manager]})
+            user = store.get_user(guids[person.external_id])
+            store.update_user(user["userGUID"], {**user, "managedByUserGUID": guids[manager]})
     if len(guids) >= 3:
         # Someone left and their account was deleted by hand: a leaver when there is one.
         leavers = [

@@ -13,7 +13,13 @@ import threading
 import uuid
 from typing import Any
 
-__all__ = ["HelloIDStore", "SimError"]
+__all__ = [
+    "LEGACY_MEMBERSHIP_FIELDS",
+    "MEMBERSHIP_FIELDS",
+    "HelloIDStore",
+    "SimError",
+    "plain_body",
+]
 
 USER_FIELDS = (
     "userGUID",
@@ -39,11 +45,11 @@ _TEXT = (
     "immutableId",
     "managedByUserGUID",
 )
-_FLAGS = ("isEnabled", "isLocked", "mustChangePassword", "isDeleted")
+_FLAGS = ("isEnabled", "isLocked", "mustChangePassword", "isDeleted", "isSoftDeleted")
 _CREATE = frozenset(
     {*_TEXT, "isEnabled", "isLocked", "mustChangePassword", "userAttributes", "password"}
 )
-_UPDATE = _CREATE | {"userGUID", "isDeleted", "IdentifierObject"}
+_UPDATE = _CREATE | {"userGUID", "isDeleted", "isSoftDeleted", "IdentifierObject"}
 _CANONICAL = {name.casefold(): name for name in _UPDATE}
 
 
@@ -82,6 +88,48 @@ def _canonical(body: Any, allowed: frozenset[str]) -> dict[str, Any]:
     return fields
 
 
+def plain_body(body: Any, fields: dict[str, tuple[type, ...]]) -> dict[str, Any]:
+    """A body of known fields, each of its type (for the smaller write endpoints)."""
+    if not isinstance(body, dict):
+        raise SimError(400, "The request body must be a JSON object")
+    for key, value in body.items():
+        if key not in fields:
+            raise SimError(400, f"Unknown field '{key}'")
+        wanted = fields[key]
+        if not isinstance(value, wanted) or (isinstance(value, bool) and bool not in wanted):
+            kind = "true or false" if bool in wanted else "a string"
+            if list in wanted:
+                kind = "a list of strings"
+            raise SimError(400, f"Field '{key}' must be {kind}")
+    return body
+
+
+_TEXT_OR_NULL = (str, type(None))
+_GROUP_FIELDS: dict[str, tuple[type, ...]] = {
+    "name": (str,),
+    "isEnabled": (bool, str),
+    "isDefault": (bool, str),
+    "userGuids": (list,),
+    "userNames": (list,),
+    "applicationNames": (list,),
+    "applicationGUIDs": (list,),
+    "managedByUserGuid": _TEXT_OR_NULL,
+}
+MEMBERSHIP_FIELDS: dict[str, tuple[type, ...]] = {"groupGuid": (str,)}
+LEGACY_MEMBERSHIP_FIELDS: dict[str, tuple[type, ...]] = {"userGUID": (str,)}
+_REQUEST_FIELDS: dict[str, tuple[type, ...]] = {
+    "requestedProductGUID": (str,),
+    "requestedByUserGUID": _TEXT_OR_NULL,
+    "requestedForUserGUID": (str,),
+    "comment": _TEXT_OR_NULL,
+}
+_UNASSIGN_FIELDS: dict[str, tuple[type, ...]] = {
+    "productGUID": (str,),
+    "userGUID": (str,),
+    "executeActions": (bool,),
+}
+
+
 def _check_password(password: Any) -> None:
     if not isinstance(password, str):
         raise SimError(400, "Field 'password' must be a string")
@@ -107,6 +155,8 @@ class HelloIDStore:
         self.users: dict[str, dict[str, Any]] = {}
         self._names: dict[str, str] = {}
         """userGUID by folded userName, of the users that are not deleted."""
+        self._deleted_names: dict[str, str] = {}
+        """userGUID by folded userName of the soft-deleted users (the last one deleted)."""
         self.passwords: dict[str, str] = {}
         """Initial passwords by userGUID; never answered by the API, kept to prove one was set."""
         self.groups: dict[str, dict[str, Any]] = {}
@@ -121,11 +171,14 @@ class HelloIDStore:
 
     # --- users ---------------------------------------------------------------------------
 
-    def _user(self, ident: str) -> dict[str, Any]:
-        """The (not deleted) user with this GUID or user name."""
+    def _user(self, ident: str, *, deleted: bool = False) -> dict[str, Any]:
+        """The user with this GUID or user name: one that is not deleted, or with ``deleted``
+        also a soft-deleted one (a live user of that name comes first)."""
         folded = ident.casefold()
         user = self.users.get(folded) or self.users.get(self._names.get(folded, ""))
-        if user is None or user["isDeleted"]:
+        if user is None and deleted:
+            user = self.users.get(self._deleted_names.get(folded, ""))
+        if user is None or (user["isDeleted"] and not deleted):
             raise SimError(404, "User not found")
         return user
 
@@ -142,9 +195,13 @@ class HelloIDStore:
             raise SimError(400, f"Manager with userGUID '{manager}' not found")
 
     def get_user(self, ident: str) -> dict[str, Any]:
-        """``GET /users/{userGUID or userName}``."""
+        """``GET /users/{userGUID or userName}``, soft-deleted users too (``isDeleted: true``).
+
+        HelloID's own connector reads ``IsDeleted`` from this answer to decide whether to
+        restore the user it found by name.
+        """
         with self._lock:
-            return copy.deepcopy(self._user(ident))
+            return copy.deepcopy(self._user(ident, deleted=True))
 
     def list_users(
         self, *, deleted: bool = False, skip: int = 0, take: int | None = None
@@ -189,15 +246,29 @@ class HelloIDStore:
             return copy.deepcopy(user)
 
     def update_user(self, ident: str, body: Any) -> dict[str, Any]:
-        """``PUT /users/{id}``: the whole object; a rename only through ``IdentifierObject``."""
+        """``PUT /users/{id}``: the body replaces the whole user.
+
+        A field the body leaves out is reset (text to null, ``userAttributes`` to empty, flags
+        to false), which is why HelloID's connector sends the current user with its changes.
+        ``userName`` is required; a rename goes only through ``IdentifierObject``;
+        ``isDeleted`` is read-only; ``isSoftDeleted: false`` restores a soft-deleted user.
+        """
         fields = _canonical(body, _UPDATE)
         with self._lock:
-            user = self._user(ident)
+            user = self._user(ident, deleted=True)
             guid = user["userGUID"]
             if "userGUID" in fields and str(fields["userGUID"]).casefold() != guid:
                 raise SimError(400, "Field 'userGUID' does not match the user in the path")
-            if fields.get("isDeleted") is True:
+            if fields.get("isDeleted") is True and not user["isDeleted"]:
                 raise SimError(400, "Use DELETE to delete a user")
+            if "isDeleted" in fields and fields["isDeleted"] != user["isDeleted"]:
+                raise SimError(
+                    400, "Field 'isDeleted' is read-only; restore a user with isSoftDeleted: false"
+                )
+            soft = fields.pop("isSoftDeleted", None)
+            if soft is True and not user["isDeleted"]:
+                raise SimError(400, "Use DELETE to delete a user")
+            restoring = soft is False and user["isDeleted"]
             rename = fields.pop("IdentifierObject", None)
             if rename is not None:
                 if not isinstance(rename, dict) or not isinstance(rename.get("userName"), str):
@@ -206,25 +277,45 @@ class HelloIDStore:
                 if not rename:
                     raise SimError(400, "IdentifierObject.userName must not be empty")
             given = fields.get("userName")
-            if given is not None and given != user["userName"] and given != rename:
+            if not isinstance(given, str) or not given.strip():
+                raise SimError(400, "Field 'userName' is required")
+            if given != user["userName"] and given != rename:
                 raise SimError(
                     400, "userName cannot be changed directly; send it in IdentifierObject"
                 )
-            if rename is not None and self._name_taken(rename, other_than=guid):
-                raise SimError(409, f"A user with userName '{rename}' already exists")
+            name = rename if rename is not None else user["userName"]
+            live = not user["isDeleted"] or restoring
+            if live and self._name_taken(name, other_than=guid):
+                raise SimError(409, f"A user with userName '{name}' already exists")
             self._check_manager(fields.get("managedByUserGUID"), guid)
             if "password" in fields:
                 _check_password(fields["password"])
                 self.passwords[guid] = fields.pop("password")
-            for name in ("userGUID", "isDeleted", "userName"):
-                fields.pop(name, None)
-            if "userAttributes" in fields:
-                fields["userAttributes"] = dict(fields["userAttributes"] or {})
-            user.update(fields)
-            if rename is not None:
-                del self._names[user["userName"].casefold()]
-                self._names[rename.casefold()] = guid
-                user["userName"] = rename
+            old_name = user["userName"].casefold()
+            if user["isDeleted"]:
+                if self._deleted_names.get(old_name) == guid:
+                    del self._deleted_names[old_name]
+            else:
+                del self._names[old_name]
+            user.clear()
+            user.update(
+                {
+                    "userGUID": guid,
+                    "userName": name,
+                    "firstName": fields.get("firstName"),
+                    "lastName": fields.get("lastName"),
+                    "contactEmail": fields.get("contactEmail"),
+                    "isEnabled": fields.get("isEnabled", False),
+                    "isLocked": fields.get("isLocked", False),
+                    "isDeleted": not live,
+                    "mustChangePassword": fields.get("mustChangePassword", False),
+                    "source": fields.get("source") or "Local",
+                    "immutableId": fields.get("immutableId"),
+                    "managedByUserGUID": fields.get("managedByUserGUID"),
+                    "userAttributes": dict(fields.get("userAttributes") or {}),
+                }
+            )
+            (self._names if live else self._deleted_names)[name.casefold()] = guid
             return copy.deepcopy(user)
 
     def delete_user(self, ident: str) -> None:
@@ -234,6 +325,7 @@ class HelloIDStore:
             user["isDeleted"] = True
             user["isEnabled"] = False
             del self._names[user["userName"].casefold()]
+            self._deleted_names[user["userName"].casefold()] = user["userGUID"]
 
     # --- groups --------------------------------------------------------------------------
 
@@ -262,8 +354,7 @@ class HelloIDStore:
 
     def create_group(self, body: Any) -> dict[str, Any]:
         """``POST /groups``."""
-        if not isinstance(body, dict):
-            raise SimError(400, "The request body must be a JSON object")
+        body = plain_body(body, _GROUP_FIELDS)
         name = body.get("name")
         if not isinstance(name, str) or not name.strip():
             raise SimError(400, "Field 'name' is required")
@@ -365,8 +456,7 @@ class HelloIDStore:
 
     def request_product(self, body: Any) -> dict[str, Any]:
         """``POST /selfservice/products/request``: every request assigns (again)."""
-        if not isinstance(body, dict):
-            raise SimError(400, "The request body must be a JSON object")
+        body = plain_body(body, _REQUEST_FIELDS)
         for key in ("requestedProductGUID", "requestedForUserGUID"):
             if not isinstance(body.get(key), str):
                 raise SimError(400, f"Field '{key}' is required")
@@ -386,8 +476,7 @@ class HelloIDStore:
 
     def unassign(self, body: Any) -> dict[str, Any]:
         """``POST /product-assignment/unassign/by-product``: every assignment of the product."""
-        if not isinstance(body, dict):
-            raise SimError(400, "The request body must be a JSON object")
+        body = plain_body(body, _UNASSIGN_FIELDS)
         for key in ("productGUID", "userGUID"):
             if not isinstance(body.get(key), str):
                 raise SimError(400, f"Field '{key}' is required")

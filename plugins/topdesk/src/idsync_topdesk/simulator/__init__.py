@@ -63,14 +63,19 @@ class TopdeskSimulator:
         reasons: tuple[str, ...] = ARCHIVING_REASONS,
         countries: tuple[str, ...] = COUNTRIES,
         faults: Faults | None = None,
+        v2_collection: bool = True,
     ) -> TopdeskSimulator:
-        """An empty environment with archiving reasons and countries (``faults`` to inject)."""
+        """An empty environment with archiving reasons and countries (``faults`` to inject).
+
+        ``v2_collection=False`` is an environment from before the v2 person collection: a
+        request for it is answered 406.
+        """
         store = Store(seed)
         for reason in reasons:
             store.add_entry("archiving-reasons", reason)
         for country in countries:
             store.add_entry("countries", country)
-        app = Simulated(build_app(store, username, password), faults)
+        app = Simulated(build_app(store, username, password, v2=v2_collection), faults)
         return cls(store=store, app=app, username=username, password=password)
 
 

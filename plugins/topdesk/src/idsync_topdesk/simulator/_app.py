@@ -15,13 +15,16 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
-from idsync_topdesk.simulator._store import SimError, Store
+from idsync_topdesk.simulator._store import PERSON_KEYS, SimError, Store
 
-__all__ = ["V2_ACCEPT", "build_app"]
+__all__ = ["V2_ACCEPT", "V2_FIELDS", "build_app"]
 
 V2_ACCEPT = "application/x.topdesk-collection-person-v2+json"
 CLASSIC_DEFAULT, CLASSIC_MAX = 10, 100
 V2_DEFAULT, V2_MAX = 10, 5000
+V2_FIELDS = frozenset(PERSON_KEYS - {"gender", "status"})
+"""The names the v2 collection accepts in ``fields``: not ``gender`` (Tools4ever's TOPdesk
+import leaves it out, "not a supported field to query (APIv2)"), not the classic ``status``."""
 
 Handler = Callable[[Request], Awaitable[Response]]
 
@@ -43,11 +46,22 @@ def _int(request: Request, name: str, default: int, low: int, high: int) -> int:
     return value
 
 
-def _fields(request: Request) -> list[str] | None:
+def _fields(request: Request, *, v2: bool) -> list[str] | None:
+    """The ``fields`` asked for; in the v2 collection each must be one it serves.
+
+    The v2 collection serves the person's own top-level fields, ``archived`` instead of
+    ``status``, and not ``gender``; a dotted name (``branch.name``) or a field of another
+    endpoint (``contract``, ``privateDetails``) is refused like an unknown one.
+    """
     raw = request.query_params.get("fields")
-    if not raw:
+    if raw is None:
         return None
-    return [f.strip() for f in raw.split(",") if f.strip()]
+    fields = [f.strip() for f in raw.split(",")]
+    if v2:
+        for name in fields:
+            if name not in V2_FIELDS:
+                raise SimError(400, f"The field '{name}' is not supported in 'fields'.")
+    return [f for f in fields if f] or None
 
 
 def _select(row: dict[str, Any], fields: list[str] | None) -> dict[str, Any]:
@@ -66,8 +80,11 @@ async def _body(request: Request) -> Any:
         raise SimError(400, "The request body is not valid JSON.") from None
 
 
-def build_app(store: Store, username: str, password: str) -> Starlette:
-    """The TOPdesk API over ``store``, accepting one operator's application password."""
+def build_app(store: Store, username: str, password: str, *, v2: bool = True) -> Starlette:
+    """The TOPdesk API over ``store``, accepting one operator's application password.
+
+    Without ``v2`` it is an environment that does not know the v2 person collection yet.
+    """
     expected = f"{username}:{password}".encode()
 
     def authorized(request: Request) -> bool:
@@ -95,9 +112,12 @@ def build_app(store: Store, username: str, password: str) -> Starlette:
 
     async def list_persons(request: Request) -> Response:
         params = request.query_params
+        wants_v2 = V2_ACCEPT in request.headers.get("accept", "")
+        if wants_v2 and not v2:
+            raise SimError(406, f"No representation for the media type {V2_ACCEPT}.")
+        fields = _fields(request, v2=wants_v2)
         rows = store.query(params.get("query"))
-        fields = _fields(request)
-        if V2_ACCEPT in request.headers.get("accept", ""):
+        if wants_v2:
             if "start" in params or "page_size" in params:
                 raise SimError(400, "The v2 collection pages with pageStart and pageSize.")
             start = _int(request, "pageStart", 0, 0, 10**9)

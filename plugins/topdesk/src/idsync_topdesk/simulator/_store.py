@@ -346,6 +346,14 @@ class Store:
 
     def archive(self, person_id: str, body: Any) -> dict[str, Any]:
         """``PATCH /persons/id/{id}/archive`` with ``{"id": archivingReasonId}``."""
+        if isinstance(body, Mapping):
+            unknown = set(body) - {"id"}
+            if unknown:
+                raise SimError(400, f"Unrecognized field '{sorted(unknown)[0]}'.")
+            if body.get("id") is not None and not isinstance(body["id"], str):
+                raise SimError(400, "The field 'id' must be text.")
+        elif body is not None:
+            raise SimError(400, "The request body must be a JSON object.")
         reason_id = body.get("id") if isinstance(body, Mapping) else None
         with self.lock:
             person = self._existing(person_id)
@@ -402,9 +410,11 @@ class Store:
             elif key == "manager":
                 person[key] = self._manager_id(value, own_id)
             elif key in ("optionalFields1", "optionalFields2"):
-                if not isinstance(value, Mapping) or set(value) - _OPTIONAL:
-                    raise SimError(400, f"The field '{key}' has unknown members.")
-                person[key] = {**person[key], **value}
+                person[key] = {**person[key], **_optional_members(key, value)}
+            elif key == "departmentFree":
+                if value is not None and not isinstance(value, str):
+                    raise SimError(400, f"The field '{key}' must be text.")
+                person[key] = value
             elif key in _FREE_LOOKUPS:
                 person[key] = (
                     None if _id_of(key, value) is None else {"id": _id_of(key, value), "name": ""}
@@ -501,4 +511,33 @@ def _id_of(field: str, value: Any) -> str | None:
     if "id" not in value:
         raise SimError(400, f"The field '{field}' must be given by id.")
     entry_id = value["id"]
-    return None if entry_id in (None, "") else str(entry_id)
+    if entry_id is not None and not isinstance(entry_id, str):
+        raise SimError(400, f"The field '{field}.id' must be text.")
+    return None if entry_id in (None, "") else entry_id
+
+
+_OPTIONAL_TYPES: dict[str, tuple[type, ...]] = {
+    "boolean1": (bool,),
+    "number1": (int, float),
+    "date1": (str, type(None)),
+    "text1": (str, type(None)),
+    "memo1": (str, type(None)),
+}
+
+
+def _optional_members(field: str, value: Any) -> dict[str, Any]:
+    """The members of ``optionalFields1|2`` a write sets, each of its own type."""
+    if not isinstance(value, Mapping):
+        raise SimError(400, f"The field '{field}' must be an object.")
+    unknown = set(value) - _OPTIONAL
+    if unknown:
+        raise SimError(400, f"Unrecognized field '{field}.{sorted(unknown)[0]}'.")
+    members = dict(value)
+    for name, member in members.items():
+        if name == "searchlist1":
+            members[name] = None if _id_of(f"{field}.{name}", member) is None else member
+            continue
+        wanted = _OPTIONAL_TYPES[name]
+        if not isinstance(member, wanted) or (bool not in wanted and isinstance(member, bool)):
+            raise SimError(400, f"The field '{field}.{name}' has the wrong type.")
+    return members
