@@ -19,12 +19,14 @@ implements against the contract in :mod:`idsync.hookspecs`::
 """
 
 from idsync.testing.harness import Harness, SourceHarness, TargetHarness, implemented_hooks
+from idsync.testing.sharing import unique
 from idsync.testing.source import SourceContract, source_contract
-from idsync.testing.spec import Sample, SourceSpec, TargetSpec
+from idsync.testing.spec import Created, Sample, SourceSpec, TargetSpec
 from idsync.testing.target import TargetContract, target_contract
-from idsync.testing.writes import simulator_writes
+from idsync.testing.writes import sent_writes, simulator_writes
 
 __all__ = [
+    "Created",
     "Harness",
     "Sample",
     "SourceContract",
@@ -34,7 +36,9 @@ __all__ = [
     "TargetHarness",
     "TargetSpec",
     "implemented_hooks",
+    "sent_writes",
     "simulator_writes",
     "source_contract",
     "target_contract",
+    "unique",
 ]

@@ -20,11 +20,11 @@ import pytest
 from pydantic import BaseModel, ValidationError
 
 from idsync.model import PluginKind
-from idsync.plugins import ENTRY_POINT_GROUP, SOURCE_HOOKS, TARGET_HOOKS
-from idsync.testing.harness import Harness, implemented_hooks
+from idsync.plugins import ENTRY_POINT_GROUP, SOURCE_HOOKS, TARGET_HOOKS, new_manager
+from idsync.testing.harness import Harness, implemented_hooks, secret_fields
 from idsync.testing.spec import SourceSpec, TargetSpec
 
-__all__ = ["Contract", "caller_module", "needs", "over"]
+__all__ = ["Contract", "caller_module", "can_refuse", "needs", "over"]
 
 F = TypeVar("F", bound=Callable[..., Any])
 
@@ -45,15 +45,38 @@ _ACCOUNT_WRITERS = frozenset(
 )
 
 
-def needs(*hooks: str, spec: str | None = None) -> Callable[[F], F]:
-    """Keep the check only for plugins implementing ``hooks`` (and specs that set ``spec``)."""
+def needs(
+    *hooks: str, spec: str | None = None, when: Callable[[Any], bool] | None = None
+) -> Callable[[F], F]:
+    """Keep the check only for plugins implementing ``hooks``, specs that set ``spec``, and
+    specs for which ``when(spec)`` holds."""
 
     def mark(func: F) -> F:
         func.__idsync_needs__ = frozenset(hooks)  # type: ignore[attr-defined]
         func.__idsync_needs_spec__ = spec  # type: ignore[attr-defined]
+        func.__idsync_needs_when__ = when  # type: ignore[attr-defined]
         return func
 
     return mark
+
+
+def can_refuse(spec: TargetSpec | SourceSpec) -> bool:
+    """Whether the kit can make settings the endpoint refuses: the author gave them, or the
+    settings model has a secret to replace."""
+    if spec.refused_settings is not None:
+        return True
+    try:
+        model = _about_settings(spec.plugin)
+    except Exception:
+        return False
+    return bool(secret_fields(model))
+
+
+def _about_settings(plugin: Any) -> type[BaseModel]:
+    manager = new_manager()
+    manager.register(plugin())
+    settings: type[BaseModel] = manager.hook.idsync_about().settings
+    return settings
 
 
 def over(options: Mapping[str, Collection[str]]) -> Callable[[F], F]:
@@ -113,7 +136,12 @@ class Contract:
                 continue
             needed: frozenset[str] = getattr(func, "__idsync_needs__", frozenset())
             wanted: str | None = getattr(func, "__idsync_needs_spec__", None)
-            if not needed <= hooks or (wanted is not None and not getattr(spec, wanted, None)):
+            when: Callable[[Any], bool] | None = getattr(func, "__idsync_needs_when__", None)
+            if (
+                not needed <= hooks
+                or (wanted is not None and not getattr(spec, wanted, None))
+                or (when is not None and not when(spec))
+            ):
                 setattr(cls, name, None)
                 continue
             options: dict[str, frozenset[str]] | None = getattr(func, "__idsync_over__", None)
@@ -147,16 +175,18 @@ class Contract:
     def test_about_describes_the_plugin(self, idsync_contract: Harness) -> None:
         """``idsync_about`` names the plugin, its kind and version, unconfigured."""
         about = idsync_contract.about
-        assert about.name.strip(), "about.name is empty"
-        assert not re.search(r"\s", about.name), f"about.name {about.name!r} contains spaces"
-        assert about.version.strip(), "about.version is empty"
-        assert isinstance(about.kind, PluginKind)
+        assert about.name.strip(), "idsync_about: about.name is empty"
+        assert not re.search(r"\s", about.name), (
+            f"idsync_about: about.name {about.name!r} contains spaces"
+        )
+        assert about.version.strip(), "idsync_about: about.version is empty"
+        assert isinstance(about.kind, PluginKind), f"idsync_about: kind {about.kind!r}"
         for kind in about.permission_kinds:
-            assert kind.strip(), "a permission kind is empty"
-            assert ":" not in kind, f"permission kind {kind!r} contains ':'"
+            assert kind.strip(), "idsync_about: a permission kind is empty"
+            assert ":" not in kind, f"idsync_about: permission kind {kind!r} contains ':'"
         names = _entry_point_names(idsync_contract.spec.plugin)
         assert all(name == about.name for name in names), (
-            f"the plugin is installed as {names} but about.name is {about.name!r}"
+            f"idsync_about: the plugin is installed as {names} but about.name is {about.name!r}"
         )
 
     def test_settings_are_strict_described_and_hide_secrets(self, idsync_contract: Harness) -> None:
@@ -164,19 +194,24 @@ class Contract:
         in ``SecretStr``; the configured settings never show a secret."""
         model = idsync_contract.about.settings
         assert isinstance(model, type)
-        assert issubclass(model, BaseModel), f"{model!r} is not a pydantic model"
+        assert issubclass(model, BaseModel), (
+            f"idsync_about: settings {model!r} is not a pydantic model"
+        )
         assert model.model_config.get("extra") == "forbid", (
-            f"{model.__name__} must refuse unknown keys: model_config = ConfigDict(extra='forbid')"
+            f"idsync_about: the settings {model.__name__} must refuse unknown keys: "
+            "model_config = ConfigDict(extra='forbid')"
         )
         fields = model.model_fields
         undescribed = [name for name, f in fields.items() if not (f.description or "").strip()]
-        assert not undescribed, f"settings without a description: {undescribed}"
+        assert not undescribed, f"idsync_about: settings without a description: {undescribed}"
         plain = [
             name
             for name, f in fields.items()
             if SECRET_NAME.search(name) and _holds_text(f.annotation)
         ]
-        assert not plain, f"settings that hold a secret must be SecretStr, not str: {plain}"
+        assert not plain, (
+            f"idsync_about: settings that hold a secret must be SecretStr, not str: {plain}"
+        )
         model.model_json_schema()  # the docs and `idsync config-schema` need it
 
         settings = idsync_contract.settings
@@ -196,22 +231,25 @@ class Contract:
         source = sorted(hooks & set(SOURCE_HOOKS))
         target = sorted(hooks & set(TARGET_HOOKS))
         if about.kind in (PluginKind.SOURCE, PluginKind.BOTH):
-            assert "idsync_persons" in hooks, f"a {about.kind} plugin must implement idsync_persons"
+            assert "idsync_persons" in hooks, (
+                f"idsync_about: a {about.kind} plugin must implement idsync_persons"
+            )
         if about.kind is PluginKind.SOURCE:
-            assert not target, f"a source plugin implements target hooks {target}"
+            assert not target, f"idsync_about: a source plugin implements target hooks {target}"
         if about.kind in (PluginKind.TARGET, PluginKind.BOTH):
-            assert target, f"a {about.kind} plugin must implement target hooks"
+            assert target, f"idsync_about: a {about.kind} plugin must implement target hooks"
         if about.kind is PluginKind.TARGET:
-            assert not source, f"a target plugin implements source hooks {source}"
+            assert not source, f"idsync_about: a target plugin implements source hooks {source}"
         if hooks & _ACCOUNT_WRITERS:
             assert hooks & {"idsync_create", "idsync_correlate"}, (
-                "a target that changes accounts must create or correlate them: the engine "
-                "needs their references"
+                "idsync_about: a target that changes accounts must create or correlate them: "
+                "the engine needs their references"
             )
         granting = sorted(hooks & {"idsync_grant", "idsync_revoke", "idsync_resource"})
         if granting:
             assert about.permission_kinds, (
-                f"the plugin implements {granting} but about.permission_kinds is empty"
+                f"idsync_about: the plugin implements {granting} but about.permission_kinds "
+                "is empty"
             )
 
     @needs("idsync_check_connection")
@@ -220,4 +258,21 @@ class Contract:
         h = idsync_contract
         with h.read_only("idsync_check_connection"):
             result = h.act("idsync_check_connection", h.ctx(dry_run=True))
-        assert result.success, f"the connection test failed: {result.messages}"
+        assert result.success, f"idsync_check_connection failed: {result.messages}"
+
+    @needs("idsync_check_connection", when=can_refuse)
+    def test_check_connection_fails_when_the_credentials_are_refused(
+        self, idsync_contract: Harness
+    ) -> None:
+        """With credentials the endpoint refuses (every secret setting replaced, or the
+        spec's ``refused_settings``), the connection test fails with a message, shows
+        neither secret, and writes nothing."""
+        h = idsync_contract
+        refused = h.refused_settings()
+        with h.configured(refused) as manager, h.read_only("idsync_check_connection"):
+            ctx = h.ctx(dry_run=True, settings=refused)
+            result = h.call("idsync_check_connection", manager=manager, ctx=ctx)
+        assert not result.success, (
+            "idsync_check_connection reported success with credentials the endpoint refuses: "
+            "it must test that the credentials are accepted, not only that the system answers"
+        )

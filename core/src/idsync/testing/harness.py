@@ -3,8 +3,12 @@
 A :class:`Harness` binds the plugin to the author's settings in its own pluggy manager (as
 :class:`idsync.plugins.System` does), calls hooks through that manager, and checks every answer
 on the way back: the return type the hook spec promises, and no secret of the settings in a
-message, a reference or account data. Everything the plugin logs while the harness is open is
-captured; a secret in a log line fails the test at teardown.
+message, a reference, account data or an exception. Everything the plugin logs while the harness
+is open is captured; a secret in a log line fails the test at teardown.
+
+Every answer is checked for the promises all hooks share: a failed result says why, a blocked
+one has not succeeded, and an exception names the hook that raised it. When the harness
+closes, it removes what its check created (``idsync_delete``, then the spec's ``cleanup``).
 """
 
 from __future__ import annotations
@@ -34,7 +38,15 @@ from idsync.model import (
     PluginAbout,
 )
 from idsync.plugins import LIFECYCLE_HOOKS, new_manager
-from idsync.testing.spec import Sample, SourceSpec, TargetSpec, call_with, fixture_names
+from idsync.testing import sharing
+from idsync.testing.spec import (
+    Created,
+    Sample,
+    SourceSpec,
+    TargetSpec,
+    call_with,
+    fixture_names,
+)
 from idsync.testing.writes import describe_write
 
 __all__ = ["ACTION_HOOKS", "Harness", "SourceHarness", "TargetHarness", "implemented_hooks"]
@@ -53,6 +65,9 @@ ACTION_HOOKS = frozenset(
     }
 )
 """Hooks that return one :class:`~idsync.model.ActionResult`."""
+
+_STREAMS = frozenset(LIFECYCLE_HOOKS) - ACTION_HOOKS - {"idsync_attribute_available"}
+"""Hooks that answer an iterable (persons, departments, accounts, permissions)."""
 
 SHORTEST_SECRET = 6
 """Secret values shorter than this are not searched for (they match too much by chance)."""
@@ -82,6 +97,15 @@ def _about(plugin: Any) -> PluginAbout:
     if not isinstance(about, PluginAbout):
         raise TypeError(f"idsync_about returned {type(about).__name__}, not a PluginAbout")
     return about
+
+
+def secret_fields(model: type[BaseModel]) -> list[str]:
+    """The settings fields that hold a ``SecretStr``."""
+    return [
+        name
+        for name, info in model.model_fields.items()
+        if info.annotation is SecretStr or SecretStr in getattr(info.annotation, "__args__", ())
+    ]
 
 
 def _secrets(settings: BaseModel) -> dict[str, str]:
@@ -128,6 +152,13 @@ class Harness:
         self.secrets = _secrets(self.settings)
         self.log: list[str] = []
         self._sink: int | None = None
+        plugin_name = (
+            f"{getattr(spec.plugin, '__module__', '')}.{getattr(spec.plugin, '__qualname__', '')}"
+        )
+        self.lock = sharing.EndpointLock(plugin_name)
+        self.created = Created(prefix=sharing.RUN)
+        self._linked: set[str] = set()
+        self._deleted: set[str] = set()
 
     @classmethod
     def fixtures_for(cls, spec: TargetSpec | SourceSpec) -> list[str]:
@@ -149,43 +180,109 @@ class Harness:
         exc: BaseException | None,
         traceback: TracebackType | None,
     ) -> None:
-        close = getattr(self.plugin, "close", None)
-        if callable(close):
-            close()
-        if self._sink is not None:
-            with suppress(ValueError):  # a test that reset loguru removed it already
-                logger.remove(self._sink)
-            self._sink = None
+        try:
+            left = self._clean_up()
+        finally:
+            close = getattr(self.plugin, "close", None)
+            if callable(close):
+                close()
+            self.lock.close()
+            if self._sink is not None:
+                with suppress(ValueError):  # a test that reset loguru removed it already
+                    logger.remove(self._sink)
+                self._sink = None
         if exc_type is None:
             self.assert_no_secret("the plugin's log", "\n".join(self.log))
+            assert not left, "the check could not remove what it created: " + "; ".join(left)
+
+    def _clean_up(self) -> list[str]:
+        """Delete the accounts the check created, then run the spec's ``cleanup``; what failed."""
+        problems: list[str] = []
+        ours = [r for r in self.created.accounts if r not in self._linked]
+        if "idsync_delete" in self.hooks:
+            for reference in ours:
+                if reference in self._deleted:
+                    continue
+                try:
+                    with self.lock.shared():
+                        result = self.manager.hook.idsync_delete(ctx=self.ctx(reference=reference))
+                except Exception as exc:
+                    problems.append(f"idsync_delete of {reference} raised {type(exc).__name__}")
+                    continue
+                if not (result.success or result.not_found):
+                    problems.append(f"idsync_delete of {reference}: {result.messages}")
+        if self.spec.cleanup is not None:
+            try:
+                with self.lock.shared():
+                    call_with(self.spec.cleanup, self._fixtures, created=self.created)
+            except Exception as exc:
+                problems.append(f"cleanup= raised {type(exc).__name__}: {exc}")
+        return problems
 
     # --- calling hooks ----------------------------------------------------------------
 
     def ctx(self, **values: Any) -> HookContext:
         """A hook context for this system, as the engine would build it."""
         values.setdefault("as_of", self.spec.as_of or dt.date.today())
-        return HookContext(system=self.system, settings=self.settings, **values)
+        values.setdefault("settings", self.settings)
+        return HookContext(system=self.system, **values)
 
-    def call(self, hook: str, **kwargs: Any) -> Any:
-        """Call ``hook`` through pluggy; check the answer's type and that it hides secrets.
+    def call(self, hook: str, *, manager: pluggy.PluginManager | None = None, **kwargs: Any) -> Any:
+        """Call ``hook`` through pluggy; check the answer's type, its shared promises, and
+        that it hides secrets. An exception becomes a failure naming the hook.
 
         Iterables (persons, departments, accounts, permissions) come back as lists.
+        ``manager`` calls another configuration of the plugin (see :meth:`configured`).
         """
         if hook not in self.hooks:
             raise AssertionError(f"the plugin does not implement {hook}")
-        result = getattr(self.manager.hook, hook)(**kwargs)
+        relay = (manager or self.manager).hook
+        with self.lock.shared():
+            try:
+                result = getattr(relay, hook)(**kwargs)
+                if hook in _STREAMS and result is not None:
+                    result = list(result)
+            except Exception as exc:
+                self.assert_no_secret(f"the exception {hook} raised", f"{exc!r} {exc}")
+                raise AssertionError(f"{hook} raised {type(exc).__name__}: {exc}") from exc
         if hook in ACTION_HOOKS:
             assert isinstance(result, ActionResult), (
                 f"{hook} returned {type(result).__name__}, not an ActionResult"
             )
+            self._check_result(hook, result)
         elif hook == "idsync_attribute_available":
             assert isinstance(result, bool), f"{hook} returned {result!r}, not True or False"
         elif hook in LIFECYCLE_HOOKS:
             assert result is not None, f"{hook} returned None instead of an iterable"
-            result = list(result)
             self._check_items(hook, result)
         self.assert_no_secret(f"the answer of {hook}", _text(result))
         return result
+
+    @staticmethod
+    def _check_result(hook: str, result: ActionResult) -> None:
+        assert not (result.blocked and result.success), (
+            f"{hook} answered blocked=True with success=True: a blocked action has not "
+            "succeeded (success=False, and messages that say what must be done)"
+        )
+        assert result.success or result.messages, (
+            f"{hook} failed without a message: a failure must say what failed (messages=[...])"
+        )
+
+    @contextmanager
+    def configured(self, settings: BaseModel) -> Iterator[pluggy.PluginManager]:
+        """The plugin configured with other ``settings``, in its own manager, for one block;
+        its secrets are searched for too."""
+        plugin = self.spec.plugin(settings=settings)
+        manager: pluggy.PluginManager = new_manager()
+        manager.register(plugin, name=f"{self.about.name}:contract-other")
+        extra = {f"{k} (other)": v for k, v in _secrets(settings).items()}
+        self.secrets.update(extra)
+        try:
+            yield manager
+        finally:
+            close = getattr(plugin, "close", None)
+            if callable(close):
+                close()
 
     def act(self, hook: str, ctx: HookContext) -> ActionResult:
         """Call a lifecycle hook that returns one :class:`ActionResult`."""
@@ -246,12 +343,22 @@ class Harness:
         return self.writes_nothing(what) if self.spec.writes is not None else nullcontext()
 
     @contextmanager
+    def writes_during(self) -> Iterator[list[str]]:
+        """The writes the block made the system see (the list fills when the block ends).
+
+        Holds the endpoint lock exclusively, so no other check's write counts here.
+        """
+        seen: list[str] = []
+        with self.lock.exclusive():
+            before = len(self.writes())
+            yield seen
+            seen.extend(self.writes()[before:])
+
+    @contextmanager
     def writes_nothing(self, what: str) -> Iterator[None]:
         """Fail when the block makes the system see any write."""
-        before = len(self.writes())
-        yield
-        after = self.writes()
-        new = after[before:]
+        with self.writes_during() as new:
+            yield
         assert not new, f"{what} must write nothing, but wrote {len(new)} time(s): " + "; ".join(
             new[:5]
         )
@@ -260,8 +367,23 @@ class Harness:
 
     @staticmethod
     def unique() -> str:
-        """A short text that is new on every call (for names that must not collide)."""
-        return uuid.uuid4().hex[:10]
+        """A short text that is new on every call (for names that must not collide): the
+        run's mark, the worker and a counter (:func:`idsync.testing.sharing.unique`)."""
+        return sharing.unique()
+
+    def refused_settings(self) -> BaseModel:
+        """Settings whose credentials the endpoint refuses: the author's ``refused_settings``,
+        else the settings with every ``SecretStr`` replaced by a wrong value."""
+        if self.spec.refused_settings is not None:
+            with self.lock.shared():
+                raw = call_with(self.spec.refused_settings, self._fixtures, unique=self.unique())
+            model = self.about.settings
+            return raw if isinstance(raw, BaseModel) else model.model_validate(raw)
+        wrong = {
+            name: SecretStr(f"idsync-contract-refused-{self.unique()}")
+            for name in secret_fields(type(self.settings))
+        }
+        return self.settings.model_copy(update=wrong)
 
     def fixture(self, name: str) -> Any:
         """A fixture the spec asked for."""
@@ -277,7 +399,8 @@ class TargetHarness(Harness):
         """A fresh sample account from the author's ``sample``."""
         if self.spec.sample is None:
             raise AssertionError("this check needs sample= (an account to create)")
-        sample = call_with(self.spec.sample, self._fixtures, unique=self.unique())
+        with self.lock.shared():
+            sample = call_with(self.spec.sample, self._fixtures, unique=self.unique())
         assert isinstance(sample, Sample), f"sample= returned {type(sample).__name__}, not a Sample"
         return sample
 
@@ -322,12 +445,28 @@ class TargetHarness(Harness):
         )
 
     def create(self, sample: Sample) -> str:
-        """Create the sample's account for real; its reference."""
+        """Create the sample's account for real; its reference.
+
+        An account that correlated before the create (a target that links instead of
+        creating) is not the check's own, so the harness does not delete it at the end.
+        """
+        existing = {a.reference for a in self.find(sample.correlation)}
         result = self.act("idsync_create", self.create_ctx(sample))
         assert result.success, f"idsync_create failed: {result.messages}"
         assert isinstance(result.reference, str), "idsync_create returned no reference"
         assert result.reference.strip(), "idsync_create returned an empty reference"
+        self.created.accounts.append(result.reference)
+        if result.reference in existing:
+            self._linked.add(result.reference)
         return result.reference
+
+    def deleted(self, reference: str) -> None:
+        """Note that a check deleted ``reference`` itself."""
+        self._deleted.add(reference)
+
+    def made_resource(self, resource: Permission) -> None:
+        """Note a resource the check made (for the spec's ``cleanup``)."""
+        self.created.resources.append(resource)
 
     def find(self, correlation: Correlation) -> list[Account]:
         """The accounts that correlate (through ``idsync_correlate``, else the accounts list)."""
@@ -371,4 +510,11 @@ class SourceHarness(Harness):
     def inject_bad_row(self) -> str:
         """Let the author put a bad row in the source; the person the block must name."""
         assert self.spec.bad_row is not None
-        return str(call_with(self.spec.bad_row, self._fixtures, unique=self.unique()))
+        with self.lock.shared():
+            return str(call_with(self.spec.bad_row, self._fixtures, unique=self.unique()))
+
+    def expected(self, which: str) -> list[Any]:
+        """The author's expected ``persons`` or ``departments``."""
+        given = getattr(self.spec, which)
+        assert given is not None
+        return list(call_with(given, self._fixtures, unique=self.unique()))

@@ -12,7 +12,7 @@ import datetime as dt
 from collections.abc import Callable, Iterable, Sequence
 from typing import Any, ClassVar
 
-from idsync.model import ActionResult, Change, Permission
+from idsync.model import Account, ActionResult, Change, Permission
 from idsync.testing.contract import Contract, caller_module, needs, over
 from idsync.testing.harness import TargetHarness
 from idsync.testing.spec import PermissionLike, Sample, SettingsFactory, TargetSpec, WritesProbe
@@ -37,6 +37,27 @@ def _gone(result: ActionResult, what: str) -> None:
     assert result.success, f"{what} must succeed when the object is already gone: {result.messages}"
     assert result.not_found, f"{what} of something already gone must say not_found=True"
     assert result.messages, f"{what} of something already gone must say so in a message"
+
+
+def _holds_the_sample(hook: str, sample: Sample, account: Account) -> None:
+    """The account data holds every attribute the sample was created with, under the
+    pipeline's mapping keys and with the values sent (``write_only`` ones aside)."""
+    expected = {k: v for k, v in sample.account.items() if k not in set(sample.write_only)}
+    missing = sorted(k for k in expected if k not in account.data)
+    assert not missing, (
+        f"{hook} answers the created account without the mapped key(s) {missing}: "
+        "Account.data must use exactly the pipeline's mapping keys (the keys of ctx.account), "
+        f"it has {sorted(account.data)}; name attributes the target never reports back in "
+        "Sample.write_only"
+    )
+    differ = {
+        key: (value, account.data[key])
+        for key, value in expected.items()
+        if account.data[key] != value
+    }
+    assert not differ, (
+        f"{hook}: the account holds other values than created (sent, read back): {differ}"
+    )
 
 
 class TargetContract(Contract):
@@ -68,11 +89,19 @@ class TargetContract(Contract):
     ) -> None:
         """Correlation on a value nobody holds is an empty list (the engine then creates)."""
         h = idsync_contract
-        correlation = h.sample().correlation.model_copy(
+        sample = h.sample()
+        if "idsync_create" in h.hooks:
+            h.create(sample)  # someone to find by mistake
+        correlation = sample.correlation.model_copy(
             update={"value": f"idsync-contract-nobody-{h.unique()}"}
         )
         with h.read_only("idsync_correlate"):
-            assert h.find(correlation) == []
+            found = [a.reference for a in h.find(correlation)]
+        assert found == [], (
+            f"idsync_correlate found {found} for {correlation.account_field} = "
+            f"{correlation.value!r}, which nobody holds: it must return only the accounts "
+            "whose field equals the value"
+        )
 
     @needs("idsync_create")
     def test_create_returns_a_reference_that_correlates(
@@ -85,15 +114,10 @@ class TargetContract(Contract):
         reference = h.create(sample)
         account = h.account(sample, reference)
         assert account.enabled is not True, (
-            "a created account must be disabled until idsync_enable (the engine enables it "
-            "when the lifecycle says so)"
+            "idsync_create made an enabled account: a created account stays disabled until "
+            "idsync_enable (the engine enables it when the lifecycle says so)"
         )
-        differ = {
-            key: (value, account.data[key])
-            for key, value in sample.account.items()
-            if key in account.data and account.data[key] != value
-        }
-        assert not differ, f"created with other values (sent, read back): {differ}"
+        _holds_the_sample("idsync_create", sample, account)
 
     @needs("idsync_attribute_available", "idsync_create")
     def test_attribute_available_is_false_only_for_other_holders(
@@ -121,10 +145,15 @@ class TargetContract(Contract):
     def test_accounts_lists_the_created_account(self, idsync_contract: TargetHarness) -> None:
         """The accounts import (reconciliation) streams the created account, read-only."""
         h = idsync_contract
-        reference = h.create(h.sample())
+        sample = h.sample()
+        reference = h.create(sample)
         with h.read_only("idsync_accounts"):
             listed = h.listed(reference)
-        assert listed is not None, f"idsync_accounts does not list the created account {reference}"
+        assert listed is not None, (
+            f"idsync_accounts does not list the created account {reference}: it must stream "
+            "every account, disabled ones too"
+        )
+        _holds_the_sample("idsync_accounts", sample, listed)
 
     # --- update -----------------------------------------------------------------------
 
@@ -135,12 +164,12 @@ class TargetContract(Contract):
         sample = h.sample()
         assert sample.changes, "sample.changes is empty: name the attributes an update changes"
         reference = h.create(sample)
-        with h.writes_nothing("an update with empty ctx.changes"):
+        with h.writes_nothing("idsync_update with empty ctx.changes"):
             result = h.act(
                 "idsync_update",
                 h.ctx(reference=reference, account=dict(sample.account), person=sample.person),
             )
-        assert result.success, f"an update with nothing to change failed: {result.messages}"
+        assert result.success, f"idsync_update with nothing to change failed: {result.messages}"
         changes, account = self._changes(sample)
         ctx = h.ctx(
             reference=reference,
@@ -151,9 +180,9 @@ class TargetContract(Contract):
         )
         first = h.act("idsync_update", ctx)
         assert first.success, f"idsync_update failed: {first.messages}"
-        with h.writes_nothing("an update repeated after it was applied"):
+        with h.writes_nothing("idsync_update repeated after it was applied"):
             again = h.act("idsync_update", ctx)
-        assert again.success, f"a repeated update failed: {again.messages}"
+        assert again.success, f"idsync_update repeated failed: {again.messages}"
 
     @needs("idsync_update", "idsync_create")
     def test_update_changes_exactly_the_given_attributes(
@@ -183,7 +212,8 @@ class TargetContract(Contract):
             if result.data.get(key) != value
         }
         assert not wrong_data, (
-            f"ActionResult.data must hold the attributes as written; it has {wrong_data}"
+            f"idsync_update: ActionResult.data must hold the attributes as written; it has "
+            f"{wrong_data}"
         )
         after = h.account(sample, reference).data
         unchanged = {
@@ -191,14 +221,18 @@ class TargetContract(Contract):
             for key, value in sample.changes.items()
             if after.get(key) != value
         }
-        assert not unchanged, f"attributes not changed (before, after): {unchanged}"
+        assert not unchanged, (
+            f"idsync_update did not write the changed attributes (before, after): {unchanged}"
+        )
         ignore = set(sample.changes) | set(sample.may_change)
         moved = {
             key: (before.get(key), after.get(key))
             for key in sorted(set(before) | set(after))
             if key not in ignore and before.get(key) != after.get(key)
         }
-        assert not moved, f"attributes changed that were not asked for (before, after): {moved}"
+        assert not moved, (
+            f"idsync_update changed attributes that were not asked for (before, after): {moved}"
+        )
 
     @needs("idsync_update", spec="sample")
     def test_update_of_a_missing_account_is_not_found(self, idsync_contract: TargetHarness) -> None:
@@ -206,13 +240,50 @@ class TargetContract(Contract):
         h = idsync_contract
         sample = h.sample()
         changes, account = self._changes(sample)
-        with h.writes_nothing("an update of a missing account"):
+        with h.writes_nothing("idsync_update of a missing account"):
             result = h.act(
                 "idsync_update",
                 h.ctx(reference=h.missing_reference(), account=account, changes=changes),
             )
-        assert not result.success, "an update of a missing account must fail"
-        assert result.not_found, "an update of a missing account must say not_found=True"
+        assert not result.success, "idsync_update of a missing account must fail"
+        assert result.not_found, "idsync_update of a missing account must say not_found=True"
+
+    # --- delete -------------------------------------------------------------------------
+
+    @needs("idsync_delete", "idsync_create")
+    def test_delete_removes_the_account(self, idsync_contract: TargetHarness) -> None:
+        """After a delete the account no longer correlates. A target that never deletes
+        clears the account instead: it still correlates, with other data than before (or,
+        given ``Sample.after_delete``, with exactly those attributes)."""
+        h = idsync_contract
+        sample = h.sample()
+        reference = h.create(sample)
+        before = h.account(sample, reference).data
+        self._ok(h, "idsync_delete", h.ctx(reference=reference, person=sample.person))
+        h.deleted(reference)
+        found = {a.reference: a for a in h.find(sample.correlation)}
+        if reference not in found:
+            assert sample.after_delete is None, (
+                f"idsync_delete: the account {reference} is gone, but Sample.after_delete "
+                "says the target keeps it"
+            )
+            return
+        data = found[reference].data
+        if sample.after_delete is None:
+            assert data != before, (
+                f"idsync_delete answered success, but the account {reference} still "
+                "correlates, unchanged: it must delete the account (or, for a target that "
+                "never deletes, clear it)"
+            )
+            return
+        left = {
+            key: (value, data.get(key, "(missing)"))
+            for key, value in sample.after_delete.items()
+            if data.get(key, "(missing)") != value
+        }
+        assert not left, (
+            f"idsync_delete did not clear the account {reference} (expected, found): {left}"
+        )
 
     @staticmethod
     def _changes(sample: Sample) -> tuple[dict[str, Change], dict[str, Any]]:
@@ -237,27 +308,37 @@ class TargetContract(Contract):
         """Done twice, the second call succeeds; enable, disable, grant and revoke read before
         they write, so the repeat writes nothing (a crash or retry never touches the system)."""
         h = idsync_contract
+        bystander: str | None = None
+        if hook == "idsync_grant" and "idsync_accounts" in h.hooks:
+            bystander = h.create(h.sample())  # an account a wrong grant could reach
         sample = h.sample()
         reference = h.create(sample)
         if hook in ("idsync_grant", "idsync_revoke"):
             for permission in h.permissions():
                 self._repeat_permission(h, hook, reference, permission)
+                if bystander is not None:
+                    self._holds(h, bystander, permission, False, asked=False)
             return
         if hook == "idsync_disable" and "idsync_enable" in h.hooks:
             self._ok(h, "idsync_enable", h.ctx(reference=reference))
         ctx = h.ctx(reference=reference, previous=dict(sample.account), person=sample.person)
         self._ok(h, hook, ctx)
         if hook == "idsync_delete":
+            h.deleted(reference)
             again = h.act(hook, ctx)
-            assert again.success, f"a repeated delete failed: {again.messages}"
-            left = [a for a in h.find(sample.correlation) if a.enabled is True]
-            assert not left, f"a deleted account is still enabled: {left}"
+            assert again.success, f"idsync_delete repeated failed: {again.messages}"
+            if reference not in {a.reference for a in h.find(sample.correlation)}:
+                assert again.not_found, (
+                    "idsync_delete repeated must say not_found=True: the account is gone"
+                )
             return
         with h.writes_nothing(f"{hook} repeated"):
             self._ok(h, hook, ctx, "repeated")
         state = h.account(sample, reference).enabled
         wanted = hook == "idsync_enable"
-        assert state in (None, wanted), f"after {hook} the account reports enabled={state}"
+        assert state in (None, wanted), (
+            f"{hook} left the account enabled={state}; it must be {wanted} afterwards"
+        )
 
     @staticmethod
     def _ok(h: TargetHarness, hook: str, ctx: Any, how: str = "") -> ActionResult:
@@ -282,14 +363,25 @@ class TargetContract(Contract):
         self._holds(h, reference, permission, False)
 
     @staticmethod
-    def _holds(h: TargetHarness, reference: str, permission: Permission, held: bool) -> None:
+    def _holds(
+        h: TargetHarness, reference: str, permission: Permission, held: bool, asked: bool = True
+    ) -> None:
         if "idsync_accounts" not in h.hooks:
             return
         account = h.listed(reference)
         assert account is not None, f"idsync_accounts does not list the account {reference}"
-        assert (permission.key in account.permissions) is held, (
-            f"idsync_accounts lists {account.permissions} for {reference}; "
-            f"{permission.key} should {'' if held else 'not '}be among them"
+        if (permission.key in account.permissions) is held:
+            return
+        hook = "idsync_grant" if held or not asked else "idsync_revoke"
+        if not asked:
+            why = f"gave {permission.key} to {reference} too, which was not asked for"
+        elif held:
+            why = f"of {permission.key}: the account {reference} does not hold it afterwards"
+        else:
+            why = f"of {permission.key}: the account {reference} still holds it afterwards"
+        raise AssertionError(
+            f"{hook} {why} (idsync_accounts lists {account.permissions}); it must change "
+            "ctx.reference, and only that account"
         )
 
     @over({"idsync_disable": (), "idsync_delete": (), "idsync_revoke": ()})
@@ -324,9 +416,10 @@ class TargetContract(Contract):
             ghost = Permission(kind=kind, name=f"idsync-contract-missing-{h.unique()}")
             with h.writes_nothing(f"idsync_grant of the missing {ghost.key}"):
                 result = h.act("idsync_grant", h.ctx(reference=reference, permission=ghost))
-            assert not result.success, f"granting the missing {ghost.key} must fail"
+            assert not result.success, f"idsync_grant of the missing {ghost.key} must fail"
             assert any(ghost.name in m for m in result.messages), (
-                f"the failure must name {ghost.name!r}: {result.messages}"
+                f"idsync_grant of the missing {ghost.key}: the failure must name "
+                f"{ghost.name!r}: {result.messages}"
             )
 
     @needs("idsync_permissions")
@@ -338,7 +431,10 @@ class TargetContract(Contract):
             listed: list[Permission] = h.call("idsync_permissions", ctx=h.ctx())
         kinds = set(h.about.permission_kinds)
         strange = sorted({p.kind for p in listed} - kinds)
-        assert not strange, f"listed permission kinds {strange} are not in about {sorted(kinds)}"
+        assert not strange, (
+            f"idsync_permissions lists kinds {strange} that are not in "
+            f"about.permission_kinds {sorted(kinds)}"
+        )
         if h.spec.permissions:
             keys = {p.key for p in listed}
             absent = [p.key for p in h.permissions() if p.key not in keys]
@@ -352,15 +448,23 @@ class TargetContract(Contract):
         returns the same reference and writes nothing."""
         h = idsync_contract
         resource = h.resource()
-        before = len(h.writes())
-        first = self._ok(h, "idsync_resource", h.ctx(permission=resource))
-        assert len(h.writes()) > before, f"the missing resource {resource.key} was not created"
-        assert first.reference, f"creating {resource.key} returned no reference"
-        with h.writes_nothing(f"ensuring the existing {resource.key}"):
+        with h.writes_during() as made:
+            first = self._ok(h, "idsync_resource", h.ctx(permission=resource))
+        h.made_resource(resource.model_copy(update={"reference": first.reference}))
+        assert made, f"idsync_resource did not create the missing {resource.key} (no write)"
+        assert first.reference, f"idsync_resource of {resource.key} returned no reference"
+        with h.writes_nothing(f"idsync_resource ensuring the existing {resource.key}"):
             second = self._ok(h, "idsync_resource", h.ctx(permission=resource), "repeated")
         assert second.reference == first.reference, (
-            f"{resource.key} answered {first.reference!r}, then {second.reference!r}"
+            f"idsync_resource of {resource.key} answered {first.reference!r}, then "
+            f"{second.reference!r}: ensuring it again must return the same reference"
         )
+        if "idsync_permissions" in h.hooks:
+            listed = {p.key: p.reference for p in h.call("idsync_permissions", ctx=h.ctx())}
+            assert listed.get(resource.key, "(missing)") == first.reference, (
+                f"idsync_resource made {resource.key} with reference {first.reference!r}, but "
+                f"idsync_permissions lists {listed.get(resource.key, 'nothing')!r} for it"
+            )
 
     # --- dry-run ----------------------------------------------------------------------
 
@@ -388,7 +492,14 @@ class TargetContract(Contract):
         sample = h.sample()
         if hook == "idsync_create":
             with h.writes_nothing("idsync_create under dry-run"):
-                self._ok(h, hook, h.create_ctx(sample, dry_run=True), "dry-run")
+                result = self._ok(h, hook, h.create_ctx(sample, dry_run=True), "dry-run")
+            if result.reference is not None:
+                existing = [a.reference for a in h.find(sample.correlation)]
+                assert result.reference in existing, (
+                    f"idsync_create under dry-run returned the reference {result.reference!r} "
+                    "of an account that does not exist: a dry-run create returns no reference "
+                    "(the engine then shows the person's next actions as following the create)"
+                )
             return
         reference = h.create(sample)
         if hook == "idsync_disable" and "idsync_enable" in h.hooks:
@@ -419,6 +530,8 @@ def target_contract(
     permissions: Callable[..., Iterable[PermissionLike]] | Sequence[PermissionLike] = (),
     resource: Callable[..., PermissionLike] | None = None,
     missing_reference: Callable[..., str] | str | None = None,
+    refused_settings: SettingsFactory | None = None,
+    cleanup: Callable[..., Any] | None = None,
     fixtures: Sequence[str] = (),
     as_of: dt.date | None = None,
     system: str | None = None,
@@ -449,7 +562,12 @@ def target_contract(
     that never creates, to link). ``permissions`` are existing permissions to grant and revoke;
     ``resource`` a resource that does not exist yet (default: a new name of the first
     permission kind); ``missing_reference`` a reference nothing has (default: a random UUID).
-    ``fixtures`` are more fixtures every check uses (e.g. one that seeds the endpoint).
+    ``refused_settings`` returns settings whose credentials the endpoint refuses (default:
+    the settings with every ``SecretStr`` replaced by a wrong value). ``cleanup`` is called
+    after every check with ``created`` (:class:`~idsync.testing.Created`): the accounts the
+    check created (already deleted through ``idsync_delete`` where implemented) and the
+    resources it made, for what no hook removes. ``fixtures`` are more fixtures every check
+    uses (e.g. one that seeds the endpoint).
     """
     spec = TargetSpec(
         plugin=plugin,
@@ -462,6 +580,8 @@ def target_contract(
         permissions=permissions if callable(permissions) else tuple(permissions),
         resource=resource,
         missing_reference=missing_reference,
+        refused_settings=refused_settings,
+        cleanup=cleanup,
     )
     name = f"{getattr(plugin, '__name__', 'Plugin')}TargetContract"
     return type(name, (TargetContract,), {"spec": spec, "__module__": caller_module()})
