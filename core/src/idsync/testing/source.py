@@ -92,7 +92,7 @@ class SourceContract(Contract):
         """Every yielded person is valid, external ids are unique, and every
         blocked row names the person, the field and the problem. Reading writes nothing."""
         h = idsync_contract
-        with h.read_only("reading persons"):
+        with h.read_only("idsync_persons"):
             rows, blocked = h.read()
         problems = []
         ids: Counter[str] = Counter()
@@ -139,7 +139,7 @@ class SourceContract(Contract):
         """Departments validate, their external ids are unique, and every parent is one of
         them. Reading writes nothing."""
         h = idsync_contract
-        with h.read_only("reading departments"):
+        with h.read_only("idsync_departments"):
             items = h.call("idsync_departments", ctx=h.ctx())
         departments: list[Department] = []
         problems = []
