@@ -8,7 +8,7 @@ PYPROJECTS := pyproject.toml $(addsuffix /pyproject.toml,$(PACKAGES))
 CONSTRAINTS := constraints.txt
 PIP := $(BIN)/python -m pip install --quiet --disable-pip-version-check -c $(CONSTRAINTS)
 
-.PHONY: install demo test lint typecheck pytest bench docs constraints clean
+.PHONY: install demo test lint typecheck pytest bench docs reference constraints clean
 
 install: $(STAMP)
 
@@ -42,6 +42,10 @@ bench: $(STAMP)
 docs: $(STAMP)
 	$(PIP) --group docs
 	NO_MKDOCS_2_WARNING=1 $(BIN)/mkdocs build --strict
+
+# The generated parts of the docs pages (reference, tutorial code), written by cog from the code.
+reference: $(STAMP)
+	$(BIN)/cog -r -I docs/_cog $$(grep -rl --include='*.md' '\[\[\[cog' docs)
 
 constraints: $(STAMP)
 	$(PIP) --group docs
