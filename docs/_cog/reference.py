@@ -357,8 +357,11 @@ def model() -> str:
     return "\n".join(out)
 
 
-def class_reference(path: str, names: list[str], links: dict[str, str] | None = None) -> str:
-    """Classes of the module at ``path``: the docstring, the constructor, every public method."""
+def class_reference(
+    path: str, names: list[str], links: dict[str, str] | None = None, level: int = 2
+) -> str:
+    """Classes of the module at ``path``: the docstring, the constructor, every public method
+    (class headings at ``level``, methods one below)."""
     module = _module(path)
     links = links or {}
     out = []
@@ -366,7 +369,7 @@ def class_reference(path: str, names: list[str], links: dict[str, str] | None = 
         cls = module.members[name]
         assert isinstance(cls, griffe.Class)
         out += [
-            f"## {name} {{#{anchor(name)}}}",
+            f"{'#' * level} {name} {{#{anchor(name)}}}",
             "",
             md(cls.docstring.value if cls.docstring else "", links),
             "",
@@ -385,7 +388,8 @@ def class_reference(path: str, names: list[str], links: dict[str, str] | None = 
             )
             title = name if member_name == "__init__" else f"{name}.{member_name}"
             out += [
-                f"### `{title}({params})` {{#{anchor(name)}-{anchor(member_name.strip('_'))}}}",
+                f"{'#' * (level + 1)} `{title}({params})` "
+                f"{{#{anchor(name)}-{anchor(member_name.strip('_'))}}}",
                 "",
             ]
             if member.docstring:

@@ -5,6 +5,10 @@ Transient failures are retried with exponential backoff and full jitter, honouri
 timeouts and dropped connections only for idempotent methods (a POST that timed out may have
 happened; the engine correlates before it creates again). Everything else raises
 :class:`ApiError`, naming the method, the path and what the server said, never a secret.
+
+The docs page "Talking to an API" (``docs/writing-plugins/http.md``) shows the recipes:
+auth schemes, per-request headers, answers that are not errors (404, 412), idempotent PATCH,
+empty answers, paging, ETags and rate limits.
 """
 
 from __future__ import annotations
@@ -30,7 +34,11 @@ _RETRY_IF_IDEMPOTENT = frozenset({500, 502, 504})
 
 
 class ApiError(Exception):
-    """A vendor API call failed. ``retriable`` says whether a later attempt may succeed."""
+    """A vendor API call failed: ``method``, ``path``, the HTTP ``status`` (None when no
+    answer came), the parsed error ``body``, and ``retriable``: whether a later attempt may
+    succeed (a timeout, 429, 5xx). The message names the call and what the server said, with
+    every registered secret masked; raise it on, or turn it into ``ActionResult(success=False,
+    messages=[str(error)])``."""
 
     def __init__(
         self,
@@ -152,10 +160,21 @@ def _describe(response: httpx.Response) -> tuple[str, Any]:
 
 
 class ApiClient:
-    """A synchronous, thread-safe client for one vendor API.
+    """A synchronous, thread-safe client for one vendor API: make one per configured system
+    and share it between the engine's threads.
 
-    ``retries`` bounds the attempts after the first; ``backoff`` is the base delay in seconds
-    and ``max_backoff`` caps any single wait (``Retry-After`` included).
+    ``base_url`` is the API root; paths given to the methods are relative to it.
+    Authentication is either ``headers`` sent with every request (``Authorization: Bearer …``,
+    an API key header) or an ``httpx.Auth`` in ``auth`` (``httpx.BasicAuth``, or a flow of
+    your own that fetches and refreshes a token). The credentials in ``headers`` and in a
+    ``BasicAuth`` are registered as secrets, so they are masked in every message and log
+    line; a token your own flow fetches is registered by that flow
+    (:func:`idsync.secrets.register_secret`). ``timeout`` is seconds per
+    attempt. ``retries`` bounds the attempts after the first; ``backoff`` is the base delay in
+    seconds and ``max_backoff`` caps any single wait (``Retry-After`` included).
+    ``rate_limit`` (requests per second) spaces requests out evenly and slows down after a
+    429. ``system`` names the configured system in log lines. ``transport`` and ``sleep``
+    are for tests. ``stats`` counts requests, retries and writes.
     """
 
     def __init__(
@@ -231,8 +250,13 @@ class ApiClient:
     ) -> httpx.Response:
         """Send a request, retrying transient failures; return a 2xx response (or one in ``ok``).
 
-        ``idempotent`` overrides the method's default (e.g. a PATCH that sets fields is safe
-        to repeat). Raises :class:`ApiError` on any other outcome.
+        ``params`` is the query, ``json`` the body, ``headers`` added to the client's for this
+        request only (``If-Match``, a tenant header). ``ok`` lists statuses that are answers
+        rather than errors, returned like a 2xx (``ok=(404,)`` for "not there", ``ok=(412,)``
+        for "changed since you read it"). ``idempotent`` overrides the method's default (GET,
+        HEAD, PUT, DELETE and OPTIONS are; POST and PATCH are not): a PATCH that sets fields
+        to values is safe to repeat, so ``idempotent=True`` lets it be retried after a timeout
+        or a 5xx. Raises :class:`ApiError` on any other outcome.
         """
         method = method.upper()
         safe = method in _IDEMPOTENT if idempotent is None else idempotent
