@@ -501,6 +501,37 @@ def include(*specs: str, lang: str = "python", title: str = "", indent: int = 0)
     return "\n".join(f"{pad}{line}".rstrip() for line in [head, *body, "```"])
 
 
+# --- the contract kit's mutation catalogue -----------------------------------------------
+
+
+def mutants() -> str:
+    """The kit's mutation catalogue (``core/tests/test_contract_kit.py``) as a table."""
+    import importlib.util
+    import sys
+
+    path = ROOT / "core" / "tests" / "test_contract_kit.py"
+    spec = importlib.util.spec_from_file_location("idsync_kit_catalogue", path)
+    assert spec is not None
+    assert spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    sys.modules[spec.name] = module
+    spec.loader.exec_module(module)
+    catalogue = module.MUTANTS
+    rows = [
+        f"The catalogue holds **{len(catalogue)} broken plugins**; the kit fails every one, "
+        "with a message that names the hook and the broken promise.",
+        "",
+        "| broken plugin | what it breaks | failed by |",
+        "|---|---|---|",
+    ]
+    for mutant in catalogue:
+        check = f"`{mutant.check}`"
+        if mutant.param:
+            check = f"`{mutant.check}[{mutant.param.removeprefix('idsync_')}]`"
+        rows.append(f"| `{mutant.id}` | {_cell(mutant.broken)} | {check} |")
+    return "\n".join(rows)
+
+
 # --- the command line -----------------------------------------------------------------------
 
 
