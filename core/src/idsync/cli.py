@@ -678,12 +678,24 @@ def new_plugin_cmd(
     directory: Annotated[
         Path, typer.Option("--dir", help="Where the package directory is made.")
     ] = Path("."),
+    simulator: Annotated[
+        str,
+        typer.Option(
+            "--simulator",
+            help="minimal: a simulator of a small REST API to develop against; none: no "
+            "simulator, the tests run against a live endpoint.",
+        ),
+    ] = "minimal",
+    title: Annotated[
+        str | None,
+        typer.Option("--title", help="The system's name in prose, e.g. 'SCIM' or 'Acme HR'."),
+    ] = None,
 ) -> None:
     """Write a new plugin package: hooks, settings, simulator, contract tests, README."""
     from idsync.scaffold import PYTEST, ScaffoldError, new_plugin
 
     try:
-        root = new_plugin(name, kind, directory)
+        root = new_plugin(name, kind, directory, simulator=simulator, title=title)
     except ScaffoldError as exc:
         raise _fail(str(exc)) from None
     files = sorted(p.relative_to(root).as_posix() for p in root.rglob("*") if p.is_file())
@@ -695,9 +707,10 @@ def new_plugin_cmd(
     )
     for file in files:
         console.print(f"  {escape(file)}", highlight=False)
+    extra = "\\[sandbox]" if simulator != "none" else ""
     console.print(
         "next: [bold]pip install -e "
-        f"'{escape(str(root))}\\[sandbox]' {PYTEST}[/], then [bold]pytest {escape(str(root))}[/]",
+        f"'{escape(str(root))}{extra}' '{PYTEST}'[/], then [bold]pytest {escape(str(root))}[/]",
         highlight=False,
         soft_wrap=True,
     )
