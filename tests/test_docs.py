@@ -112,9 +112,7 @@ def _pluggy_hooks() -> set[str]:
 
 def test_every_hookspec_has_a_docstring() -> None:
     undocumented = [
-        name
-        for name in _pluggy_hooks()
-        if not (getattr(hookspecs, name).__doc__ or "").strip()
+        name for name in _pluggy_hooks() if not (getattr(hookspecs, name).__doc__ or "").strip()
     ]
     assert not undocumented, f"hooks without a docstring in idsync/hookspecs.py: {undocumented}"
 

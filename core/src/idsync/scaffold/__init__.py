@@ -52,7 +52,29 @@ MYPY = "mypy>=2.4,<3"
 """The ``dev`` group of generated packages: ranges that hold what idsync is tested with."""
 
 ACRONYMS = frozenset(
-    ["ad", "adp", "afas", "api", "crm", "erp", "hr", "hris", "iam", "id", "idp", "it", "ict", "ldap", "oidc", "rest", "saml", "sap", "scim", "sql", "sso"]
+    [
+        "ad",
+        "adp",
+        "afas",
+        "api",
+        "crm",
+        "erp",
+        "hr",
+        "hris",
+        "iam",
+        "id",
+        "idp",
+        "it",
+        "ict",
+        "ldap",
+        "oidc",
+        "rest",
+        "saml",
+        "sap",
+        "scim",
+        "sql",
+        "sso",
+    ]
 )
 """Words written in capitals in a system's name: ``scim`` is SCIM, ``acme-hr`` is Acme HR."""
 
