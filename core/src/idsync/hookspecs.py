@@ -114,7 +114,9 @@ def idsync_correlate(ctx: HookContext) -> list[Account]:  # type: ignore[empty-b
 
     Returns every match: an empty list means *not found* (the engine then creates), one match
     links, several are *disputed* (reported, nothing done for that person). Read-only, so it
-    behaves the same under dry-run.
+    behaves the same under dry-run. ``Account.data`` uses exactly the pipeline's mapping keys
+    (the keys of ``ctx.account``): after linking, the engine writes the attributes whose
+    values differ under those keys.
     """
 
 
@@ -173,7 +175,9 @@ def idsync_delete(ctx: HookContext) -> ActionResult:  # type: ignore[empty-body]
 @hookspec(firstresult=True)
 def idsync_accounts(ctx: HookContext) -> Iterable[Account]:  # type: ignore[empty-body]
     """Stream every account of the target (disabled and soft-deleted ones too) with the
-    permission keys each holds, for reconciliation. Read-only.
+    permission keys each holds, for reconciliation. Read-only. ``Account.data`` uses exactly
+    the pipeline's mapping keys: reconciliation compares it, key by key, with what idsync
+    last applied, and a key the plugin does not answer is never checked for drift.
     """
 
 

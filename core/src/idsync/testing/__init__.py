@@ -14,8 +14,12 @@ implements against the contract in :mod:`idsync.hookspecs`::
         sample=lambda unique: Sample(...),
     )
 
-:func:`source_contract` does the same for a source. The ``idsync`` pytest plugin (entry point
-``pytest11``) registers the ``idsync_contract`` marker and the ``idsync_serve`` fixture.
+:func:`source_contract` does the same for a source. The checks may run in parallel, also
+against one shared live endpoint (:mod:`idsync.testing.sharing`), and remove what they create
+(``idsync_delete``, then the spec's ``cleanup``, given :class:`Created`). Writes are counted by
+:func:`simulator_writes` (what a simulator saw) or :func:`sent_writes` (what this process sent,
+for a test tenant). The ``idsync`` pytest plugin (entry point ``pytest11``) registers the
+``idsync_contract`` marker and the ``idsync_serve`` fixture.
 """
 
 from idsync.testing.harness import Harness, SourceHarness, TargetHarness, implemented_hooks
