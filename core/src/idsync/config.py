@@ -8,11 +8,13 @@ value is registered for redaction. Every problem is collected and reported at on
 
 from __future__ import annotations
 
+import datetime as dt
 import os
 import re
 from collections.abc import Mapping
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 import yaml
 from pydantic import (
@@ -26,7 +28,7 @@ from pydantic import (
 )
 
 from idsync.expressions import ExpressionError, Expressions
-from idsync.model import ActionKind, Permission
+from idsync.model import Permission
 from idsync.notify import Notifications, notification_secrets, secret_problems
 from idsync.secrets import collect_secrets, register_secret
 
@@ -34,10 +36,14 @@ if TYPE_CHECKING:
     from idsync.plugins import Registry
 
 __all__ = [
+    "SOURCE_DEFAULTS",
+    "TARGET_DEFAULTS",
+    "TRANSITIONS",
     "AccountConfig",
     "ConfigError",
     "Correlate",
     "Lifecycle",
+    "Missing",
     "PermissionRule",
     "Pipeline",
     "SourceConfig",
@@ -64,17 +70,34 @@ class _Config(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
 
+TRANSITIONS = ("joiner", "mover", "leaver", "returner", "vanished", "retired")
+"""What happens to a person in a target, as a plan groups it (see :mod:`idsync.lifecycle`)."""
+
+_OFF = ("off", "false", "no", "none")
+
+
+def _is_off(value: Any) -> bool:
+    """``off`` in a pipeline file (YAML reads a bare ``off`` as ``false``)."""
+    return value is False or (isinstance(value, str) and value.strip().lower() in _OFF)
+
+
 class Threshold(_Config):
-    """A maximum per run: a count, a percentage, or both (exceeding either holds)."""
+    """A maximum per run: a count, a percentage, or both (exceeding either holds).
+
+    ``floor`` keeps a percentage from allowing fewer than that many (a small organisation,
+    or a small base, is not held for a handful of ordinary changes).
+    """
 
     count: int | None = Field(default=None, ge=0)
     percent: float | None = Field(default=None, ge=0, le=100)
+    floor: int | None = Field(default=None, ge=0)
+    """With ``percent``: the percentage never allows fewer than this many."""
 
     @model_validator(mode="before")
     @classmethod
     def _shorthand(cls, value: Any) -> Any:
         if isinstance(value, bool):
-            raise ValueError("a threshold is a count (10) or a percentage ('5%')")
+            raise ValueError("a threshold is a count (10), a percentage ('5%') or off")
         if isinstance(value, int):
             return {"count": value}
         if isinstance(value, str):
@@ -89,31 +112,112 @@ class Threshold(_Config):
             raise ValueError(f"{value!r} is neither a count (10) nor a percentage ('5%')")
         return value
 
-    def limit(self, base: int) -> int | None:
-        """The largest allowed number for a population of ``base``, or None for no limit."""
+    @model_validator(mode="after")
+    def _meaningful(self) -> Threshold:
+        if self.count is None and self.percent is None:
+            raise ValueError("give a count, a percentage or both (or write off)")
+        if self.floor is not None and self.percent is None:
+            raise ValueError("a floor applies to a percentage: give percent too")
+        if self.floor is not None and self.count is not None and self.floor > self.count:
+            raise ValueError(
+                f"floor {self.floor} is above count {self.count}: the floor would never apply"
+            )
+        return self
+
+    def limit(self, base: int) -> int:
+        """The largest allowed number for a population of ``base``."""
         limits = []
         if self.count is not None:
             limits.append(self.count)
         if self.percent is not None:
-            limits.append(int(base * self.percent / 100))
-        return min(limits) if limits else None
+            allowed = int(base * self.percent / 100)
+            limits.append(max(allowed, self.floor or 0))
+        return min(limits)
 
     def __str__(self) -> str:
         parts = []
         if self.count is not None:
             parts.append(str(self.count))
         if self.percent is not None:
-            parts.append(f"{self.percent:g}%")
+            floor = f" (at least {self.floor})" if self.floor else ""
+            parts.append(f"{self.percent:g}%{floor}")
         return " or ".join(parts)
 
 
-class SourceThresholds(_Config):
-    """Hold the whole import when, compared with the last snapshot, too many persons were
-    removed or added, or too many fields emptied (percentages of the last snapshot)."""
+def _threshold(percent: float, floor: int) -> Threshold:
+    return Threshold(percent=percent, floor=floor)
 
-    removed: Threshold | None = None
+
+SOURCE_DEFAULTS: dict[str, Threshold] = {
+    "removed": _threshold(5, 5),
+    "emptied": _threshold(10, 5),
+}
+"""Source thresholds that hold unless the pipeline file turns them off."""
+
+ThresholdKey = Literal[
+    "joiner",
+    "mover",
+    "leaver",
+    "returner",
+    "vanished",
+    "retired",
+    "resource",
+    "create",
+    "update",
+    "enable",
+    "revoke",
+    "grant",
+    "disable",
+    "delete",
+]
+"""What a target threshold counts: a transition, or an action kind."""
+
+TARGET_DEFAULTS: dict[ThresholdKey, Threshold] = {
+    "disable": _threshold(10, 10),
+    "delete": _threshold(10, 10),
+    "revoke": _threshold(10, 10),
+}
+"""Target thresholds that hold unless the pipeline file turns them off."""
+
+
+def _target_defaults() -> dict[ThresholdKey, Threshold | None]:
+    return dict(TARGET_DEFAULTS)
+
+
+class SourceThresholds(_Config):
+    """Hold the whole import when, compared with the last snapshot, too many persons went
+    missing or were added, or too many had fields emptied (percentages of the persons in the
+    last snapshot). ``removed`` and ``emptied`` are on by default; ``off`` turns one (or, for
+    the whole block, all) off. An import of nobody, or one missing more than half of the
+    persons, after a snapshot with persons in it, is always held."""
+
+    removed: Threshold | None = SOURCE_DEFAULTS["removed"]
     added: Threshold | None = None
-    emptied: Threshold | None = None
+    emptied: Threshold | None = SOURCE_DEFAULTS["emptied"]
+
+    @model_validator(mode="before")
+    @classmethod
+    def _off(cls, value: Any) -> Any:
+        if _is_off(value):
+            return {"removed": None, "added": None, "emptied": None}
+        if isinstance(value, dict):
+            return {k: (None if _is_off(v) else v) for k, v in value.items()}
+        return value
+
+
+class Missing(_Config):
+    """How long a person missing from the source is still taken as present.
+
+    A person absent from one import is not a leaver: the source keeps their last data until
+    they have been missing for ``days`` days *and* ``imports`` imports in a row; only then
+    are they gone (their accounts retire like any leaver's). A person back in time is simply
+    present again.
+    """
+
+    days: int = Field(default=3, ge=0)
+    """Days a person must be missing before they are gone."""
+    imports: int = Field(default=2, ge=1)
+    """Imports in a row a person must be missing from before they are gone."""
 
 
 class SourceConfig(_Config):
@@ -122,6 +226,8 @@ class SourceConfig(_Config):
     plugin: str
     settings: dict[str, Any] = Field(default_factory=dict)
     thresholds: SourceThresholds = Field(default_factory=SourceThresholds)
+    missing: Missing = Field(default_factory=Missing)
+    """How long a person the source no longer lists is kept as they were."""
     enabled: bool = True
 
 
@@ -205,8 +311,25 @@ class TargetConfig(_Config):
     permissions: list[PermissionRule] = Field(default_factory=list)
     resources: list[str] = Field(default_factory=list)
     """Resource templates rendered per department, e.g. ``group:department_{{ department.code }}``."""
-    thresholds: dict[ActionKind, Threshold] = Field(default_factory=dict)
+    thresholds: dict[ThresholdKey, Threshold | None] = Field(default_factory=_target_defaults)
+    """Per transition (``leaver``…) or action kind (``disable``…): at most this many persons
+    per run. ``disable``, ``delete`` and ``revoke`` are on by default; ``off`` turns one, or
+    the whole block, off."""
     concurrency: int = Field(default=8, ge=1, le=256)
+
+    @field_validator("thresholds", mode="before")
+    @classmethod
+    def _with_defaults(cls, value: Any) -> Any:
+        if _is_off(value):
+            return dict.fromkeys(TARGET_DEFAULTS)
+        if isinstance(value, dict):
+            given = {k: (None if _is_off(v) else v) for k, v in value.items()}
+            return {**TARGET_DEFAULTS, **given}
+        return value
+
+    def active_thresholds(self) -> dict[str, Threshold]:
+        """The thresholds that hold (the ones not turned off)."""
+        return {k: v for k, v in self.thresholds.items() if v is not None}
 
 
 class Pipeline(_Config):
@@ -216,6 +339,9 @@ class Pipeline(_Config):
     sources: dict[str, SourceConfig]
     targets: dict[str, TargetConfig] = Field(default_factory=dict)
     name: str | None = None
+    timezone: str | None = None
+    """The IANA time zone (``Europe/Amsterdam``) whose calendar decides what *today* is for
+    every date rule; without it, the host's local date."""
     notifications: Notifications | None = None
     """E-mail and webhook notifications about runs (see :mod:`idsync.notify`)."""
 
@@ -224,6 +350,19 @@ class Pipeline(_Config):
     def _at_least_one(cls, value: dict[str, SourceConfig]) -> dict[str, SourceConfig]:
         if not value:
             raise ValueError("at least one source is required")
+        return value
+
+    @field_validator("timezone")
+    @classmethod
+    def _known_zone(cls, value: str | None) -> str | None:
+        if value is None:
+            return None
+        try:
+            ZoneInfo(value)
+        except (ZoneInfoNotFoundError, ValueError):
+            raise ValueError(
+                f"unknown time zone {value!r}: use an IANA name such as 'Europe/Amsterdam'"
+            ) from None
         return value
 
     @model_validator(mode="after")
@@ -246,6 +385,37 @@ class Pipeline(_Config):
     def label(self) -> str:
         """The name stored with runs: ``name`` or the file's stem."""
         return self.name or (self._path.stem if self._path else "pipeline")
+
+    def today(self) -> dt.date:
+        """Today in the pipeline's time zone (the host's local date without one)."""
+        if self.timezone is None:
+            return dt.date.today()
+        return dt.datetime.now(ZoneInfo(self.timezone)).date()
+
+    def warnings(self) -> list[tuple[str, str]]:
+        """``(key path, message)`` for settings that are valid but turn a safeguard off."""
+        out: list[tuple[str, str]] = []
+        for name, source in self.sources.items():
+            off = [k for k in SOURCE_DEFAULTS if getattr(source.thresholds, k) is None]
+            if off:
+                out.append(
+                    (
+                        f"sources.{name}.thresholds",
+                        f"turned off: {', '.join(off)} (a source that loses persons or data "
+                        "is no longer held for review)",
+                    )
+                )
+        for name, target in self.targets.items():
+            off = [k for k in TARGET_DEFAULTS if target.thresholds.get(k) is None]
+            if off:
+                out.append(
+                    (
+                        f"targets.{name}.thresholds",
+                        f"turned off: {', '.join(off)} (mass changes that take access away "
+                        "are no longer held for review)",
+                    )
+                )
+        return out
 
     def settings_for(self, system: str) -> BaseModel:
         """The validated plugin settings of a configured source or target."""
