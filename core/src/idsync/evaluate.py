@@ -1,21 +1,15 @@
 """Evaluate: what each person should have in a target at the ``as_of`` date.
 
 For one target and person: which contracts are *in conditions* (the account rule, per
-contract), where the person is in the account-access lifecycle, the desired account attributes
-(the field mapping), the unique attributes' candidates, and the desired permissions (static
-rules and dynamic ones, one per contract in conditions).
+contract), where the account stands in its lifecycle (:mod:`idsync.lifecycle`), the desired
+account attributes (the field mapping), the unique attributes' candidates, and the desired
+permissions (static rules and dynamic ones, one per contract in conditions).
 
-The lifecycle, per contract in conditions with start S and end E (open end: never):
-
-- the account exists from ``S - create_days_before_start``;
-- it is enabled from ``S - enable_days_before_start`` to ``E + disable_days_after_end``;
-- it is disabled after that, and deleted ``delete_days_after_disable`` days later, unless a
-  later contract (a rehire) brings the person back first;
-- attributes and permissions follow the contracts that give access now (before the first
-  start: the upcoming ones), so a mover keeps the old department's group until the new
-  contract's enable date;
-- a person with no contract in conditions at all (the rule stopped matching, or the person left
-  the source) is disabled at once and deleted after ``delete_days_after_disable`` days.
+Attributes and permissions follow the contracts that give access now (before the first start:
+the upcoming ones), so a mover keeps the old department's group until the new contract's
+enable date. A permission name, resource or unique candidate is rendered whole or not at all:
+a dynamic permission whose template prints a missing value blocks the person in that target
+(nothing is granted from ``group:department_``, and nothing they hold is revoked for it).
 """
 
 from __future__ import annotations
@@ -24,24 +18,20 @@ import datetime as dt
 import threading
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Any, Literal
+from typing import Any
 
 from loguru import logger
 
-from idsync.config import Lifecycle, TargetConfig
-from idsync.expressions import ExpressionError, Expressions
+from idsync.config import PermissionRule, TargetConfig
+from idsync.expressions import ExpressionError, Expressions, MissingValue
+from idsync.lifecycle import Access, standing
 from idsync.model import Blocked, Contract, Permission, Person
 from idsync.state import AccountState
 
-__all__ = ["MANAGER_KEY", "Access", "Candidates", "Desired", "Evaluator", "retirement"]
-
-Access = Literal["none", "pre", "enabled", "disabled", "deleted"]
-"""``none``: no account yet; ``pre``: exists, not yet enabled; then enabled, disabled, deleted."""
+__all__ = ["MANAGER_KEY", "Access", "Candidates", "Desired", "Evaluator"]
 
 MANAGER_KEY = "@manager"
 """Engine-computed account attribute: the manager's person id (the target gets the reference)."""
-
-_DAY = dt.timedelta(days=1)
 
 
 @dataclass
@@ -142,71 +132,13 @@ class Candidates(Sequence[Any]):
         return f"Candidates({known!r}{', ...' if self._rounds.more is not None else ''})"
 
 
-def _window(c: Contract, before: int, after: int) -> tuple[dt.date, dt.date]:
-    start = c.start - dt.timedelta(days=before)
-    end = (
-        dt.date.max
-        if c.end is None
-        else min(dt.date.max - _DAY * (after + 1), c.end) + dt.timedelta(days=after)
-    )
-    return start, end
+class _RuleFailed(Exception):
+    """A permission rule that could not be evaluated, and where it is in the file."""
 
-
-def _lifecycle(
-    contracts: list[Contract], life: Lifecycle, as_of: dt.date, shadow: AccountState | None
-) -> tuple[Access, str, list[Contract]]:
-    current = [
-        c
-        for c in contracts
-        if _within(as_of, _window(c, life.create_days_before_start, life.disable_days_after_end))
-    ]
-    if current:
-        enabled = [
-            c
-            for c in current
-            if _within(
-                as_of, _window(c, life.enable_days_before_start, life.disable_days_after_end)
-            )
-        ]
-        if enabled:
-            return "enabled", f"contract {enabled[0].external_id} in conditions", enabled
-        first = min(c.start for c in current)
-        enable_on = first - dt.timedelta(days=life.enable_days_before_start)
-        return (
-            "pre",
-            f"contract starts {first.isoformat()}, enabled from {enable_on.isoformat()}",
-            current,
-        )
-    future = [c for c in contracts if c.start > as_of]
-    if future:
-        return ("disabled" if shadow else "none"), "next contract starts later", []
-    if contracts:
-        last_end = max(c.end for c in contracts if c.end is not None)
-        disabled_from = last_end + dt.timedelta(days=life.disable_days_after_end)
-        reason = f"last contract ended {last_end.isoformat()}"
-    else:
-        disabled_from = shadow.disabled_on if shadow and shadow.disabled_on else as_of
-        reason = "no contract in conditions"
-    if shadow is None:
-        return "none", reason, []
-    return (*retirement(reason, disabled_from, life, as_of), [])
-
-
-def retirement(
-    reason: str, disabled_from: dt.date, life: Lifecycle, as_of: dt.date
-) -> tuple[Access, str]:
-    """Disabled, or deleted once ``delete_days_after_disable`` have passed since
-    ``disabled_from``; the reason says when."""
-    if life.delete_days_after_disable is None:
-        return "disabled", reason
-    delete_on = disabled_from + dt.timedelta(days=life.delete_days_after_disable)
-    if as_of >= delete_on:
-        return "deleted", f"{reason}; deleted from {delete_on.isoformat()}"
-    return "disabled", f"{reason}; delete on {delete_on.isoformat()}"
-
-
-def _within(day: dt.date, window: tuple[dt.date, dt.date]) -> bool:
-    return window[0] <= day <= window[1]
+    def __init__(self, where: str, error: ExpressionError) -> None:
+        super().__init__(str(error))
+        self.where = where
+        self.error = error
 
 
 class Evaluator:
@@ -265,8 +197,9 @@ class Evaluator:
             conditions = self.in_conditions(person)
         except ExpressionError as exc:
             return self._fail(person, "account.when", exc)
-        access, reason, current = _lifecycle(conditions, cfg.lifecycle, self.as_of, shadow)
-        desired = Desired(person=person.external_id, access=access, reason=reason)
+        stand = standing(conditions, cfg.lifecycle, self.as_of, shadow)
+        access, current = stand.access, stand.contracts
+        desired = Desired(person=person.external_id, access=access, reason=stand.reason)
         if access in ("none", "deleted"):
             return desired
         contract = person.primary_contract(self.as_of, current or conditions or None)
@@ -289,6 +222,8 @@ class Evaluator:
             if access in ("pre", "enabled"):
                 where = "permissions"
                 desired.permissions = self._permissions(person, current, context)
+        except _RuleFailed as failed:
+            return self._fail(person, failed.where, failed.error)
         except ExpressionError as exc:
             return self._fail(person, where, exc)
         if cfg.manager:
@@ -308,7 +243,10 @@ class Evaluator:
         found: list[Any] = []
 
         def add(template: str, suffix: str, into: list[Any]) -> None:
-            value = self.expressions.render(template, {**frozen, "suffix": suffix})
+            try:
+                value = self.expressions.render(template, {**frozen, "suffix": suffix}, strict=True)
+            except MissingValue:
+                return  # a candidate with a part missing is no candidate: try the next
             if value not in into and value not in ("", None):
                 into.append(value)
 
@@ -338,25 +276,39 @@ class Evaluator:
         out: dict[str, Permission] = {}
         # One context per contract, shared by every rule (rules only read it).
         contexts = [{**context, "contract": c, "department": c.department} for c in current]
-        for rule in self.config.permissions:
-            for ctx in contexts:
-                if not self.expressions.test(rule.when, ctx):
-                    continue
-                if rule.grant is not None:
-                    permission = self._permission(rule.grant)
-                    out[permission.key] = permission
-                    break
-                assert rule.dynamic is not None
-                text = self.expressions.render(rule.dynamic, ctx)
-                name = str(text).partition(":")[2]
-                if not name.strip():
-                    continue  # a contract without the data the template needs gives no permission
-                try:
-                    permission = self._permission(str(text))
-                except ValueError as exc:
-                    raise ExpressionError(f"permission {str(text)[:80]!r}: {exc}") from None
-                out[permission.key] = permission
+        for index, rule in enumerate(self.config.permissions):
+            try:
+                self._rule(rule, contexts, out)
+            except ExpressionError as exc:
+                part = "dynamic" if rule.dynamic is not None else "when"
+                raise _RuleFailed(f"permissions.{index}.{part}", exc) from None
         return out
+
+    def _rule(
+        self, rule: PermissionRule, contexts: list[dict[str, Any]], out: dict[str, Permission]
+    ) -> None:
+        """Add what one permission rule grants for the contracts' contexts to ``out``."""
+        for ctx in contexts:
+            if not self.expressions.test(rule.when, ctx):
+                continue
+            if rule.grant is not None:
+                permission = self._permission(rule.grant)
+                out[permission.key] = permission
+                return
+            if rule.dynamic is None:
+                continue
+            try:
+                text = str(self.expressions.render(rule.dynamic, ctx, strict=True))
+            except MissingValue as exc:
+                raise ExpressionError(
+                    f"contract {ctx['contract'].external_id}: {exc}; nothing is granted from a "
+                    "partial name (leave such contracts out with a when: rule)"
+                ) from None
+            try:
+                permission = self._permission(text)
+            except ValueError as exc:
+                raise ExpressionError(f"permission {text[:80]!r}: {exc}") from None
+            out[permission.key] = permission
 
     def resources(self, departments: Mapping[str, Any]) -> dict[str, Permission]:
         """The resources this target needs: each resource template per department."""
@@ -365,10 +317,8 @@ class Evaluator:
             for dep in departments.values():
                 try:
                     text = self.expressions.render(
-                        template, {"department": dep, "as_of": self.as_of}
+                        template, {"department": dep, "as_of": self.as_of}, strict=True
                     )
-                    if not str(text).partition(":")[2].strip():
-                        continue
                     permission = Permission.parse(
                         text, data={"department": dep.model_dump(mode="json")}
                     )

@@ -12,6 +12,7 @@ are cached, so evaluating a rule for 100,000 persons compiles it once.
 from __future__ import annotations
 
 import re
+import threading
 import types
 import unicodedata
 from collections.abc import Callable, Mapping
@@ -40,11 +41,61 @@ from jinja2.sandbox import (
 )
 from jinja2.utils import missing
 
-__all__ = ["ExpressionError", "Expressions", "ascii_fold", "slug"]
+__all__ = ["ExpressionError", "Expressions", "MissingValue", "ascii_fold", "slug"]
 
 
 class ExpressionError(Exception):
     """An expression that does not compile, fails, or tries to leave the sandbox."""
+
+
+class MissingValue(ExpressionError):
+    """A template that must render whole printed a value that is not there.
+
+    Permission names, resources and unique candidates render *strictly*: an undefined
+    attribute (``contract.department.code`` of a contract without a department) or an empty
+    value in any ``{{ … }}`` makes the whole text missing, rather than ``group:department_``.
+    """
+
+
+_STRICT = threading.local()
+
+
+def _missed(what: str) -> None:
+    """Note, during a strict render, the first value that was not there."""
+    if getattr(_STRICT, "on", False) and getattr(_STRICT, "missed", None) is None:
+        _STRICT.missed = what
+
+
+class _Undefined(ChainableUndefined):
+    """Forgiving missing data (empty when printed, unequal to any value, chainable) that a
+    strict render notices when it is printed."""
+
+    __slots__ = ()
+
+    def __str__(self) -> str:
+        _missed(repr(self._undefined_name) if self._undefined_name else "a value")
+        return ""
+
+
+def _finalize(value: Any) -> Any:
+    if value is None:
+        _missed("an empty value")
+        return ""
+    if isinstance(value, Undefined):
+        _missed(repr(value._undefined_name) if value._undefined_name else "a value")
+    return value
+
+
+def _absent(value: Any) -> bool:
+    """Whether a filter's input is missing data (noted during a strict render)."""
+    if value is None or isinstance(value, Undefined):
+        _missed(
+            repr(value._undefined_name)
+            if isinstance(value, Undefined) and value._undefined_name
+            else "an empty value"
+        )
+        return True
+    return False
 
 
 _TRANSLITERATE = str.maketrans(
@@ -73,7 +124,9 @@ _TRANSLITERATE = str.maketrans(
 
 def ascii_fold(value: Any) -> str:
     """``Ëlise Çelik`` → ``Elise Celik``, ``Søren`` → ``Soren``: plain ASCII letters."""
-    raw = str(value or "")
+    if _absent(value):
+        return ""
+    raw = str(value)
     if raw.isascii():
         return raw  # already plain ASCII: its own normal form, nothing to strip
     text = unicodedata.normalize("NFKD", raw.translate(_TRANSLITERATE))
@@ -93,7 +146,23 @@ def slug(value: Any) -> str:
 
 
 def _initials(value: Any) -> str:
+    if _absent(value):
+        return ""
     return "".join(part[0] for part in re.split(r"[\s.\-]+", str(value or "")) if part).upper()
+
+
+_TEXT_FILTERS = ("lower", "upper", "title", "capitalize", "trim")
+
+
+def _text_filter(original: Callable[..., Any]) -> Callable[..., Any]:
+    """A text filter that leaves missing data empty instead of printing ``None``."""
+
+    def text(value: Any, *args: Any, **kwargs: Any) -> Any:
+        return "" if _absent(value) else original(value, *args, **kwargs)
+
+    text.__name__ = original.__name__
+    text.__doc__ = original.__doc__
+    return text
 
 
 _METHOD_TYPES = (types.MethodType, types.BuiltinMethodType)
@@ -237,12 +306,10 @@ class Expressions:
     """The expression language of one pipeline: a sandboxed environment plus extra functions."""
 
     def __init__(self, functions: Mapping[str, Callable[..., Any]] | None = None) -> None:
-        env = _Sandbox(
-            undefined=ChainableUndefined,
-            autoescape=False,
-            finalize=lambda v: "" if v is None else v,
-        )
+        env = _Sandbox(undefined=_Undefined, autoescape=False, finalize=_finalize)
         env.filters.update({"ascii": ascii_fold, "slug": slug, "initials": _initials})
+        for name in _TEXT_FILTERS:  # ``None | lower`` is "none" in plain Jinja
+            env.filters[name] = _text_filter(env.filters[name])
         env.globals.update({"ascii": ascii_fold, "slug": slug})
         env.globals.update(dict(functions or {}))
         self.env = env
@@ -351,11 +418,25 @@ class Expressions:
         except Exception as exc:
             raise ExpressionError(f"rule {source!r} failed: {type(exc).__name__}: {exc}") from None
 
-    def render(self, value: Any, context: Mapping[str, Any]) -> Any:
+    def render(self, value: Any, context: Mapping[str, Any], *, strict: bool = False) -> Any:
         """Render a mapping value: a string with ``{{`` or ``{%`` is a template, anything else
-        (literal strings, numbers, booleans) is taken as it is."""
+        (literal strings, numbers, booleans) is taken as it is.
+
+        ``strict`` raises :class:`MissingValue` when the template prints a value that is not
+        there (undefined, or None) instead of leaving that part empty.
+        """
         if not isinstance(value, str) or ("{{" not in value and "{%" not in value):
             return value
+        if strict:
+            _STRICT.on, _STRICT.missed = True, None
+            try:
+                text = self.render(value, context)
+                missed = _STRICT.missed
+            finally:
+                _STRICT.on, _STRICT.missed = False, None
+            if missed is not None:
+                raise MissingValue(f"template {value!r} prints {missed}, which is missing")
+            return text
         try:
             return self._template_call(value)(context)
         except SecurityError as exc:
