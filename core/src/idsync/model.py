@@ -273,13 +273,20 @@ class Department(_Model):
 
 
 class Blocked(_Model):
-    """A source row that could not become a valid person, and why."""
+    """Something about a person that cannot be used, where, and why.
+
+    ``scope`` says how much of the person waits: ``person`` (a source row that could not
+    become a valid person, or a person who cannot be planned in a target: nothing changes for
+    them there), ``manager`` (only the manager link is left out; everything else goes on) or
+    ``action`` (one action a plugin reported blocked, waiting for someone outside idsync).
+    """
 
     person: str
     """The person's external id as the source gave it (or a row description without one)."""
     field: str
     problem: str
     source: str | None = None
+    scope: Literal["person", "manager", "action"] = "person"
 
     def __str__(self) -> str:
         return f"person {self.person}: {self.field}: {self.problem}"
