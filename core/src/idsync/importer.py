@@ -2,15 +2,23 @@
 
 A row that cannot become a valid person is *blocked* with the person, the field and the problem;
 the others go on, and a blocked person who was known before keeps their previous data (a typo in
-HR never deprovisions anyone). Source thresholds compare the new snapshot with the last accepted
-one (persons removed, persons added, persons with fields emptied) and hold the whole import when
-exceeded. Several sources merge into one person set by external id: the first source listed has
+HR never deprovisions anyone). A person the source no longer lists is kept with their last data
+while they are *missing*, until the source's grace (``missing: {days, imports}``) is over; only
+then are they gone. A manager loop blocks the manager links in it, not the persons.
+
+Source thresholds (:mod:`idsync.thresholds`) compare the new import with the last accepted
+snapshot (persons newly missing, persons added, persons with fields emptied) and hold the whole
+import when exceeded. An import of nobody, or one missing more than half of the persons, after a
+snapshot with persons in it, is always held, whatever the thresholds say.
+
+Several sources merge into one person set by external id: the first source listed has
 precedence for a person's fields, and contracts are the union of all sources' contracts (the
 first source wins for a contract id both know).
 """
 
 from __future__ import annotations
 
+import datetime as dt
 import hashlib
 from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
@@ -25,6 +33,7 @@ from idsync.model import Blocked, Department, HookContext, Person, validation_pr
 from idsync.plugins import System
 from idsync.secrets import redact
 from idsync.state import Store
+from idsync.thresholds import exceeded
 
 __all__ = ["SourceImport", "import_source", "merge", "stored_import"]
 
@@ -44,6 +53,11 @@ class SourceImport:
     changed: Mapping[str, tuple[str, Any]] = field(default_factory=dict)
     """``{person: (hash, data)}`` of the persons that differ from the last snapshot."""
     removed: set[str] = field(default_factory=set)
+    """Persons gone from the snapshot: missing for longer than the source's grace."""
+    missing: dict[str, tuple[dt.date, int]] = field(default_factory=dict)
+    """``{person: (missing since, imports missed)}``: not listed now, kept with their last data."""
+    returned: set[str] = field(default_factory=set)
+    """Persons listed again after they were missing."""
     counts: dict[str, int] = field(default_factory=dict)
     held: str | None = None
     """Why the import is held, or None."""
@@ -146,11 +160,12 @@ def _manager_loop(pid: str, persons: Mapping[str, Person]) -> list[str] | None:
 
 
 def _check_relations(imp: SourceImport) -> None:
-    """Block persons whose contracts name an unknown department, and every person in a
-    manager loop. Decided on the whole import first, so the outcome does not depend on the
-    order the source listed the persons in."""
+    """Block persons whose contracts name an unknown department, and the manager links of a
+    manager loop (the persons in it go on without a manager). Decided on the whole import
+    first, so the outcome does not depend on the order the source listed the persons in."""
     known = imp.departments
     problems: dict[str, tuple[str, str]] = {}
+    loops: dict[str, list[str]] = {}
     for pid, person in imp.persons.items():
         if known:
             for i, contract in enumerate(person.contracts):
@@ -164,11 +179,37 @@ def _check_relations(imp: SourceImport) -> None:
         if pid not in problems and person.manager is not None:
             loop = _manager_loop(pid, imp.persons)
             if loop is not None:
-                shown = " → ".join([*loop, pid])
-                problems[pid] = ("manager", f"the manager chain loops back: {shown}")
+                loops[pid] = loop
     for pid, (where, problem) in problems.items():
         del imp.persons[pid]
         imp.blocked.append(Blocked(person=pid, field=where, problem=problem, source=imp.source))
+    for pid, loop in loops.items():
+        looping = imp.persons.get(pid)
+        if looping is None:
+            continue
+        in_loop = set(loop)
+        # A copy without the looping links: the source's objects may be shared.
+        imp.persons[pid] = looping.model_copy(
+            update={
+                "manager": None,
+                "contracts": [
+                    c.model_copy(update={"manager": None})
+                    if c.manager is not None and c.manager.external_id in in_loop
+                    else c
+                    for c in looping.contracts
+                ],
+            }
+        )
+        shown = " → ".join([*loop, pid])
+        imp.blocked.append(
+            Blocked(
+                person=pid,
+                field="manager",
+                problem=f"the manager chain loops back: {shown}; the manager link is left out",
+                source=imp.source,
+                scope="manager",
+            )
+        )
 
 
 def import_source(
@@ -286,27 +327,38 @@ def _import_source(
     for blocked in imp.blocked:
         imp.persons.pop(blocked.person, None)
     _check_relations(imp)
+    listed = len(imp.persons)
 
     previous = store.person_hashes(name)
-    blocked_ids = {b.person for b in imp.blocked}
-    new_ids = set(imp.persons)
+    was_missing = store.missing(name) if previous else {}
+    present_before = len(previous) - len(was_missing)
+    blocked_ids = {b.person for b in imp.blocked if b.scope == "person"}
     # A blocked person who was known keeps their previous data: nothing is taken from them.
-    kept = (blocked_ids & set(previous)) - new_ids
-    if kept:
-        for pid, data in store.person_data(name, kept).items():
+    kept = (blocked_ids & set(previous)) - set(imp.persons)
+    absent = set(previous) - set(imp.persons) - kept
+    newly_missing = absent - set(was_missing)
+    imp.returned = set(was_missing) & set(imp.persons)
+    for pid in absent:
+        since, missed = was_missing.get(pid, (ctx.as_of, 0))
+        missed += 1
+        if (ctx.as_of - since).days >= config.missing.days and missed >= config.missing.imports:
+            imp.removed.add(pid)
+        else:
+            imp.missing[pid] = (since, missed)
+    if kept or imp.missing:
+        for pid, data in store.person_data(name, kept | set(imp.missing)).items():
             try:
                 imp.persons[pid] = Person.model_validate(data)
             except ValidationError:
                 continue
     changed = _Changed(imp.persons)
     for pid, person in imp.persons.items():
-        if pid in kept:
+        if pid in kept or pid in imp.missing:
             continue
         digest = _digest(person)
         if previous.get(pid) != digest:
             changed.add(pid, digest)
     imp.changed = changed
-    imp.removed = set(previous) - set(imp.persons)
     added = [pid for pid in imp.changed if pid not in previous]
     updated = [pid for pid in imp.changed if pid in previous]
     emptied = 0
@@ -314,30 +366,46 @@ def _import_source(
         before = store.person_data(name, updated)
         emptied = sum(1 for pid in updated if _emptied(before.get(pid), imp.changed[pid][1]))
     imp.counts = {
-        "persons": len(imp.persons),
+        "persons": listed,
         "blocked": len(imp.blocked),
         "added": len(added),
-        "removed": len(imp.removed),
+        "removed": len(newly_missing),
+        "missing": len(imp.missing),
+        "gone": len(imp.removed),
         "changed": len(updated),
         "emptied": emptied,
-        "previous": len(previous),
+        "previous": present_before,
     }
-    if previous:
+    if present_before:
         imp.held = _check_thresholds(config, imp.counts)
     return imp
 
 
+_LABELS = {
+    "removed": "persons missing from the import",
+    "added": "persons added",
+    "emptied": "persons with fields emptied",
+}
+
+
 def _check_thresholds(config: SourceConfig, counts: Mapping[str, int]) -> str | None:
+    """Why the import is held (the safety rules first, then the thresholds), or None."""
     base = counts["previous"]
-    reasons = []
-    for what in ("removed", "added", "emptied"):
-        threshold = getattr(config.thresholds, what)
-        if threshold is None:
-            continue
-        limit = threshold.limit(base)
-        if limit is not None and counts[what] > limit:
-            label = "persons with fields emptied" if what == "emptied" else f"persons {what}"
-            reasons.append(f"{counts[what]} {label} (of {base}; the threshold is {threshold})")
+    if counts["persons"] == 0:
+        return (
+            f"the import lists nobody, after a snapshot of {base} persons "
+            "(always held: a source that answers with nothing is not taken as everyone leaving)"
+        )
+    if counts["removed"] * 2 > base:
+        return (
+            f"{counts['removed']} of {base} persons are missing from the import "
+            "(always held: more than half)"
+        )
+    limits = {k: t for k in _LABELS if (t := getattr(config.thresholds, k)) is not None}
+    reasons = [
+        f"{over.count} {_LABELS[over.key]} (of {base}; the threshold is {over.threshold})"
+        for over in exceeded(limits, counts, base)
+    ]
     return "; ".join(reasons) or None
 
 
