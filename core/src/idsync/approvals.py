@@ -197,17 +197,17 @@ def _grown(report: RunReport, item: dict[str, Any]) -> str | None:
         return (
             f"the import of {system} grew since it was held ({'; '.join(grown)})" if grown else None
         )
-    target = report.plan.targets.get(system)
-    now_actions = [a for a in target.actions if a.kind.value == kind] if target else []
-    if len(now_actions) > item["count"]:
-        return f"{len(now_actions)} {kind} actions in {system} now, {item['count']} when held"
-    listed = item["detail"] if isinstance(item["detail"], list) else []
-    if len(listed) == item["count"]:
-        reviewed = {(a.get("person"), a.get("key")) for a in listed}
-        new = sorted(str(a.person) for a in now_actions if (a.person, a.key) not in reviewed)
-        if new:
-            more = " …" if len(new) > 5 else ""
-            return f"{kind} in {system} now also concerns {', '.join(new[:5])}{more}, not in the held list"
+    now = next((h for h in report.plan.held if h.system == system and h.kind == kind), None)
+    if now is None:
+        return None  # no longer over its threshold: what runs is less than was reviewed
+    if now.count > item["count"]:
+        return f"{now.count} {kind} in {system} now, {item['count']} when held"
+    detail = item["detail"] if isinstance(item["detail"], dict) else {}
+    reviewed = set(detail.get("persons") or [])
+    new = sorted(set(now.persons) - reviewed)
+    if new:
+        more = " …" if len(new) > 5 else ""
+        return f"{kind} in {system} now also holds {', '.join(new[:5])}{more}, not in the held list"
     return None
 
 
@@ -250,6 +250,7 @@ def approve(
     as_of: dt.date | None = None,
     progress: Progress | None = None,
     cancel: threading.Event | None = None,
+    time_travel: bool = False,
 ) -> Decision:
     """Carry out held work now: one run of the pipeline with those items approved (or, for a
     held reconciliation fix, the reconciliation again).
@@ -257,7 +258,7 @@ def approve(
     Raises :class:`ApprovalError` when an item is not open or the work grew since it was
     held, and :class:`~idsync.state.LockHeld` when another runner holds the pipeline.
     """
-    as_of = as_of or dt.date.today()
+    as_of = as_of or engine.today()
     store = engine.store
     label = engine.pipeline.label
     items = [_open_item(store, label, held_id) for held_id in dict.fromkeys(held_ids)]
@@ -267,10 +268,12 @@ def approve(
     if fixes and len(items) > 1:
         raise ApprovalError("approve a held reconciliation fix on its own")
     if fixes:
-        return _approve_fix(engine, items[0], as_of, cancel)
+        return _approve_fix(engine, items[0], as_of, cancel, time_travel)
     _check(engine, items, as_of)
     approved = {f"{i['system']}:{i['kind']}" for i in items}
-    report = engine.run(as_of, approve=approved, progress=progress, cancel=cancel)
+    report = engine.run(
+        as_of, approve=approved, progress=progress, cancel=cancel, time_travel=time_travel
+    )
     if report.plan is None:
         raise ApprovalError(
             f"the approval run {report.run_id} went no further than the import: "
@@ -294,7 +297,11 @@ def approve(
 
 
 def _approve_fix(
-    engine: Engine, item: dict[str, Any], as_of: dt.date, cancel: threading.Event | None
+    engine: Engine,
+    item: dict[str, Any],
+    as_of: dt.date,
+    cancel: threading.Event | None,
+    time_travel: bool,
 ) -> Decision:
     store = engine.store
     system, kind = item["system"], item["kind"]
@@ -309,6 +316,7 @@ def _approve_fix(
         approve={f"{system}:{action_kind}"},
         approve_max={action_kind: item["count"]},
         cancel=cancel,
+        time_travel=time_travel,
     )
     still = [h for h in result.held if h.system == system and h.kind == action_kind]
     if still:

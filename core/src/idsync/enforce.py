@@ -6,7 +6,11 @@ hand, or by a run that was killed before it could record it) is linked, never du
 Unique attributes are checked with the target before create, with the remaining candidates
 tried in turn. Every finished action is written to the state store with its audit record in one
 transaction, then handed to the observers. A failed action fails only itself and the actions
-of the same person that depend on it; the next run plans it again.
+of the same person that depend on it; the next run plans it again. A person a threshold holds
+is held whole: none of their actions runs. An account that turns out to be gone from the target
+(an update, enable or grant answers *not found*) loses its link, so the next run links or
+creates it again. An action the plugin reports *blocked* waits, recorded once, until what it
+would write changes.
 """
 
 from __future__ import annotations
@@ -15,7 +19,7 @@ import datetime as dt
 import itertools
 import threading
 from collections import Counter
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable, Collection, Iterable, Mapping
 from concurrent.futures import ThreadPoolExecutor
 from itertools import groupby
 from typing import Any
@@ -51,6 +55,8 @@ _NEEDS_ACCOUNT = {
     ActionKind.REVOKE,
 }
 _GONE_IS_FINE = {ActionKind.DISABLE, ActionKind.DELETE, ActionKind.REVOKE}
+_HEALS = {ActionKind.UPDATE, ActionKind.ENABLE, ActionKind.GRANT}
+"""Actions whose *not found* means the account is gone: its link is removed."""
 
 
 class _Stop(Exception):
@@ -102,14 +108,18 @@ class Enforcer:
         as_of: dt.date,
         dry_run: bool,
         persons: Mapping[str, Person],
-        held_kinds: Iterable[str] = (),
+        holds: Callable[[Action], str | None] | None = None,
+        blocked: Collection[tuple[str, str, str]] = (),
         progress: Callable[[Action, ActionStatus], None] | None = None,
         cancel: threading.Event | None = None,
         link_only: bool = False,
     ) -> None:
-        """``cancel``, once set, stops the workers from taking new persons (the person in
-        flight finishes). ``link_only`` makes a create only ever link an existing account
-        (reconciliation's ``--link``): one that is not found fails instead of being created."""
+        """``holds`` names the threshold holding an action (and, for a person's action, all
+        of theirs), or None. ``blocked`` are the ``(person, kind, key)`` of actions reported
+        blocked before (forgotten once done). ``cancel``, once set, stops the workers from
+        taking new persons (the person in flight finishes). ``link_only`` makes a create only
+        ever link an existing account (reconciliation's ``--link``): one that is not found
+        fails instead of being created."""
         self.system = system
         self.config = config
         self.store = store
@@ -117,7 +127,8 @@ class Enforcer:
         self.as_of = as_of
         self.dry_run = dry_run
         self.persons = persons
-        self.held = set(held_kinds)
+        self.holds = holds or (lambda _action: None)
+        self.blocked = blocked
         self.progress = progress
         self.cancel = cancel
         self.link_only = link_only
@@ -126,6 +137,7 @@ class Enforcer:
         self.counts: Counter[tuple[str, str]] = Counter()
         self._lock = threading.Lock()
         self._refs: dict[str, str | None] = store.references(system.name)
+        self._owners: dict[str, str] = {ref: pid for pid, ref in self._refs.items() if ref}
         self._resources: dict[str, str | None] = store.resources(system.name)
         self._reserved: set[tuple[str, Any]] = set()
         self._missing_resources: set[str] = set()
@@ -170,8 +182,9 @@ class Enforcer:
     def _one_resource(self, action: Action) -> None:
         if self._stopping():
             return
-        if ActionKind.RESOURCE.value in self.held:
-            self._finish(action, ActionStatus.HELD, ["held by a threshold"])
+        hold = self.holds(action)
+        if hold is not None:
+            self._finish(action, ActionStatus.HELD, [f"held by the {hold} threshold"])
             return
         try:
             result = self._call("idsync_resource", self._ctx(action))
@@ -194,13 +207,15 @@ class Enforcer:
         if self._stopping():
             return  # take no new person
         reference = actions[0].reference
+        hold = next((h for a in actions if (h := self.holds(a)) is not None), None)
+        if hold is not None:
+            # A held person is held whole: a held leaver stays enabled with every permission.
+            for action in actions:
+                self._finish(
+                    action, ActionStatus.HELD, [f"held by the {hold} threshold; approve to run it"]
+                )
+            return
         for index, action in enumerate(actions):
-            if action.kind.value in self.held:
-                self._finish(action, ActionStatus.HELD, ["held by a threshold; approve to run it"])
-                if action.kind is ActionKind.CREATE:
-                    self._skip(actions[index + 1 :], "waits for the held create")
-                    return
-                continue
             if action.kind in _NEEDS_ACCOUNT and reference is None:
                 if self.dry_run:
                     self._finish(action, ActionStatus.DRY_RUN, ["would follow the create"])
@@ -231,19 +246,51 @@ class Enforcer:
             else:
                 self._skip([action], f"the resource {action.key} could not be made")
             return reference
-        ctx = self._ctx(action, reference)
         hook = f"idsync_{action.kind.value}"
+        if action.kind is ActionKind.DISABLE and not self.system.implements(hook):
+            # A target without a disable still records the day the account's retirement
+            # started, so it is deleted after the whole grace period.
+            self._finish(
+                action,
+                self._ok(),
+                [f"{self.system.name} has no disable: retirement counted from {self.as_of}"],
+                account={"enabled": False, "disabled_on": self.as_of},
+                reference=reference,
+            )
+            return reference
+        ctx = self._ctx(action, reference)
         if action.kind is ActionKind.GRANT and action.permission and action.key in self._resources:
             ctx.permission = action.permission.model_copy(
                 update={"reference": self._resources[action.key]}
             )
         result = self._call(hook, ctx)
+        if result.blocked and not result.success:
+            self._finish(
+                action, ActionStatus.BLOCKED, result.messages or ["the plugin reported it blocked"]
+            )
+            return reference
         if not result.success and not (result.not_found and action.kind in _GONE_IS_FINE):
+            if result.not_found and action.kind in _HEALS:
+                # The account is gone from the target: the link goes, and the next run links
+                # or creates it again (the audit says so).
+                self._finish(
+                    action,
+                    ActionStatus.FAILED,
+                    [
+                        *result.messages,
+                        f"the account {reference} no longer exists in {self.system.name}: "
+                        "its link is removed; the next run links or creates the account again",
+                    ],
+                    account={"delete": True},
+                    reference=reference,
+                )
+                with self._lock:
+                    self._refs.pop(action.person or "", None)
+                    self._owners.pop(reference or "", None)
+                raise _Stop("the account no longer exists")
             self._finish(
                 action, ActionStatus.FAILED, result.messages or ["the plugin reported failure"]
             )
-            if result.not_found and action.kind in (ActionKind.UPDATE, ActionKind.ENABLE):
-                raise _Stop("the account no longer exists")
             return reference  # one failure does not hold back the person's other actions
         messages = list(result.messages)
         if result.not_found and not messages:
@@ -284,6 +331,17 @@ class Enforcer:
                 )
                 raise _Stop("disputed correlation")
             if matches:
+                owner = self._owners.get(matches[0].reference)
+                if owner is not None and owner != action.person:
+                    self._finish(
+                        action,
+                        ActionStatus.FAILED,
+                        [
+                            f"disputed: the account with {correlate.account} = {value!r} "
+                            f"({matches[0].reference}) is already linked to person {owner}"
+                        ],
+                    )
+                    raise _Stop("disputed correlation")
                 return self._link(action, matches[0], correlate.account, value)
         if self.link_only:
             why = (
@@ -295,6 +353,11 @@ class Enforcer:
             raise _Stop("nothing to link")
         self._choose_unique(action)
         result = self._call("idsync_create", self._ctx(action))
+        if result.blocked and not result.success:
+            self._finish(
+                action, ActionStatus.BLOCKED, result.messages or ["the plugin reported it blocked"]
+            )
+            raise _Stop("the create is blocked")
         if not result.success:
             self._finish(
                 action, ActionStatus.FAILED, result.messages or ["the plugin reported failure"]
@@ -304,6 +367,7 @@ class Enforcer:
         if reference:
             with self._lock:
                 self._refs[action.person or ""] = reference
+                self._owners[reference] = action.person or ""
         account = {
             "reference": reference,
             "data": self._stored_data(action),
@@ -317,6 +381,7 @@ class Enforcer:
         """Adopt an existing account, then bring its attributes to the desired state."""
         with self._lock:
             self._refs[action.person or ""] = match.reference
+            self._owners[match.reference] = action.person or ""
         linked = action.replace(kind=ActionKind.CORRELATE, changes={})
         current = {k: match.data.get(k) for k in action.account if not k.startswith("@")}
         self._finish(
@@ -443,7 +508,10 @@ class Enforcer:
         messages = [redact(str(m)) for m in messages]
         planned = action.changes  # a create's are derived from its account: read them once
         changes = {k: v.model_dump(mode="json") for k, v in planned.items()}
+        which = (action.person or "", action.kind.value, action.key or "")
         self.store.record(
+            blocked=(action.fingerprint(), self.as_of) if status is ActionStatus.BLOCKED else None,
+            unblocked=status is ActionStatus.DONE and which in self.blocked,
             run_id=self.run_id,
             target=self.system.name,
             person=action.person,

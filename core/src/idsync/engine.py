@@ -18,20 +18,22 @@ from typing import Any
 from loguru import logger
 
 from idsync import collector
-from idsync.config import Pipeline
+from idsync.config import TRANSITIONS, Pipeline
 from idsync.enforce import Enforcer
 from idsync.expressions import Expressions
 from idsync.importer import SourceError, SourceImport, import_source, merge, stored_import
 from idsync.model import ActionKind, ActionStatus, Blocked, HookContext, Person, RunSummary
-from idsync.plan import Action, Hold, Plan, make_plan
+from idsync.plan import Action, Hold, Plan, TargetPlan, make_plan
 from idsync.plugins import Registry, System
 from idsync.state import LockHeld, Store, now
+from idsync.thresholds import approved as approved_by
 
 __all__ = [
     "EXIT_FAILED",
     "EXIT_HELD",
     "EXIT_INPUT",
     "EXIT_OK",
+    "DateRefused",
     "Engine",
     "Progress",
     "RunReport",
@@ -40,6 +42,14 @@ __all__ = [
 ]
 
 EXIT_OK, EXIT_FAILED, EXIT_INPUT, EXIT_HELD = 0, 1, 2, 3
+
+
+class DateRefused(ValueError):
+    """An enforcing run dated where time does not allow it (exit code 2).
+
+    A run enforces on the pipeline's today; another date only with ``time_travel``, and never
+    before the date of the last enforcing run (that would undo what it did).
+    """
 
 
 class Progress:
@@ -142,7 +152,11 @@ class Engine:
         return imports
 
     def _plan(
-        self, imports: list[SourceImport], as_of: dt.date, targets: Iterable[str] | None
+        self,
+        imports: list[SourceImport],
+        as_of: dt.date,
+        targets: Iterable[str] | None,
+        approve: Iterable[str] = (),
     ) -> tuple[Plan, dict[str, Person]]:
         """The plan for the merged persons, and those persons (the enforcer reads them)."""
         persons, departments = merge(imports)
@@ -150,9 +164,8 @@ class Engine:
         chosen = [t for t in self.pipeline.targets if wanted is None or t in wanted]
         accounts = {t: self.store.accounts(t) for t in self.pipeline.targets}
         resources = {t: self.store.resources(t) for t in chosen}
-        capabilities = {
-            t: self.system(t).hooks() for t in chosen if self.pipeline.targets[t].enabled
-        }
+        active = [t for t in chosen if self.pipeline.targets[t].enabled]
+        capabilities = {t: self.system(t).hooks() for t in active}
         plan = make_plan(
             self.pipeline,
             persons,
@@ -163,9 +176,34 @@ class Engine:
             as_of,
             chosen,
             capabilities,
+            approve=approve,
+            blocked={t: self.store.blocked_actions(t) for t in active},
         )
         plan.blocked[:0] = [b for imp in imports for b in imp.blocked]
         return plan, persons
+
+    def today(self) -> dt.date:
+        """Today, in the pipeline's time zone."""
+        return self.pipeline.today()
+
+    def check_date(self, as_of: dt.date, *, time_travel: bool) -> None:
+        """Refuse (:class:`DateRefused`) an enforcing run on ``as_of``: another day than today
+        without ``time_travel``, or a day before the last enforcing run's."""
+        today = self.today()
+        if as_of != today and not time_travel:
+            raise DateRefused(
+                f"--as-of {as_of.isoformat()}: a run enforces on today's date "
+                f"({today.isoformat()} in {self.pipeline.timezone or 'the local time zone'}); "
+                "to enforce on another date, add --time-travel (or use plan or --dry-run "
+                "to preview a date)"
+            )
+        last = self.store.last_enforced(self.pipeline.label)
+        if last is not None and as_of < last:
+            raise DateRefused(
+                f"--as-of {as_of.isoformat()} is before the last enforcing run of "
+                f"{self.pipeline.label} (dated {last.isoformat()}): time moves forward only, "
+                "a run dated earlier would undo what that run did"
+            )
 
     # --- commands --------------------------------------------------------------------
 
@@ -176,7 +214,7 @@ class Engine:
         progress: Progress | None = None,
     ) -> RunReport:
         """Read the sources and return what a run would do; writes nothing anywhere."""
-        as_of = as_of or dt.date.today()
+        as_of = as_of or self.today()
         progress = progress or Progress()
         with collector.paused():
             try:
@@ -200,20 +238,30 @@ class Engine:
         targets: Iterable[str] | None = None,
         progress: Progress | None = None,
         cancel: threading.Event | None = None,
+        time_travel: bool = False,
     ) -> RunReport:
         """Import, plan, check thresholds and enforce; every outcome goes to the state store.
 
-        ``approve`` releases held work for this run: ``import`` and/or action kinds, each
-        optionally scoped to one system as ``<system>:<kind>`` (``hr:import``,
-        ``helloid:delete``). ``cancel``, once set, stops enforcing gracefully: the actions in
-        flight finish and are recorded, no new person is started, and the run ends ``stopped``.
-        Raises :class:`~idsync.state.LockHeld` when another runner is enforcing this pipeline.
+        ``approve`` releases held work for this run: ``import``, transitions and/or action
+        kinds, each optionally scoped to one system as ``<system>:<kind>`` (``hr:import``,
+        ``helloid:leaver``, ``helloid:delete``). ``cancel``, once set, stops enforcing
+        gracefully: the actions in flight finish and are recorded, no new person is started,
+        and the run ends ``stopped``. An enforcing run on another date than today needs
+        ``time_travel``, and is never dated before the last enforcing run (raises
+        :class:`DateRefused`). Raises :class:`~idsync.state.LockHeld` when another runner is
+        enforcing this pipeline.
         """
-        as_of = as_of or dt.date.today()
+        as_of = as_of or self.today()
         progress = progress or Progress()
         approved = set(approve)
         label = self.pipeline.label
         owner = None if dry_run else self.take_lock()
+        if owner is not None:
+            try:
+                self.check_date(as_of, time_travel=time_travel)
+            except DateRefused:
+                self.store.release_lock(self.lock, owner)
+                raise
         started = now()
         run_id = self.store.start_run(label, "run", as_of, dry_run)
         report = RunReport(run_id=run_id, plan=None)
@@ -321,7 +369,7 @@ class Engine:
         report.imports = imports
         report.blocked = [b for imp in imports for b in imp.blocked]
         held_imports = [
-            imp for imp in imports if imp.held and not _approved(approved, imp.source, "import")
+            imp for imp in imports if imp.held and not approved_by(approved, imp.source, "import")
         ]
         if held_imports:
             for imp in held_imports:
@@ -346,12 +394,18 @@ class Engine:
             for imp in imports:
                 departments = {k: v.model_dump(mode="json") for k, v in imp.departments.items()}
                 self.store.accept_snapshot(
-                    imp.source, run_id, imp.changed, imp.removed, departments, imp.counts
+                    imp.source,
+                    run_id,
+                    imp.changed,
+                    imp.removed,
+                    departments,
+                    imp.counts,
+                    missing=imp.missing,
+                    returned=imp.returned,
                 )
-        plan, persons = self._plan(imports, as_of, targets)
+        plan, persons = self._plan(imports, as_of, targets, approved)
         report.plan = plan
         report.blocked = plan.blocked
-        plan.held = [h for h in plan.held if not _approved(approved, h.system, h.kind)]
         report.held = list(plan.held)
         if not dry_run:
             self.store.save_plan(run_id, plan.as_json())
@@ -364,7 +418,10 @@ class Engine:
                     kind=hold.kind,
                     reason=hold.reason,
                     count=hold.count,
-                    detail=_first_summaries(plan.targets[hold.system].actions, hold.kind),
+                    detail={
+                        "persons": hold.persons,
+                        "actions": held_detail(plan.targets[hold.system], hold),
+                    },
                 )
         self._enforce(report, plan, persons, as_of, dry_run, progress, cancel)
         if report.count(ActionStatus.FAILED.value):
@@ -404,7 +461,8 @@ class Engine:
                     as_of=as_of,
                     dry_run=dry_run,
                     persons=persons,
-                    held_kinds=plan.held_kinds(name),
+                    holds=target_plan.hold_of,
+                    blocked=self.store.blocked_actions(name).keys(),
                     progress=progress.enforcing(name, len(target_plan.actions)),
                     cancel=cancel,
                 )
@@ -418,30 +476,32 @@ def _import_hold(imp: SourceImport) -> Hold:
     )
 
 
-def _first_summaries(
-    actions: Iterable[Action], kind: str, limit: int = 1000
-) -> list[dict[str, Any]]:
-    """The summaries of the first ``limit`` actions of ``kind``: what a hold shows to review."""
-    return [
-        a.summary() for a in itertools.islice((a for a in actions if a.kind.value == kind), limit)
-    ]
+def held_detail(target: TargetPlan, hold: Hold, limit: int = 1000) -> list[dict[str, Any]]:
+    """What a hold shows to review: the summaries of the held persons' actions (the first
+    ``limit``), every action of each person the threshold counted."""
+    persons = set(hold.persons)
 
+    def held_here(action: Action) -> bool:
+        if action.person is not None:
+            return action.person in persons
+        return target.held.get(f"resource:{action.key}") == hold.kind
 
-def _approved(approved: set[str], system: str, kind: str) -> bool:
-    return kind in approved or f"{system}:{kind}" in approved
+    mine = (a for a in target.actions if held_here(a))
+    return [a.summary() for a in itertools.islice(mine, limit)]
 
 
 def approve_kinds(values: Iterable[str]) -> set[str]:
-    """Validate ``--approve`` values: ``import`` or an action kind, optionally scoped to one
-    source or target as ``<system>:<kind>``."""
-    allowed = {"import"} | {k.value for k in ActionKind}
+    """Validate ``--approve`` values: ``import``, a transition or an action kind, optionally
+    scoped to one source or target as ``<system>:<kind>``."""
+    allowed = {"import", *TRANSITIONS} | {k.value for k in ActionKind}
     out = set()
     for value in values:
         system, _, kind = value.rpartition(":")
         if kind not in allowed or (system == "" and ":" in value):
             raise ValueError(
-                f"cannot approve {value!r}: use import or one of {sorted(allowed - {'import'})}, "
-                "optionally as <system>:<kind>"
+                f"cannot approve {value!r}: use import, a transition "
+                f"({', '.join(TRANSITIONS)}) or an action kind "
+                f"({', '.join(k.value for k in ActionKind)}), optionally as <system>:<kind>"
             )
         out.add(value)
     return out

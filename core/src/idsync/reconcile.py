@@ -26,7 +26,7 @@ from __future__ import annotations
 import datetime as dt
 import threading
 from collections import Counter, defaultdict
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -35,9 +35,17 @@ from rich.console import Console
 from rich.markup import escape
 from rich.table import Table
 
-from idsync.config import TargetConfig
+from idsync.config import TRANSITIONS, TargetConfig
 from idsync.enforce import Enforcer, value_at
-from idsync.engine import EXIT_FAILED, EXIT_HELD, EXIT_INPUT, EXIT_OK, Engine, nest_counts
+from idsync.engine import (
+    EXIT_FAILED,
+    EXIT_HELD,
+    EXIT_INPUT,
+    EXIT_OK,
+    DateRefused,
+    Engine,
+    nest_counts,
+)
 from idsync.importer import merge
 from idsync.model import (
     Account,
@@ -50,6 +58,7 @@ from idsync.model import (
 from idsync.plan import Action, Hold, TargetPlan
 from idsync.secrets import redact, redact_data
 from idsync.state import AccountState, now
+from idsync.thresholds import approved, exceeded
 
 __all__ = ["HELD_PREFIX", "ReconcileReport", "Reconciler", "TargetFindings", "print_reconcile"]
 
@@ -183,13 +192,15 @@ class Reconciler:
         approve: Iterable[str] = (),
         approve_max: Mapping[str, int] | None = None,
         cancel: threading.Event | None = None,
+        time_travel: bool = False,
     ) -> ReconcileReport:
         """Reconcile and, when asked, fix. ``approve`` releases held fix kinds (``disable``…);
         ``approve_max`` releases a kind only while it has at most that many actions (an
         approval is for what was reviewed, not for more). Raises
         :class:`~idsync.state.LockHeld` when fixes would run while another runner holds the
-        pipeline's lock."""
-        as_of = as_of or dt.date.today()
+        pipeline's lock, and :class:`~idsync.engine.DateRefused` when fixes would run on
+        another date than today without ``time_travel`` (or before the last run's date)."""
+        as_of = as_of or self.engine.today()
         report = ReconcileReport(as_of=as_of)
         chosen, unable = self.targets(targets)
         for name in unable:
@@ -246,6 +257,7 @@ class Reconciler:
                 "disable_orphans": disable_orphans,
             },
             cancel=cancel,
+            time_travel=time_travel,
         )
         return report
 
@@ -566,9 +578,16 @@ class Reconciler:
         approve_max: dict[str, int],
         options: dict[str, Any],
         cancel: threading.Event | None,
+        time_travel: bool,
     ) -> None:
         label = self.pipeline.label
         owner = None if dry_run else self.engine.take_lock()
+        if owner is not None:
+            try:
+                self.engine.check_date(as_of, time_travel=time_travel)
+            except DateRefused:
+                self.store.release_lock(self.engine.lock, owner)
+                raise
         started = now()
         run_id = self.store.start_run(label, "reconcile", as_of, dry_run)
         report.run_id = run_id
@@ -611,7 +630,7 @@ class Reconciler:
                     as_of=as_of,
                     dry_run=dry_run,
                     persons=persons,
-                    held_kinds={h.kind for h in holds},
+                    holds=_kinds_held({h.kind for h in holds}),
                     cancel=cancel,
                     link_only=True,
                 )
@@ -647,26 +666,29 @@ class Reconciler:
         approve: set[str],
         approve_max: dict[str, int],
     ) -> list[Hold]:
-        """The target's thresholds over the fixes; links (creates that only link) are free."""
+        """The target's thresholds over the fixes, per action kind; links (creates that only
+        link) are free."""
         cfg: TargetConfig = self.pipeline.targets[name]
         counts = Counter(a.kind.value for a in actions if a.kind is not ActionKind.CREATE)
+        kinds = {k: t for k, t in cfg.active_thresholds().items() if k not in TRANSITIONS}
         holds = []
-        for kind, threshold in cfg.thresholds.items():
-            n = counts.get(kind.value, 0)
-            limit = threshold.limit(base)
-            if limit is None or n <= limit:
+        for over in exceeded(kinds, counts, base):
+            released = approved(approve, name, over.key)
+            ceiling = approve_max.get(over.key)
+            if released and (ceiling is None or over.count <= ceiling):
                 continue
-            released = kind.value in approve or f"{name}:{kind.value}" in approve
-            ceiling = approve_max.get(kind.value)
-            if released and (ceiling is None or n <= ceiling):
-                continue
-            reason = (
-                f"{n} {kind.value} actions exceed the threshold {threshold} (of {base} accounts)"
-            )
+            reason = f"{over.count} {over.key} actions exceed the threshold {over.threshold} (of {base} accounts)"
             if released:
                 reason += f"; approved for at most {ceiling}"
-            holds.append(Hold(system=name, kind=kind.value, count=n, limit=limit, reason=reason))
+            holds.append(
+                Hold(system=name, kind=over.key, count=over.count, limit=over.limit, reason=reason)
+            )
         return holds
+
+
+def _kinds_held(kinds: set[str]) -> Callable[[Action], str | None]:
+    """Fixes are held per action kind: the threshold holding ``action``, or None."""
+    return lambda action: action.kind.value if action.kind.value in kinds else None
 
 
 def _name(persons: Mapping[str, Person], pid: str) -> str | None:

@@ -10,7 +10,7 @@ runs = sa.Table(
     "runs",
     metadata,
     sa.Column("id", sa.Integer, primary_key=True, autoincrement=True),
-    sa.Column("pipeline", sa.String(200), nullable=False),
+    sa.Column("pipeline", sa.String(200), nullable=False, index=True),
     sa.Column("command", sa.String(20), nullable=False),
     sa.Column("started", sa.DateTime(timezone=True), nullable=False),
     sa.Column("finished", sa.DateTime(timezone=True)),
@@ -45,7 +45,11 @@ persons = sa.Table(
     sa.Column("hash", sa.String(64), nullable=False),
     sa.Column("data", sa.JSON, nullable=False),
     sa.Column("updated", sa.DateTime(timezone=True), nullable=False),
+    sa.Column("missing_since", sa.Date),
+    sa.Column("missing_imports", sa.Integer, nullable=False, server_default="0"),
 )
+"""A source's last accepted snapshot; a person missing from the latest imports keeps their row
+(``missing_since``, ``missing_imports``) until the source's grace for missing persons is over."""
 
 departments = sa.Table(
     "departments",
@@ -149,3 +153,18 @@ exclusions = sa.Table(
     sa.Column("created", sa.DateTime(timezone=True), nullable=False),
 )
 """Accounts in a target that no person owns but that are known and allowed until a date."""
+
+blocked_actions = sa.Table(
+    "blocked_actions",
+    metadata,
+    sa.Column("target", sa.String(100), primary_key=True),
+    sa.Column("person", sa.String(200), primary_key=True),
+    sa.Column("kind", sa.String(20), primary_key=True),
+    sa.Column("key", sa.String(500), primary_key=True),
+    sa.Column("fingerprint", sa.String(64), nullable=False),
+    sa.Column("message", sa.Text, nullable=False),
+    sa.Column("since", sa.Date, nullable=False),
+    sa.Column("run_id", sa.Integer, nullable=False),
+)
+"""Actions a plugin reported blocked (waiting for someone outside idsync), not tried again
+until what they would write (``fingerprint``) changes."""

@@ -29,10 +29,10 @@ from alembic.config import Config
 from sqlalchemy.engine import Connection, Engine
 
 from idsync import collector
-from idsync.secrets import redact_data
+from idsync.secrets import redact, redact_data
 from idsync.state import schema as t
 
-__all__ = ["AccountState", "LockHeld", "Store", "now"]
+__all__ = ["AccountState", "BlockedAction", "LockHeld", "Store", "now"]
 
 _CHUNK = 500
 EXIT_CRASHED = 1
@@ -88,6 +88,25 @@ class AccountState:
     disabled_on: dt.date | None = None
     unique_base: dict[str, Any] | None = None
     permissions: dict[str, str | None] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class BlockedAction:
+    """An action a plugin reported blocked: what it would write, why, and since when."""
+
+    fingerprint: str
+    message: str
+    since: dt.date
+
+
+_BLOCKED_KEY = (
+    (t.blocked_actions.c.target == sa.bindparam("w_target"))
+    & (t.blocked_actions.c.person == sa.bindparam("w_person"))
+    & (t.blocked_actions.c.kind == sa.bindparam("w_kind"))
+    & (t.blocked_actions.c.key == sa.bindparam("w_key"))
+)
+_BLOCKED_DELETE = t.blocked_actions.delete().where(_BLOCKED_KEY)
+_BLOCKED_INSERT = t.blocked_actions.insert()
 
 
 def _is_dead(owner: str) -> bool:
@@ -218,6 +237,19 @@ class Store:
             )
             return int(result.rowcount or 0)
 
+    def last_enforced(self, pipeline: str) -> dt.date | None:
+        """The latest ``as_of`` an enforcing run (``run`` or ``reconcile``, not dry) of the
+        pipeline was dated: time moves forward only from there."""
+        r = t.runs.c
+        query = sa.select(sa.func.max(r.as_of)).where(
+            (r.pipeline == pipeline)
+            & (r.dry_run == sa.false())
+            & r.command.in_(("run", "reconcile"))
+        )
+        with self.engine.connect() as conn:
+            value = conn.execute(query).scalar()
+        return value if isinstance(value, dt.date) else None
+
     def runs(self, pipeline: str | None = None, limit: int = 20) -> list[dict[str, Any]]:
         """The latest runs, newest first."""
         query = sa.select(t.runs).order_by(t.runs.c.id.desc()).limit(limit)
@@ -256,6 +288,16 @@ class Store:
                 out.update({row[0]: row[1] for row in conn.execute(part)})
             return out
 
+    def missing(self, source: str) -> dict[str, tuple[dt.date, int]]:
+        """``{external_id: (missing since, imports missed)}`` of the persons the source's
+        latest imports did not have, still kept in its snapshot."""
+        p = t.persons.c
+        query = sa.select(p.external_id, p.missing_since, p.missing_imports).where(
+            (p.source == source) & p.missing_since.is_not(None)
+        )
+        with self.engine.connect() as conn:
+            return {row[0]: (row[1], int(row[2] or 0)) for row in conn.execute(query)}
+
     def persons_of(self, external_id: str) -> dict[str, Any]:
         """``{source: data}`` for one person across sources."""
         query = sa.select(t.persons.c.source, t.persons.c.data).where(
@@ -272,11 +314,30 @@ class Store:
         removed: Iterable[str],
         departments: Mapping[str, Any],
         counts: Mapping[str, int],
+        missing: Mapping[str, tuple[dt.date, int]] | None = None,
+        returned: Iterable[str] = (),
     ) -> None:
-        """Make a new snapshot the source's current one: upsert ``changed``, drop ``removed``."""
+        """Make a new snapshot the source's current one: upsert ``changed``, drop ``removed``,
+        mark ``missing`` persons (``{id: (since, imports)}``, kept with their last data) and
+        clear the mark of those ``returned``."""
         stamp = now()
         removed = list(removed)
+        p = t.persons.c
         with self._write() as conn:
+            marks = [
+                {"w_id": pid, "missing_since": since, "missing_imports": n}
+                for pid, (since, n) in (missing or {}).items()
+            ] + [{"w_id": pid, "missing_since": None, "missing_imports": 0} for pid in returned]
+            if marks:
+                conn.execute(
+                    t.persons.update()
+                    .where((p.source == source) & (p.external_id == sa.bindparam("w_id")))
+                    .values(
+                        missing_since=sa.bindparam("missing_since"),
+                        missing_imports=sa.bindparam("missing_imports"),
+                    ),
+                    marks,
+                )
             ids = list(changed)
             for i in range(0, len(ids), _CHUNK):
                 part = ids[i : i + _CHUNK]
@@ -453,6 +514,18 @@ class Store:
         with self.engine.connect() as conn:
             return {row[0]: row[1] for row in conn.execute(query)}
 
+    def blocked_actions(self, target: str) -> dict[tuple[str, str, str], BlockedAction]:
+        """``{(person, kind, key): blocked action}`` of a target (``key`` empty when none)."""
+        b = t.blocked_actions.c
+        query = sa.select(b.person, b.kind, b.key, b.fingerprint, b.message, b.since).where(
+            b.target == target
+        )
+        with self.engine.connect() as conn:
+            return {
+                (person, kind, key): BlockedAction(fingerprint, message, since)
+                for person, kind, key, fingerprint, message, since in conn.execute(query)
+            }
+
     def count_accounts(self, target: str) -> int:
         """How many accounts idsync manages in a target."""
         query = (
@@ -477,12 +550,16 @@ class Store:
         messages: Iterable[str] = (),
         dry_run: bool = False,
         account: Mapping[str, Any] | None = None,
+        blocked: tuple[str, dt.date] | None = None,
+        unblocked: bool = False,
     ) -> None:
         """Write one action's audit record and, when it was done, its effect on the shadow.
 
         ``account`` carries the shadow's new values for account actions
         (``reference``, ``data``, ``enabled``, ``disabled_on``, ``unique_base``,
-        ``delete=True``). Both happen in one transaction.
+        ``delete=True``; after a failure too, for ``delete=True``: a link to an account that
+        is gone). ``blocked`` (fingerprint, date) remembers a blocked action; ``unblocked``
+        forgets it once done. All of it happens in one transaction.
         """
         stamp = now()
         with self._write() as conn:
@@ -502,31 +579,56 @@ class Store:
                     "dry_run": dry_run,
                 },
             )
-            if status != "done" or dry_run:
+            if dry_run:
                 return
-            if kind in ("grant", "revoke") and person is not None and key is not None:
-                conn.execute(
-                    _PERMISSION_DELETE, {"w_target": target, "w_person": person, "w_key": key}
-                )
-                if kind == "grant":
+            if kind == "resource":
+                if status == "done" and key is not None:
+                    conn.execute(_RESOURCE_DELETE, {"w_target": target, "w_key": key})
                     conn.execute(
-                        _PERMISSION_INSERT,
-                        {
-                            "target": target,
-                            "person": person,
-                            "key": key,
-                            "reference": reference,
-                            "granted": stamp,
-                        },
+                        _RESOURCE_INSERT,
+                        {"target": target, "key": key, "reference": reference, "created": stamp},
                     )
-            elif kind == "resource" and key is not None:
-                conn.execute(_RESOURCE_DELETE, {"w_target": target, "w_key": key})
+                return
+            if person is None:
+                return
+            which = {"w_target": target, "w_person": person, "w_kind": kind, "w_key": key or ""}
+            if status == "blocked" and blocked is not None:
+                conn.execute(_BLOCKED_DELETE, which)
                 conn.execute(
-                    _RESOURCE_INSERT,
-                    {"target": target, "key": key, "reference": reference, "created": stamp},
+                    _BLOCKED_INSERT,
+                    {
+                        "target": target,
+                        "person": person,
+                        "kind": kind,
+                        "key": key or "",
+                        "fingerprint": blocked[0],
+                        "message": redact("; ".join(messages))[:2000] or "blocked",
+                        "since": blocked[1],
+                        "run_id": run_id,
+                    },
                 )
-            elif account is not None and person is not None:
-                self._apply_account(conn, target, person, dict(account), stamp)
+            elif status == "done":
+                if unblocked:
+                    conn.execute(_BLOCKED_DELETE, which)
+                if kind in ("grant", "revoke") and key is not None:
+                    conn.execute(
+                        _PERMISSION_DELETE, {"w_target": target, "w_person": person, "w_key": key}
+                    )
+                    if kind == "grant":
+                        conn.execute(
+                            _PERMISSION_INSERT,
+                            {
+                                "target": target,
+                                "person": person,
+                                "key": key,
+                                "reference": reference,
+                                "granted": stamp,
+                            },
+                        )
+                elif account is not None:
+                    self._apply_account(conn, target, person, dict(account), stamp)
+            elif account is not None and account.get("delete"):
+                self._apply_account(conn, target, person, dict(account), stamp)  # link gone
 
     def _apply_account(
         self, conn: Connection, target: str, person: str, values: dict[str, Any], stamp: dt.datetime
