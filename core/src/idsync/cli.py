@@ -22,7 +22,15 @@ from rich.table import Table
 
 from idsync import log
 from idsync.config import ConfigError, Pipeline, load_pipeline
-from idsync.engine import EXIT_FAILED, EXIT_HELD, EXIT_INPUT, Engine, RunReport, approve_kinds
+from idsync.engine import (
+    EXIT_FAILED,
+    EXIT_HELD,
+    EXIT_INPUT,
+    DateRefused,
+    Engine,
+    RunReport,
+    approve_kinds,
+)
 from idsync.model import ActionStatus, HookContext
 from idsync.plugins import PluginLoadError, Registry
 from idsync.report import print_audit, print_plan, print_problems, print_run, progress_bars
@@ -51,6 +59,13 @@ PipelineArg = Annotated[Path, typer.Argument(help="The pipeline file (YAML).", s
 JsonOpt = Annotated[bool, typer.Option("--json", help="Print JSON for machines.")]
 AsOfOpt = Annotated[
     str | None, typer.Option("--as-of", help="Evaluate at this date (YYYY-MM-DD) instead of today.")
+]
+TimeTravelOpt = Annotated[
+    bool,
+    typer.Option(
+        "--time-travel",
+        help="Let --as-of enforce on another date than today (never before the last run).",
+    ),
 ]
 TargetOpt = Annotated[
     list[str] | None, typer.Option("--target", help="Only this target (repeatable).")
@@ -89,9 +104,10 @@ def _registry() -> Registry:
         raise _fail(str(exc)) from None
 
 
-def _as_of(value: str | None) -> dt.date:
+def _as_of(value: str | None) -> dt.date | None:
+    """The ``--as-of`` date, or None for the pipeline's today."""
     if value is None:
-        return dt.date.today()
+        return None
     try:
         return dt.date.fromisoformat(value)
     except ValueError:
@@ -195,6 +211,13 @@ def check_cmd(
         f"{len(pipeline.targets)} target(s)",
         soft_wrap=True,
     )
+    for where, message in pipeline.warnings():
+        err.print(
+            f"[yellow]warning[/] {escape(str(pipeline_file))}: [bold]{escape(where)}[/]: "
+            f"{escape(message)}",
+            highlight=False,
+            soft_wrap=True,
+        )
     if not connect:
         return
     failed = False
@@ -275,11 +298,13 @@ def run_cmd(
     approve: Annotated[
         list[str] | None,
         typer.Option(
-            "--approve", help="Release held work: import or an action kind, or <system>:<kind>."
+            "--approve",
+            help="Release held work: import, a transition or an action kind, or <system>:<kind>.",
         ),
     ] = None,
     target: TargetOpt = None,
     as_json: JsonOpt = False,
+    time_travel: TimeTravelOpt = False,
     every: Annotated[
         str | None,
         typer.Option("--every", help="Run forever, one run per interval (15m, 1h, 1d)."),
@@ -308,9 +333,12 @@ def run_cmd(
                     targets=target,
                     progress=progress,
                     cancel=cancel,
+                    time_travel=time_travel,
                 )
         except LockHeld:
             raise _lock_held(engine) from None
+        except DateRefused as exc:
+            raise _fail(str(exc)) from None
     if as_json:
         _print_json(
             {
@@ -367,7 +395,7 @@ def person_cmd(
 
     day = _as_of(as_of)
     with _engine(pipeline_file, offline=True) as engine:
-        view = person_view(engine, person_id, day)
+        view = person_view(engine, person_id, day or engine.today())
     if view is None:
         raise _fail(
             f"person {person_id!r} is not in the state store (run the pipeline first)", EXIT_FAILED
@@ -505,6 +533,7 @@ def reconcile_cmd(
         str | None, typer.Option("--reason", help="With --exclude: why it is allowed.")
     ] = None,
     limit: Annotated[int, typer.Option("--limit", help="Rows to show per finding.")] = 50,
+    time_travel: TimeTravelOpt = False,
 ) -> None:
     """Compare each target's accounts with the state store and the desired state.
 
@@ -532,7 +561,7 @@ def reconcile_cmd(
                     "--exclude needs one target: give --target NAME "
                     f"(targets that list accounts: {', '.join(able) or 'none'})"
                 )
-            last_day = _as_of(until)
+            last_day = _as_of(until) or engine.today()
             for reference in exclude:
                 engine.store.exclude(able[0], reference, last_day, reason=reason)
                 if not as_json:
@@ -551,9 +580,12 @@ def reconcile_cmd(
                     dry_run=dry_run,
                     approve=approved,
                     cancel=cancel,
+                    time_travel=time_travel,
                 )
         except LockHeld:
             raise _lock_held(engine) from None
+        except DateRefused as exc:
+            raise _fail(str(exc)) from None
     if as_json:
         _print_json(report.as_json())
     else:
@@ -598,6 +630,7 @@ def approve_cmd(
     ],
     as_of: AsOfOpt = None,
     as_json: JsonOpt = False,
+    time_travel: TimeTravelOpt = False,
 ) -> None:
     """Carry out held work now: one run of the pipeline with those items approved."""
     from idsync.approvals import ApprovalError, approve
@@ -606,9 +639,18 @@ def approve_cmd(
     with _engine(pipeline_file) as engine:
         try:
             with progress_bars(err, not as_json) as progress, graceful_stop() as cancel:
-                decision = approve(engine, held_ids, as_of=day, progress=progress, cancel=cancel)
+                decision = approve(
+                    engine,
+                    held_ids,
+                    as_of=day,
+                    progress=progress,
+                    cancel=cancel,
+                    time_travel=time_travel,
+                )
         except ApprovalError as exc:
             raise _fail(str(exc), exc.exit_code) from None
+        except DateRefused as exc:
+            raise _fail(str(exc)) from None
         except LockHeld:
             raise _lock_held(engine) from None
     if as_json:

@@ -154,7 +154,7 @@ def _run(
     console: Console, story: Story, engine: Engine, label: str, as_of: dt.date, **options: Any
 ) -> RunReport:
     with progress_bars(console) as progress:
-        report = engine.run(as_of, progress=progress, **options)
+        report = engine.run(as_of, progress=progress, time_travel=True, **options)
     first = not story.runs
     story.runs.append((label, as_of, report))
     print_run(console, report, title=f"{label}: run {report.run_id}, as of {as_of}")

@@ -5,6 +5,7 @@ Shared by the ``idsync`` commands and the demo, so both speak the same way.
 
 from __future__ import annotations
 
+from collections import Counter
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from typing import Any
@@ -14,6 +15,7 @@ from rich.markup import escape
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
+from idsync.config import TRANSITIONS
 from idsync.engine import Progress as EngineProgress
 from idsync.engine import RunReport
 from idsync.model import ActionStatus
@@ -29,7 +31,14 @@ __all__ = [
     "progress_bars",
 ]
 
-_COLORS = {"failed": "red", "held": "yellow", "done": "green", "dry-run": "cyan", "skipped": "dim"}
+_COLORS = {
+    "failed": "red",
+    "held": "yellow",
+    "blocked": "magenta",
+    "done": "green",
+    "dry-run": "cyan",
+    "skipped": "dim",
+}
 
 
 class _Bars(EngineProgress):
@@ -77,34 +86,65 @@ def describe_action(action: Action) -> str:
 
 
 def print_plan(console: Console, plan: Plan, limit: int = 50) -> None:
-    """Per target: the count of each action kind (held ones marked), then the first actions."""
+    """Per target: the persons per transition and the actions per kind (what a threshold
+    holds marked), then the first actions."""
     for name, target in plan.targets.items():
         counts = target.counts()
-        held = plan.held_kinds(name)
+        changes = target.transition_counts()
+        held_persons = Counter(
+            str(target.transitions[p]) for p in target.held if p in target.transitions
+        )
+        held_kinds = Counter(a.kind.value for a in target.actions if target.hold_of(a) is not None)
         console.print(f"[bold]plan for {escape(name)}[/] (as of {plan.as_of})", highlight=False)
         summary = Table(show_edge=False)
+        summary.add_column("transition")
+        summary.add_column("persons", justify="right")
+        summary.add_column("")
         summary.add_column("action")
         summary.add_column("count", justify="right")
         summary.add_column("")
-        for kind, n in sorted(counts.items()):
-            summary.add_row(kind, str(n), "[yellow]held[/]" if kind in held else "")
+        left = [(t, n, held_persons.get(t, 0)) for t, n in sorted(changes.items(), key=_in_order)]
+        right = [(k, n, held_kinds.get(k, 0)) for k, n in sorted(counts.items())]
+        for i in range(max(len(left), len(right))):
+            row: list[str] = []
+            for side in (left, right):
+                if i < len(side):
+                    what, n, held = side[i]
+                    row += [what, str(n), _held(held, n)]
+                else:
+                    row += ["", "", ""]
+            summary.add_row(*row)
         if not counts:
-            summary.add_row("[dim]nothing to do[/]", "", "")
+            summary.add_row("[dim]nothing to do[/]", "", "", "", "", "")
         console.print(summary)
         if target.actions and limit:
             detail = Table(show_edge=False, box=None, padding=(0, 1))
-            for column in ("person", "action", "what", "why"):
+            for column in ("person", "transition", "action", "what", "why"):
                 detail.add_column(column, overflow="fold")
             for action in target.actions[:limit]:
                 detail.add_row(  # source data, not markup: "[sales]" shows as it is
                     escape(action.person or ""),
-                    action.kind.value,
+                    action.transition or "",
+                    action.kind.value + (" [yellow](held)[/]" if target.hold_of(action) else ""),
                     escape(describe_action(action)),
                     escape(action.reason),
                 )
             console.print(detail)
             if len(target.actions) > limit:
                 console.print(f"  [dim]… and {len(target.actions) - limit} more[/]")
+
+
+_TRANSITION_ORDER: dict[str, int] = {t: i for i, t in enumerate(TRANSITIONS)}
+
+
+def _in_order(item: tuple[str, int]) -> int:
+    return _TRANSITION_ORDER.get(item[0], len(_TRANSITION_ORDER))
+
+
+def _held(held: int, of: int) -> str:
+    if not held:
+        return ""
+    return "[yellow]held[/]" if held == of else f"[yellow]{held} held[/]"
 
 
 def print_run(console: Console, report: RunReport, title: str | None = None) -> None:
@@ -132,12 +172,19 @@ def print_problems(console: Console, report: RunReport, limit: int = 10) -> None
             f"[yellow]held[/] {escape(hold.system)} {hold.kind}: {escape(hold.reason)}",
             highlight=False,
         )
-    if report.blocked:
-        console.print(f"[yellow]{len(report.blocked)} person(s) blocked[/]:")
-        for blocked in report.blocked[:limit]:
+    for scope, label in (
+        ("person", "person(s) blocked"),
+        ("manager", "manager link(s) left out"),
+        ("action", "action(s) waiting for someone outside idsync"),
+    ):
+        shown = [b for b in report.blocked if b.scope == scope]
+        if not shown:
+            continue
+        console.print(f"[yellow]{len(shown)} {label}[/]:")
+        for blocked in shown[:limit]:
             console.print(f"  {escape(redact(str(blocked)))}", highlight=False)
-        if len(report.blocked) > limit:
-            console.print(f"  [dim]… and {len(report.blocked) - limit} more[/]")
+        if len(shown) > limit:
+            console.print(f"  [dim]… and {len(shown) - limit} more[/]")
 
 
 def print_audit(
