@@ -46,7 +46,7 @@ def run_and_kill(
     grown by ``after_writes``. Returns whether the kill came before the run finished."""
     start = writes()
     process = subprocess.Popen(
-        [str(IDSYNC), "run", str(pipeline), "--as-of", as_of],
+        [str(IDSYNC), "run", str(pipeline), "--as-of", as_of, "--time-travel"],
         env=env,
         stdout=subprocess.DEVNULL,
         stderr=subprocess.DEVNULL,
@@ -240,6 +240,9 @@ __EXTRA__
 """
 
 
+_ENFORCING = ("run", "reconcile", "approve")
+
+
 @dataclass
 class Org:
     """The simulators of one test, their data, and the pipeline file that drives them."""
@@ -260,8 +263,16 @@ class Org:
         self.pipeline.write_text(text, encoding="utf-8")
         return self.pipeline
 
-    def idsync(self, *args: str, check: int | None = 0) -> subprocess.CompletedProcess[str]:
-        """Run the ``idsync`` command; ``check`` is the exit code expected (None: any)."""
+    def idsync(
+        self, *args: str, check: int | None = 0, travel: bool = True
+    ) -> subprocess.CompletedProcess[str]:
+        """Run the ``idsync`` command; ``check`` is the exit code expected (None: any).
+
+        The organisation lives in January 2026, so a command that enforces at an ``--as-of``
+        date gets ``--time-travel`` (unless ``travel`` is false).
+        """
+        if travel and "--as-of" in args and any(a in _ENFORCING for a in args):
+            args = (*args, "--time-travel")
         result = subprocess.run(
             [str(IDSYNC), *args],
             capture_output=True,
@@ -277,9 +288,9 @@ class Org:
             )
         return result
 
-    def json(self, *args: str, check: int | None = 0) -> Any:
+    def json(self, *args: str, check: int | None = 0, travel: bool = True) -> Any:
         """Run an ``idsync … --json`` command and parse its output."""
-        return json.loads(self.idsync(*args, "--json", check=check).stdout)
+        return json.loads(self.idsync(*args, "--json", check=check, travel=travel).stdout)
 
     def user(self, name: str) -> dict[str, Any] | None:
         """A HelloID user by user name (None when there is none or it is deleted)."""

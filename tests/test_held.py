@@ -11,6 +11,10 @@ from support import Org, edit_pipeline, hr_loses
 JOINED, MOVED = "2026-01-20", "2026-02-02"
 
 
+NO_GRACE = '    missing: {days: 0, imports: 1}\n    thresholds: {removed: "20%"}\n'
+"""A source whose missing persons are gone at once (the approvals here are about the import)."""
+
+
 def _held(org: Org, *args: str) -> list[dict[str, Any]]:
     return org.json("held", str(org.pipeline), *args)  # type: ignore[no-any-return]
 
@@ -19,6 +23,7 @@ def test_a_held_kind_is_listed_rejected_held_again_and_approved_for_what_was_rev
     org: Org,
 ) -> None:
     org.write_pipeline("    thresholds: {disable: 0}")
+    edit_pipeline(org, '    thresholds: {removed: "20%"}\n', NO_GRACE)
     p = str(org.pipeline)
     org.idsync("run", p, "--as-of", JOINED)
     org.idsync("run", p, "--as-of", MOVED, check=3)
@@ -42,7 +47,7 @@ def test_a_held_kind_is_listed_rejected_held_again_and_approved_for_what_was_rev
 
     hr_loses(org, "1002")  # now Anna would be disabled too: more than was reviewed
     refused = org.idsync("approve", p, str(second["id"]), "--as-of", MOVED, check=3)
-    assert "3 disable actions in helloid now, 2 when held" in refused.stderr
+    assert "3 disable in helloid now, 2 when held" in refused.stderr
     assert [h["id"] for h in _held(org)] == [second["id"]]
     assert org.user("p.jansen@example.org")["isEnabled"] is True
 
@@ -65,6 +70,7 @@ def test_a_held_kind_is_listed_rejected_held_again_and_approved_for_what_was_rev
 
 
 def test_a_held_import_is_approved_later_unless_it_grew(org: Org) -> None:
+    edit_pipeline(org, '    thresholds: {removed: "20%"}\n', NO_GRACE)
     p = str(org.pipeline)
     org.idsync("run", p, "--as-of", JOINED)
     hr_loses(org, "1001", "1002")  # 2 of 9: more than the 20% the source allows
@@ -92,13 +98,14 @@ def test_a_held_import_is_approved_later_unless_it_grew(org: Org) -> None:
 
 def test_imports_held_in_two_sources_are_approved_together(org: Org) -> None:
     # A second source reading the same HR: both lose the same people.
+    edit_pipeline(org, '    thresholds: {removed: "20%"}\n', NO_GRACE)
     edit_pipeline(
         org,
         "targets:\n",
         "  hr2:\n"
         "    plugin: afas\n"
         '    settings: {base_url: "${AFAS_BASE_URL}", token: "${AFAS_TOKEN}"}\n'
-        '    thresholds: {removed: "20%"}\n'
+        f"{NO_GRACE}"
         "targets:\n",
     )
     p = str(org.pipeline)

@@ -128,11 +128,16 @@ def test_a_source_that_loses_people_is_held_whole(org: Org) -> None:
     org.clear_logs()
     held = org.json("run", str(org.pipeline), "--as-of", JOINED, check=3)
     assert held["held"][0]["kind"] == "import"
-    assert "2 persons removed" in held["held"][0]["reason"]
+    assert "2 persons missing from the import" in held["held"][0]["reason"]
     assert held["counts"] == {}
     assert org.helloid_writes() == []
     assert org.user("a.vanderberg@example.org")["isEnabled"] is True
     org.idsync("run", str(org.pipeline), "--as-of", JOINED, "--approve", "import")
+    # Accepted, and missing: kept as they were until the grace (3 days, 2 imports) is over.
+    assert org.user("a.vanderberg@example.org")["isEnabled"] is True
+    assert org.json("run", str(org.pipeline), "--as-of", "2026-01-22")["counts"] == {}
+    gone = org.json("run", str(org.pipeline), "--as-of", "2026-01-23")
+    assert gone["counts"]["done"]["disable"] == 2
     assert org.user("a.vanderberg@example.org")["isEnabled"] is False
     assert org.groups_of("a.vanderberg@example.org") == set()
 

@@ -140,7 +140,9 @@ def test_config_schema_is_json_schema_with_the_plugins_settings(cli: Cli) -> Non
     assert schema["type"] == "object"
     assert schema["required"] == ["sources"]
     assert schema["additionalProperties"] is False
-    assert {"state", "sources", "targets", "name", "notifications"} == set(schema["properties"])
+    assert {"state", "sources", "targets", "name", "timezone", "notifications"} == set(
+        schema["properties"]
+    )
     defs = schema["$defs"]
 
     # Structurally valid: every reference resolves, every type is a JSON Schema type,

@@ -375,5 +375,4 @@ def test_threshold_limit_takes_the_stricter_of_count_and_percent() -> None:
     assert both.limit(100) == 5
     assert both.limit(1000) == 10
     assert Threshold(percent=2.5).limit(99) == 2
-    assert Threshold().limit(100) is None
     assert str(both) == "10 or 5%"

@@ -22,6 +22,7 @@ from idsync.state import LockHeld, Store
 from idsync.state import schema as t
 
 TABLES = {
+    "blocked_actions",
     "runs",
     "snapshots",
     "persons",

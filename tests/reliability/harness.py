@@ -148,8 +148,10 @@ class BigOrg:
         return run
 
     def run(self, *extra: str) -> Run:
-        """``idsync run PIPELINE --as-of TODAY --json``."""
-        return self.idsync("run", str(self.pipeline), "--as-of", AS_OF, "--json", *extra)
+        """``idsync run PIPELINE --as-of TODAY --time-travel --json``."""
+        return self.idsync(
+            "run", str(self.pipeline), "--as-of", AS_OF, "--time-travel", "--json", *extra
+        )
 
     def plan(self, *extra: str) -> Run:
         """``idsync plan PIPELINE --as-of TODAY --json``."""

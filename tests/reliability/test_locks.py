@@ -40,7 +40,7 @@ def test_two_runners_never_enforce_at_once(org: Org, state_url: str) -> None:
     moved = on_state(org, state_url)  # a new, empty store: the runners also race to make it
     gate = Gate(org.helloid_sim.app)
     org.helloid_sim.app = gate
-    command = [str(IDSYNC), "run", str(moved.pipeline), "--as-of", AS_OF, "--json"]
+    command = [str(IDSYNC), "run", str(moved.pipeline), "--as-of", AS_OF, "--time-travel", "--json"]
     runners = [
         subprocess.Popen(
             command, env=moved.env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True
@@ -90,7 +90,7 @@ def test_a_lock_left_by_a_killed_runner_is_taken_over(org: Org, state_url: str) 
     moved = on_state(org, state_url)
     org.helloid_sim.faults.latency = 0.03
     runner = subprocess.Popen(
-        [str(IDSYNC), "run", str(moved.pipeline), "--as-of", AS_OF],
+        [str(IDSYNC), "run", str(moved.pipeline), "--as-of", AS_OF, "--time-travel"],
         env=moved.env,
         stdout=subprocess.DEVNULL,
         stderr=subprocess.DEVNULL,
