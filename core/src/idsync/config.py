@@ -209,15 +209,15 @@ class Missing(_Config):
     """How long a person missing from the source is still taken as present.
 
     A person absent from one import is not a leaver: the source keeps their last data until
-    they have been missing for ``days`` days *and* ``imports`` imports in a row; only then
-    are they gone (their accounts retire like any leaver's). A person back in time is simply
-    present again.
+    they have been missing for ``days`` days *and* from the imports of ``imports`` different
+    days in a row (several runs on one day count once); only then are they gone (their
+    accounts retire like any leaver's). A person back in time is simply present again.
     """
 
     days: int = Field(default=3, ge=0)
     """Days a person must be missing before they are gone."""
     imports: int = Field(default=2, ge=1)
-    """Imports in a row a person must be missing from before they are gone."""
+    """Days with an import a person must be missing from, in a row, before they are gone."""
 
 
 class SourceConfig(_Config):

@@ -510,7 +510,9 @@ class Enforcer:
         changes = {k: v.model_dump(mode="json") for k, v in planned.items()}
         which = (action.person or "", action.kind.value, action.key or "")
         self.store.record(
-            blocked=(action.fingerprint(), self.as_of) if status is ActionStatus.BLOCKED else None,
+            blocked=(action.fingerprint(self.system.digest), self.as_of)
+            if status is ActionStatus.BLOCKED
+            else None,
             unblocked=status is ActionStatus.DONE and which in self.blocked,
             run_id=self.run_id,
             target=self.system.name,

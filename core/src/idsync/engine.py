@@ -178,6 +178,7 @@ class Engine:
             capabilities,
             approve=approve,
             blocked={t: self.store.blocked_actions(t) for t in active},
+            digests={t: self.system(t).digest for t in active},
         )
         plan.blocked[:0] = [b for imp in imports for b in imp.blocked]
         return plan, persons

@@ -18,7 +18,6 @@ first source wins for a contract id both know).
 
 from __future__ import annotations
 
-import datetime as dt
 import hashlib
 from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
@@ -32,7 +31,7 @@ from idsync.config import SourceConfig
 from idsync.model import Blocked, Department, HookContext, Person, validation_problem
 from idsync.plugins import System
 from idsync.secrets import redact
-from idsync.state import Store
+from idsync.state import Missing, Store
 from idsync.thresholds import exceeded
 
 __all__ = ["SourceImport", "import_source", "merge", "stored_import"]
@@ -54,8 +53,8 @@ class SourceImport:
     """``{person: (hash, data)}`` of the persons that differ from the last snapshot."""
     removed: set[str] = field(default_factory=set)
     """Persons gone from the snapshot: missing for longer than the source's grace."""
-    missing: dict[str, tuple[dt.date, int]] = field(default_factory=dict)
-    """``{person: (missing since, imports missed)}``: not listed now, kept with their last data."""
+    missing: dict[str, Missing] = field(default_factory=dict)
+    """Persons not listed now, kept with their last data until the grace is over."""
     returned: set[str] = field(default_factory=set)
     """Persons listed again after they were missing."""
     counts: dict[str, int] = field(default_factory=dict)
@@ -339,12 +338,18 @@ def _import_source(
     newly_missing = absent - set(was_missing)
     imp.returned = set(was_missing) & set(imp.persons)
     for pid in absent:
-        since, missed = was_missing.get(pid, (ctx.as_of, 0))
-        missed += 1
-        if (ctx.as_of - since).days >= config.missing.days and missed >= config.missing.imports:
+        known = was_missing.get(pid)
+        if known is None:
+            mark = Missing(ctx.as_of, 1, ctx.as_of)
+        elif known.last < ctx.as_of:  # several imports on one day count once
+            mark = Missing(known.since, known.imports + 1, ctx.as_of)
+        else:
+            mark = known
+        grace = config.missing
+        if (ctx.as_of - mark.since).days >= grace.days and mark.imports >= grace.imports:
             imp.removed.add(pid)
         else:
-            imp.missing[pid] = (since, missed)
+            imp.missing[pid] = mark
     if kept or imp.missing:
         for pid, data in store.person_data(name, kept | set(imp.missing)).items():
             try:

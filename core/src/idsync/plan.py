@@ -136,11 +136,11 @@ class Action:
             out["transition"] = self.transition
         return out
 
-    def fingerprint(self) -> str:
-        """What the action would write, as a short hash: an action that a plugin reported
-        *blocked* is not tried again until its fingerprint changes."""
+    def fingerprint(self, salt: str = "") -> str:
+        """What the action would write (and ``salt``: the target's settings), as a short hash:
+        an action that a plugin reported *blocked* is not tried again until it changes."""
         after = {k: v.after for k, v in sorted(self.changes.items())}
-        text = json.dumps([self.kind.value, self.key, after], default=str, sort_keys=True)
+        text = json.dumps([self.kind.value, self.key, after, salt], default=str, sort_keys=True)
         return hashlib.blake2b(text.encode(), digest_size=12).hexdigest()
 
     def __repr__(self) -> str:
@@ -417,6 +417,7 @@ def make_plan(
     *,
     approve: Iterable[str] = (),
     blocked: Mapping[str, Mapping[tuple[str, str, str], BlockedAction]] | None = None,
+    digests: Mapping[str, str] | None = None,
 ) -> Plan:
     """Plan every (chosen, enabled) target for ``persons`` against the stored shadows.
 
@@ -426,7 +427,7 @@ def make_plan(
     enable/disable has no access lifecycle, one without delete keeps disabled accounts.
     ``approve`` releases holds (``leaver``, ``helloid:disable``); ``blocked`` are actions
     plugins reported blocked (``{target: {(person, kind, key): …}}``): one that would write
-    the same again is reported, not planned.
+    the same again (with the same target settings, ``digests``) is reported, not planned.
     """
     with collector.paused():
         return _make_plan(
@@ -441,6 +442,7 @@ def make_plan(
             capabilities,
             set(approve),
             blocked or {},
+            digests or {},
         )
 
 
@@ -456,6 +458,7 @@ def _make_plan(
     capabilities: Mapping[str, Iterable[str]] | None,
     approvals: set[str],
     blocked: Mapping[str, Mapping[tuple[str, str, str], BlockedAction]],
+    digests: Mapping[str, str],
 ) -> Plan:
     plan = Plan(as_of=as_of)
     chosen = set(targets) if targets is not None else None
@@ -533,7 +536,7 @@ def _make_plan(
                 plan.blocked.append(no.blocked)
                 continue
             if waiting:
-                actions = _drop_blocked(name, actions, waiting, plan.blocked)
+                actions = _drop_blocked(name, actions, waiting, plan.blocked, digests.get(name, ""))
             if desired.access in ("pre", "enabled"):
                 other_accounts[pid][name] = attributes
             if actions:
@@ -549,13 +552,14 @@ def _drop_blocked(
     actions: list[Action],
     waiting: Mapping[tuple[str, str, str], BlockedAction],
     blocked: list[Blocked],
+    salt: str,
 ) -> list[Action]:
     """``actions`` without the ones a plugin reported blocked that would write the same
     again; each is reported as blocked instead."""
     out = []
     for action in actions:
         known = waiting.get((action.person or "", action.kind.value, action.key or ""))
-        if known is not None and known.fingerprint == action.fingerprint():
+        if known is not None and known.fingerprint == action.fingerprint(salt):
             blocked.append(
                 Blocked(
                     person=action.person or "",

@@ -11,9 +11,11 @@ observers, so a lifecycle hook reaches exactly one connector.
 
 from __future__ import annotations
 
+import hashlib
 import importlib.metadata
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
+from functools import cached_property
 from typing import Any
 
 import pluggy
@@ -157,6 +159,13 @@ class System:
                     hook,
                     f"{type(exc).__name__}: {exc}",
                 )
+
+    @cached_property
+    def digest(self) -> str:
+        """A short hash of the settings (secrets masked): an action a plugin reported
+        blocked is tried again when its system's settings change."""
+        text = self.settings.model_dump_json()  # SecretStr values dump as '**********'
+        return hashlib.blake2b(text.encode(), digest_size=8).hexdigest()
 
     def hooks(self) -> set[str]:
         """The hooks the connector implements."""

@@ -1,5 +1,5 @@
 """The state store (SQLAlchemy; SQLite by default, PostgreSQL in production)."""
 
-from idsync.state.store import AccountState, BlockedAction, LockHeld, Store, now
+from idsync.state.store import AccountState, BlockedAction, LockHeld, Missing, Store, now
 
-__all__ = ["AccountState", "BlockedAction", "LockHeld", "Store", "now"]
+__all__ = ["AccountState", "BlockedAction", "LockHeld", "Missing", "Store", "now"]

@@ -47,9 +47,11 @@ persons = sa.Table(
     sa.Column("updated", sa.DateTime(timezone=True), nullable=False),
     sa.Column("missing_since", sa.Date),
     sa.Column("missing_imports", sa.Integer, nullable=False, server_default="0"),
+    sa.Column("missing_last", sa.Date),
 )
 """A source's last accepted snapshot; a person missing from the latest imports keeps their row
-(``missing_since``, ``missing_imports``) until the source's grace for missing persons is over."""
+(since when, on how many days' imports, the last of those days) until the source's grace for
+missing persons is over."""
 
 departments = sa.Table(
     "departments",

@@ -32,7 +32,7 @@ from idsync import collector
 from idsync.secrets import redact, redact_data
 from idsync.state import schema as t
 
-__all__ = ["AccountState", "BlockedAction", "LockHeld", "Store", "now"]
+__all__ = ["AccountState", "BlockedAction", "LockHeld", "Missing", "Store", "now"]
 
 _CHUNK = 500
 EXIT_CRASHED = 1
@@ -88,6 +88,16 @@ class AccountState:
     disabled_on: dt.date | None = None
     unique_base: dict[str, Any] | None = None
     permissions: dict[str, str | None] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class Missing:
+    """A person a source stopped listing: since when, on how many days' imports (several
+    imports on one day count once), and the last of those days."""
+
+    since: dt.date
+    imports: int
+    last: dt.date
 
 
 @dataclass(frozen=True)
@@ -288,15 +298,17 @@ class Store:
                 out.update({row[0]: row[1] for row in conn.execute(part)})
             return out
 
-    def missing(self, source: str) -> dict[str, tuple[dt.date, int]]:
-        """``{external_id: (missing since, imports missed)}`` of the persons the source's
-        latest imports did not have, still kept in its snapshot."""
+    def missing(self, source: str) -> dict[str, Missing]:
+        """The persons the source's latest imports did not have, still kept in its snapshot."""
         p = t.persons.c
-        query = sa.select(p.external_id, p.missing_since, p.missing_imports).where(
+        query = sa.select(p.external_id, p.missing_since, p.missing_imports, p.missing_last).where(
             (p.source == source) & p.missing_since.is_not(None)
         )
         with self.engine.connect() as conn:
-            return {row[0]: (row[1], int(row[2] or 0)) for row in conn.execute(query)}
+            return {
+                pid: Missing(since, int(imports or 0), last or since)
+                for pid, since, imports, last in conn.execute(query)
+            }
 
     def persons_of(self, external_id: str) -> dict[str, Any]:
         """``{source: data}`` for one person across sources."""
@@ -314,20 +326,28 @@ class Store:
         removed: Iterable[str],
         departments: Mapping[str, Any],
         counts: Mapping[str, int],
-        missing: Mapping[str, tuple[dt.date, int]] | None = None,
+        missing: Mapping[str, Missing] | None = None,
         returned: Iterable[str] = (),
     ) -> None:
         """Make a new snapshot the source's current one: upsert ``changed``, drop ``removed``,
-        mark ``missing`` persons (``{id: (since, imports)}``, kept with their last data) and
-        clear the mark of those ``returned``."""
+        mark ``missing`` persons (kept with their last data) and clear the mark of those
+        ``returned``."""
         stamp = now()
         removed = list(removed)
         p = t.persons.c
         with self._write() as conn:
             marks = [
-                {"w_id": pid, "missing_since": since, "missing_imports": n}
-                for pid, (since, n) in (missing or {}).items()
-            ] + [{"w_id": pid, "missing_since": None, "missing_imports": 0} for pid in returned]
+                {
+                    "w_id": pid,
+                    "missing_since": m.since,
+                    "missing_imports": m.imports,
+                    "missing_last": m.last,
+                }
+                for pid, m in (missing or {}).items()
+            ] + [
+                {"w_id": pid, "missing_since": None, "missing_imports": 0, "missing_last": None}
+                for pid in returned
+            ]
             if marks:
                 conn.execute(
                     t.persons.update()
@@ -335,6 +355,7 @@ class Store:
                     .values(
                         missing_since=sa.bindparam("missing_since"),
                         missing_imports=sa.bindparam("missing_imports"),
+                        missing_last=sa.bindparam("missing_last"),
                     ),
                     marks,
                 )

@@ -22,6 +22,7 @@ def upgrade() -> None:
         batch_op.add_column(
             sa.Column("missing_imports", sa.Integer(), nullable=False, server_default="0")
         )
+        batch_op.add_column(sa.Column("missing_last", sa.Date(), nullable=True))
     op.create_table(
         "blocked_actions",
         sa.Column("target", sa.String(length=100), nullable=False),
@@ -41,5 +42,6 @@ def downgrade() -> None:
     op.drop_index("ix_runs_pipeline", table_name="runs")
     op.drop_table("blocked_actions")
     with op.batch_alter_table("persons", schema=None) as batch_op:
+        batch_op.drop_column("missing_last")
         batch_op.drop_column("missing_imports")
         batch_op.drop_column("missing_since")
