@@ -180,3 +180,15 @@ def test_audit_and_person_read_the_state_without_the_secrets(org: Org) -> None:
     assert org.json("audit", str(org.pipeline), "--person", "1002")
     assert org.json("person", str(org.pipeline), "1002")["accounts"]["helloid"]["enabled"] is True
     assert org.idsync("run", str(org.pipeline), check=2).returncode == 2  # a run needs them
+
+
+def test_time_moves_forward_only(org: Org) -> None:
+    p = str(org.pipeline)
+    refused = org.idsync("run", p, "--as-of", JOINED, check=2, travel=False)
+    assert "--as-of 2026-01-20: a run enforces on today's date" in refused.stderr
+    assert "add --time-travel" in refused.stderr
+    assert org.helloid_writes() == []
+    org.idsync("run", p, "--as-of", JOINED, "--dry-run", travel=False)  # a preview may
+    org.idsync("run", p, "--as-of", MOVED)
+    back = org.idsync("run", p, "--as-of", JOINED, check=2)  # even with --time-travel
+    assert "is before the last enforcing run of e2e (dated 2026-02-02)" in back.stderr

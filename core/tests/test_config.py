@@ -376,3 +376,103 @@ def test_threshold_limit_takes_the_stricter_of_count_and_percent() -> None:
     assert both.limit(1000) == 10
     assert Threshold(percent=2.5).limit(99) == 2
     assert str(both) == "10 or 5%"
+
+
+# --- safeguards: thresholds, the grace for missing persons, the time zone -----------------
+
+
+@pytest.mark.parametrize(
+    ("old", "new", "where", "problem"),
+    [
+        (
+            'removed: "5%"',
+            "removed: {floor: 5}",
+            "sources.hr.thresholds.removed",
+            "give a count, a percentage",
+        ),
+        (
+            'removed: "5%"',
+            'removed: "150%"',
+            "sources.hr.thresholds.removed.percent",
+            "less than or equal to 100",
+        ),
+        ('removed: "5%"', 'removed: "lots"', "sources.hr.thresholds.removed", "neither a count"),
+        (
+            "delete: 10",
+            "delete: {count: 2, percent: 10, floor: 5}",
+            "targets.helloid.thresholds.delete",
+            "floor 5 is above count 2",
+        ),
+        ("delete: 10", "leavers: 10", "targets.helloid.thresholds.leavers.[key]", "'leaver'"),
+        (
+            "delete: 10",
+            "delete: -1",
+            "targets.helloid.thresholds.delete.count",
+            "greater than or equal to 0",
+        ),
+        (
+            "name: nightly",
+            "name: nightly\ntimezone: Europe/Amsterdm",
+            "timezone",
+            "unknown time zone 'Europe/Amsterdm'",
+        ),
+        (
+            '    thresholds:\n      removed: "5%"',
+            '    missing: {days: -1}\n    thresholds:\n      removed: "5%"',
+            "sources.hr.missing.days",
+            "greater than or equal to 0",
+        ),
+        (
+            '    thresholds:\n      removed: "5%"',
+            '    missing: {imports: 0}\n    thresholds:\n      removed: "5%"',
+            "sources.hr.missing.imports",
+            "greater than or equal to 1",
+        ),
+    ],
+)
+def test_a_safeguard_setting_that_makes_no_sense_is_refused_with_its_key(
+    write: Write, registry: Registry, old: str, new: str, where: str, problem: str
+) -> None:
+    assert old in GOOD
+    errors = _errors(_load_error(write("p.yaml", GOOD.replace(old, new, 1)), registry))
+    assert set(errors) == {where}
+    assert problem in errors[where]
+
+
+def test_safeguards_are_on_unless_turned_off_and_turning_one_off_is_a_warning(
+    write: Write, registry: Registry
+) -> None:
+    bare = GOOD.replace(
+        '      removed: "5%"\n      added: 10\n      emptied: {count: 3, percent: 2.5}\n',
+        "      added: 10\n",
+    )
+    pipeline = load_pipeline(write("p.yaml", bare), registry, env=ENV)
+    source = pipeline.sources["hr"]
+    assert str(source.thresholds.removed) == "5% (at least 5)"
+    assert str(source.thresholds.emptied) == "10% (at least 5)"
+    assert (source.missing.days, source.missing.imports) == (3, 2)
+    target = pipeline.targets["helloid"]
+    assert set(target.active_thresholds()) == {"delete", "disable", "revoke"}
+    assert str(target.thresholds["revoke"]) == "10% (at least 10)"
+    assert pipeline.warnings() == []
+
+    off = bare.replace("      added: 10\n", "      removed: off\n").replace(
+        '    thresholds:\n      delete: 10\n      disable: "5%"\n', "    thresholds: off\n"
+    )
+    pipeline = load_pipeline(write("p.yaml", off), registry, env=ENV)
+    assert pipeline.sources["hr"].thresholds.removed is None
+    assert pipeline.targets["helloid"].active_thresholds() == {}
+    warnings = dict(pipeline.warnings())
+    assert set(warnings) == {"sources.hr.thresholds", "targets.helloid.thresholds"}
+    assert "turned off: removed" in warnings["sources.hr.thresholds"]
+    assert "turned off: disable, delete, revoke" in warnings["targets.helloid.thresholds"]
+
+
+def test_today_is_the_date_in_the_pipelines_time_zone(write: Write, registry: Registry) -> None:
+    import datetime as dt
+    from zoneinfo import ZoneInfo
+
+    for zone in ("Pacific/Kiritimati", "Pacific/Pago_Pago"):  # UTC+14 and UTC-11
+        text = GOOD.replace("name: nightly", f"name: nightly\ntimezone: {zone}")
+        pipeline = load_pipeline(write("p.yaml", text), registry, env=ENV)
+        assert pipeline.today() == dt.datetime.now(ZoneInfo(zone)).date()

@@ -61,7 +61,22 @@ steps = st.builds(
     wait=st.integers(0, 40),
     change=st.sampled_from(
         # (repeats weigh the ordinary changes over the outages)
-        ["none", "end", "end", "move", "hire", "hire", "hide", "restore", "restore", "empty", "halve", "cancel", "end", "move"]
+        [
+            "none",
+            "end",
+            "end",
+            "move",
+            "hire",
+            "hire",
+            "hide",
+            "restore",
+            "restore",
+            "empty",
+            "halve",
+            "cancel",
+            "end",
+            "move",
+        ]
     ),
     who=st.integers(0, 20),
     value=st.integers(-60, 60),

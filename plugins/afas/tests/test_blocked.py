@@ -6,7 +6,7 @@ import copy
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
-    from conftest import Afas
+    from conftest import Afas, Kit
 
 
 def test_every_bad_row_is_blocked_with_its_afas_field_and_reason(afas: Afas) -> None:
@@ -69,3 +69,44 @@ def test_dates_in_other_afas_shapes_are_read(afas: Afas) -> None:
     starts = {c.external_id: c.start.isoformat() for c in persons["1005"].contracts}
     assert starts["P1~E1"] == "2025-05-06"
     assert starts["P2~E1"] == "2025-08-14"
+
+
+def test_contract_and_function_dates_are_checked_per_row(afas: Afas, kit: type[Kit]) -> None:
+    """A contract that ends before it starts is not read as a leaver by pairing its end with
+    the function's start; a function outside its contract shares no day with it."""
+    data = afas.sim.data
+
+    days = kit.days
+    with data.lock:
+        employment = next(e for e in data.employments if e["Medewerker"] == "1002")
+        employment.update(
+            Begindatum_functie="2019-01-01",
+            Einddatum_functie=None,
+            Begindatum_contract="2025-03-01",
+            Einddatum_contract="2025-01-31",  # a year typo: 2026-01-31 was meant
+        )
+        employment = next(e for e in data.employments if e["Medewerker"] == "1003")
+        employment.update(
+            Begindatum_functie=days(-400).isoformat(),
+            Einddatum_functie=days(-40).isoformat(),
+            Begindatum_contract=days(-30).isoformat(),
+            Einddatum_contract=None,
+        )
+        employment = next(e for e in data.employments if e["Medewerker"] == "1004")
+        employment.update(
+            Begindatum_functie="2021-04-01",
+            Einddatum_functie=None,
+            Begindatum_contract="2021-01-01",
+            Einddatum_contract="2030-06-30",
+        )
+        data.changed()
+    persons, blocked = afas.read()
+    found = {b.person: (b.field, b.problem) for b in blocked}
+    assert found["1002"] == (
+        "Einddatum_contract",
+        "employment 1002-1: ends 2025-01-31, before it starts 2025-03-01",
+    )
+    assert found["1003"][0] == "Einddatum_functie"
+    assert "share no day" in found["1003"][1]
+    [contract] = persons["1004"].contracts  # the function, within its contract
+    assert (contract.start.isoformat(), contract.end.isoformat()) == ("2021-04-01", "2030-06-30")

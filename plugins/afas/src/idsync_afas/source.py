@@ -247,6 +247,41 @@ class ContractRows:
         return {"external_id": number, "display_name": self.names.get(number)}
 
 
+def _pair(
+    row: Mapping[str, Any], start_field: str, end_field: str, what: str
+) -> tuple[dt.date | None, dt.date | None]:
+    """One row's start and end, checked as a pair: an end before its own start is refused
+    (naming the end's field), never paired with another field's start."""
+    start, end = _date(row, start_field, what), _date(row, end_field, what)
+    if start is not None and end is not None and end < start:
+        raise _Problem(
+            end_field, f"{what}: ends {end.isoformat()}, before it starts {start.isoformat()}"
+        )
+    return start, end
+
+
+def _period(employment: Mapping[str, Any], what: str) -> tuple[dt.date | None, dt.date | None]:
+    """An employment row's period: where it has both a contract and a function period, the
+    days they share (the function under that contract); each pair is checked on its own."""
+    function = _pair(employment, "Begindatum_functie", "Einddatum_functie", what)
+    contract = _pair(employment, "Begindatum_contract", "Einddatum_contract", what)
+    starts = [d for d in (contract[0], function[0]) if d is not None]
+    ends = [d for d in (contract[1], function[1]) if d is not None]
+    start, end = (max(starts) if starts else None), (min(ends) if ends else None)
+    if start is not None and end is not None and end < start:
+        raise _Problem(
+            "Einddatum_contract" if end == contract[1] else "Einddatum_functie",
+            f"{what}: the contract ({_span(contract)}) and the function ({_span(function)}) "
+            "share no day",
+        )
+    return start, end
+
+
+def _span(period: tuple[dt.date | None, dt.date | None]) -> str:
+    start, end = period
+    return f"{start.isoformat() if start else '?'} to {end.isoformat() if end else 'open'}"
+
+
 def _contract(
     number: str,
     employment: Mapping[str, Any],
@@ -271,12 +306,7 @@ def _contract(
     else:
         contract_id = employment_id
         what = f"employment {employment_id}"
-        start = _date(employment, "Begindatum_functie", what) or _date(
-            employment, "Begindatum_contract", what
-        )
-        end = _date(employment, "Einddatum_functie", what) or _date(
-            employment, "Einddatum_contract", what
-        )
+        start, end = _period(employment, what)
         source = employment
     if start is None:
         raise _Problem("Begindatum_functie", f"{what}: has no start date")
