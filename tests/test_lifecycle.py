@@ -111,13 +111,15 @@ def test_dry_run_calls_every_hook_but_writes_nothing(org: Org) -> None:
     assert org.json("run", str(org.pipeline), "--as-of", JOINED)["counts"]["done"]["create"] >= 6
 
 
-def test_a_threshold_holds_one_kind_and_approval_releases_it(org: Org) -> None:
+def test_a_threshold_holds_its_persons_whole_and_approval_releases_them(org: Org) -> None:
     org.write_pipeline("    thresholds: {disable: 0}")
     org.idsync("run", str(org.pipeline), "--as-of", JOINED)
+    groups = org.groups_of("p.jansen@example.org")
     held = org.json("run", str(org.pipeline), "--as-of", MOVED, check=3)
-    assert [h["kind"] for h in held["held"]] == ["disable"]
-    assert org.user("p.jansen@example.org")["isEnabled"] is True  # held
-    assert org.user("f.elamrani@example.org")["isEnabled"] is True  # other kinds went on
+    assert [(h["kind"], h["persons"]) for h in held["held"]] == [("disable", ["1003", "1009"])]
+    assert org.user("p.jansen@example.org")["isEnabled"] is True  # held, with every permission
+    assert org.groups_of("p.jansen@example.org") == groups
+    assert org.user("f.elamrani@example.org")["isEnabled"] is True  # the others went on
     org.idsync("run", str(org.pipeline), "--as-of", MOVED, "--approve", "disable")
     assert org.user("p.jansen@example.org")["isEnabled"] is False
 

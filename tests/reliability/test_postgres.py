@@ -13,7 +13,7 @@ from reliability.pgserver import PostgresServer
 from support import Org
 from test_lifecycle import (
     test_a_source_that_loses_people_is_held_whole,
-    test_a_threshold_holds_one_kind_and_approval_releases_it,
+    test_a_threshold_holds_its_persons_whole_and_approval_releases_them,
     test_first_run_creates_correlates_grants_and_writes_back,
     test_joiner_mover_leaver_over_time,
 )
@@ -22,7 +22,7 @@ pytestmark = pytest.mark.postgres
 
 __all__ = [  # collected here again, with ``org`` keeping its state in PostgreSQL
     "test_a_source_that_loses_people_is_held_whole",
-    "test_a_threshold_holds_one_kind_and_approval_releases_it",
+    "test_a_threshold_holds_its_persons_whole_and_approval_releases_them",
     "test_first_run_creates_correlates_grants_and_writes_back",
     "test_joiner_mover_leaver_over_time",
 ]
