@@ -113,7 +113,11 @@ def _default(field: FieldInfo) -> str:
     factory = field.default_factory
     if factory is not None:
         name = getattr(factory, "__name__", "computed")
-        return "today" if name == "today" else f"`{name}()`"
+        if name == "today":
+            return "today"
+        if name.startswith("_"):  # a private factory: show what it makes
+            return f"`{json.dumps(factory(), default=str)}`"
+        return f"`{name}()`"
     value = field.default.value if isinstance(field.default, enum.Enum) else field.default
     return f"`{json.dumps(value, default=str)}`"
 
@@ -132,16 +136,14 @@ FIELD_NOTES: dict[str, str] = {
     "SourceConfig.settings": "The plugin's settings, validated by its settings model (see "
     "the plugin's page). Secrets only as `${VARIABLE}`.",
     "SourceConfig.thresholds": "When to hold the whole import.",
-    "SourceConfig.enabled": "`false` leaves the source out of every run. Its persons are "
-    "then no longer in any source, and their accounts are disabled.",
+    "SourceConfig.enabled": "`false` leaves the source out of every run. Its last accepted "
+    "snapshot stands: its persons are not taken as gone.",
     "TargetConfig.plugin": "The plugin, by the name `idsync plugins` lists.",
     "TargetConfig.settings": "The plugin's settings, validated by its settings model (see "
     "the plugin's page). Secrets only as `${VARIABLE}`.",
     "TargetConfig.enabled": "`false` leaves the target out of plans and runs.",
     "TargetConfig.account": "Who gets an account, with which attributes, and when.",
     "TargetConfig.permissions": "Permission rules: static grants and dynamic ones.",
-    "TargetConfig.thresholds": "The most actions of a kind one run may do (`delete: 10`, "
-    "`disable: '5%'`); a kind that exceeds it is held as a whole.",
     "TargetConfig.concurrency": "How many persons are worked on at once in this target.",
     "AccountConfig.correlate": "How to find an existing account before creating one. "
     "Without it, idsync creates without looking.",
@@ -163,9 +165,9 @@ FIELD_NOTES: dict[str, str] = {
     "access satisfies `when`.",
     "PermissionRule.dynamic": "A template rendered per contract that gives access (and "
     "satisfies `when`) into `kind:name`. An empty name gives nothing.",
-    "Threshold.count": "The most actions (or persons) allowed.",
+    "Threshold.count": "The most persons (for a source: persons; for `resource`: resources) allowed.",
     "Threshold.percent": "The most allowed, as a percentage of the base.",
-    "SourceThresholds.removed": "Persons in the last snapshot that are missing now.",
+    "SourceThresholds.removed": "Persons present in the last snapshot and missing from this import.",
     "SourceThresholds.added": "Persons that are new since the last snapshot.",
     "SourceThresholds.emptied": "Persons with a field that had a value and is empty now.",
     "Notifications.smtp": "The mail server; needed when a rule sends e-mail.",
@@ -177,8 +179,8 @@ description or attribute docstring always wins; ``tests/test_docs.py`` fails on 
 no field, so these cannot outlive the fields they describe."""
 
 MODEL_NOTES: dict[str, str] = {
-    "Threshold": "Written as a count (`10`), a percentage (`5%`), or a mapping "
-    "with `count` and/or `percent`.",
+    "Threshold": "Written as a count (`10`), a percentage (`5%`), a mapping with `count`, "
+    "`percent` and `floor`, or `off`.",
 }
 """A line added under a model's docstring, by model name (tested like ``FIELD_NOTES``)."""
 
