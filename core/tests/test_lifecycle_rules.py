@@ -17,7 +17,7 @@ from idsync.config import TARGET_DEFAULTS, TRANSITIONS, Pipeline, ThresholdKey
 from idsync.expressions import Expressions
 from idsync.lifecycle import standing, transition
 from idsync.model import ActionKind, Person
-from idsync.plan import Plan, make_plan
+from idsync.plan import Known, Plan, make_plan
 from idsync.state import AccountState, BlockedAction
 
 AS_OF = dt.date(2026, 3, 1)
@@ -115,17 +115,17 @@ def plan(
     pipeline = Pipeline.model_validate(
         {"sources": {"hr": {"plugin": "memhr"}}, "targets": {"dir": {**TARGET, **(target or {})}}}
     )
+    known = Known(
+        accounts={s.person: s for s in shadows}, hooks=hooks, blocked=blocked or {}
+    )
     return make_plan(
         pipeline,
         {p["external_id"]: Person.model_validate(p) for p in persons},
         {},
-        {"dir": {s.person: s for s in shadows}},
-        {},
+        {"dir": known},
         Expressions(),
         as_of,
-        capabilities=None if hooks is None else {"dir": hooks},
         approve=approve,
-        blocked={"dir": blocked or {}},
     )
 
 

@@ -23,6 +23,8 @@ from idsync.state import schema as t
 
 TABLES = {
     "blocked_actions",
+    "checked_leavers",
+    "intents",
     "runs",
     "snapshots",
     "persons",

@@ -11,7 +11,7 @@ from __future__ import annotations
 import datetime as dt
 import os
 import re
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
@@ -21,13 +21,15 @@ from pydantic import (
     BaseModel,
     ConfigDict,
     Field,
+    ModelWrapValidatorHandler,
+    PrivateAttr,
     SecretStr,
     ValidationError,
     field_validator,
     model_validator,
 )
 
-from idsync.expressions import ExpressionError, Expressions
+from idsync.expressions import ExpressionError, Expressions, accounts_read
 from idsync.model import Permission
 from idsync.notify import Notifications, notification_secrets, secret_problems
 from idsync.secrets import collect_secrets, register_secret
@@ -50,6 +52,7 @@ __all__ = [
     "SourceThresholds",
     "TargetConfig",
     "Threshold",
+    "UniqueRule",
     "load_pipeline",
 ]
 
@@ -240,6 +243,45 @@ class Correlate(_Config):
 
     person: str = "external_id"
     account: str
+    leavers: bool = True
+    """Also look up persons the source knows but the rules give no account (leavers, persons
+    out of conditions) when idsync has none linked for them: an account found (made by hand
+    before idsync, say) is linked and retired like any leaver's. Only with ``person`` a path
+    into the person (a stable key), never a generated account value: a namesake's account is
+    never retired."""
+
+    @property
+    def on_account(self) -> bool:
+        """Whether the person's side is a value of the desired account (``account.…``)."""
+        return self.person.startswith("account.")
+
+
+class UniqueRule(_Config):
+    """A unique attribute: candidate templates tried in order (``suffix`` counts up after),
+    and what happens to an existing account's value when its first candidate changes (a
+    rename). Written as a list of templates (``rename: keep``) or a mapping."""
+
+    candidates: list[str] = Field(min_length=1)
+    """The templates, in order of preference."""
+    rename: Literal["keep", "regenerate"] = "keep"
+    """``keep``: an account keeps the value it was given, whatever happens to the name it was
+    made from. ``regenerate``: it gets the first free candidate of its new name (the target
+    must allow the rename; one it refuses is reported, not tried again each run)."""
+
+    _listed: bool = PrivateAttr(default=False)
+
+    @model_validator(mode="wrap")
+    @classmethod
+    def _list(cls, value: Any, handler: ModelWrapValidatorHandler[UniqueRule]) -> UniqueRule:
+        if isinstance(value, list):
+            rule = handler({"candidates": value})
+            rule._listed = True
+            return rule
+        return handler(value)
+
+    def where(self, index: int) -> str:
+        """The key path of candidate ``index`` below the attribute, as the file writes it."""
+        return str(index) if self._listed else f"candidates.{index}"
 
 
 class Lifecycle(_Config):
@@ -268,19 +310,12 @@ class AccountConfig(_Config):
     """Business rule per contract; a person is entitled through the contracts it accepts."""
     correlate: Correlate | None = None
     mapping: dict[str, Any] = Field(default_factory=dict)
-    unique: dict[str, list[str]] = Field(default_factory=dict)
+    unique: dict[str, UniqueRule] = Field(default_factory=dict)
     """Unique attributes with candidate templates, tried in order (``suffix`` counts up after)."""
     lifecycle: Lifecycle = Field(default_factory=Lifecycle)
     update_on_correlate: bool = True
     manager: bool = True
     """Pass the manager's account reference to the target."""
-
-    @model_validator(mode="after")
-    def _unique_in_mapping(self) -> AccountConfig:
-        for name, candidates in self.unique.items():
-            if not candidates:
-                raise ValueError(f"unique.{name}: give at least one candidate")
-        return self
 
 
 class PermissionRule(_Config):
@@ -417,6 +452,39 @@ class Pipeline(_Config):
                 )
         return out
 
+    def dependencies(self) -> dict[str, dict[str, str]]:
+        """``{target: {other target: key path}}``: the targets each target's expressions read
+        through ``accounts.<other>``, with where one of those reads is."""
+        out: dict[str, dict[str, str]] = {}
+        for name, target in self.targets.items():
+            reads: dict[str, str] = {}
+            for path, text, rule in _target_expressions(name, target):
+                if isinstance(text, str):
+                    for other in accounts_read(text, rule):
+                        reads.setdefault(other, path)
+            out[name] = reads
+        return out
+
+    def target_order(self) -> list[str]:
+        """The targets in the order they are planned and enforced: file order, except that a
+        target whose expressions read ``accounts.<other>`` comes after ``<other>``."""
+        deps = self.dependencies()
+        order: list[str] = []
+        visiting: set[str] = set()
+
+        def visit(name: str) -> None:
+            if name in order or name in visiting or name not in self.targets:
+                return  # a cycle is refused at load; here it just keeps file order
+            visiting.add(name)
+            for other in deps.get(name, {}):
+                visit(other)
+            visiting.discard(name)
+            order.append(name)
+
+        for name in self.targets:
+            visit(name)
+        return order
+
     def settings_for(self, system: str) -> BaseModel:
         """The validated plugin settings of a configured source or target."""
         try:
@@ -459,35 +527,67 @@ def _resolve(
     return value
 
 
+def _target_expressions(name: str, target: TargetConfig) -> Iterator[tuple[str, Any, bool]]:
+    """Every expression of a target: ``(key path, text, is a rule)``."""
+    base = f"targets.{name}"
+    yield f"{base}.account.when", target.account.when, True
+    for key, template in target.account.mapping.items():
+        yield f"{base}.account.mapping.{key}", template, False
+    for key, unique in target.account.unique.items():
+        for i, template in enumerate(unique.candidates):
+            yield f"{base}.account.unique.{key}.{unique.where(i)}", template, False
+    for i, rule in enumerate(target.permissions):
+        yield f"{base}.permissions.{i}.when", rule.when, True
+        yield f"{base}.permissions.{i}.dynamic", rule.dynamic, False
+    for i, template in enumerate(target.resources):
+        yield f"{base}.resources.{i}", template, False
+
+
 def _check_expressions(
     targets: Mapping[str, TargetConfig], expressions: Expressions
 ) -> list[tuple[str, str]]:
     errors: list[tuple[str, str]] = []
-
-    def check(path: str, text: Any, kind: Literal["rule", "template"]) -> None:
-        if not isinstance(text, str):
-            return
-        try:
-            if kind == "rule":
-                expressions.rule(text)
-            else:
-                expressions.template(text)
-        except ExpressionError as exc:
-            errors.append((path, str(exc)))
-
     for name, target in targets.items():
-        base = f"targets.{name}"
-        check(f"{base}.account.when", target.account.when, "rule")
-        for key, template in target.account.mapping.items():
-            check(f"{base}.account.mapping.{key}", template, "template")
-        for key, candidates in target.account.unique.items():
-            for i, template in enumerate(candidates):
-                check(f"{base}.account.unique.{key}.{i}", template, "template")
-        for i, rule in enumerate(target.permissions):
-            check(f"{base}.permissions.{i}.when", rule.when, "rule")
-            check(f"{base}.permissions.{i}.dynamic", rule.dynamic, "template")
-        for i, template in enumerate(target.resources):
-            check(f"{base}.resources.{i}", template, "template")
+        for path, text, rule in _target_expressions(name, target):
+            if not isinstance(text, str):
+                continue
+            try:
+                if rule:
+                    expressions.rule(text)
+                else:
+                    expressions.template(text)
+            except ExpressionError as exc:
+                errors.append((path, str(exc)))
+    return errors
+
+
+def _check_dependencies(pipeline: Pipeline) -> list[tuple[str, str]]:
+    """A read of ``accounts.<other>`` names a target of the file, and no two targets read
+    each other's accounts (one of them would always read values of the run before)."""
+    errors: list[tuple[str, str]] = []
+    deps = pipeline.dependencies()
+    for name, reads in deps.items():
+        for other, path in reads.items():
+            if other not in pipeline.targets:
+                known = ", ".join(pipeline.targets)
+                errors.append(
+                    (
+                        path,
+                        f"reads accounts.{other}, but there is no target {other!r} (targets: {known})",
+                    )
+                )
+            elif other == name:
+                errors.append(
+                    (path, f"reads accounts.{name}: a target cannot read its own account data")
+                )
+            elif name in deps.get(other, {}):
+                errors.append(
+                    (
+                        path,
+                        f"reads accounts.{other}, and {other} reads accounts.{name} "
+                        f"({deps[other][name]}): one of them must not depend on the other",
+                    )
+                )
     return errors
 
 
@@ -614,6 +714,8 @@ def load_pipeline(
             register_secret(secret)
     targets = {name: cfg for _, name, cfg, role in systems if role == "target"}
     errors.extend(_check_expressions(targets, expressions or Expressions()))  # type: ignore[arg-type]
+    if pipeline is not None:
+        errors.extend(_check_dependencies(pipeline))
     if errors or pipeline is None:
         raise ConfigError(where, errors)
     pipeline._path = file

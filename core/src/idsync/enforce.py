@@ -1,50 +1,54 @@
-"""Enforce: carry out a target's plan through its plugin, recording every action at once.
+"""Enforce: carry out a target's plan through its plugin, recording every action as it goes.
 
-Resources run first; then persons run concurrently (``concurrency`` workers), each person's
-actions in order. Creating is always *correlate first*: an account that already exists (made by
-hand, or by a run that was killed before it could record it) is linked, never duplicated.
-Unique attributes are checked with the target before create, with the remaining candidates
-tried in turn. Every finished action is written to the state store with its audit record in one
-transaction, then handed to the observers. A failed action fails only itself and the actions
-of the same person that depend on it; the next run plans it again. A person a threshold holds
-is held whole: none of their actions runs. An account that turns out to be gone from the target
-(an update, enable or grant answers *not found*) loses its link, so the next run links or
-creates it again. An action the plugin reports *blocked* waits, recorded once, until what it
-would write changes.
+The plan already read the target: it links the accounts it found (``correlate``) and chose
+free unique values, so a create creates without looking again. Resources run first; then
+persons run concurrently (``concurrency`` workers), each person's actions in order; a person
+waits only for the manager whose account this run creates, not for a whole wave.
+
+Every action that calls the target is written to the state store as *started* before its hook
+is called and *finished* with its audit record and its effect on the shadow in one transaction
+after, so a crash leaves at most the few actions in flight *in doubt*, which the next plan
+resolves by reading the target. A state store that fails stops the run at once: the actions in
+flight finish, no new call starts, and nothing is recorded as the target's failure.
+
+A failed action fails only itself (a failed create also the person's actions that need the
+account); the next run plans it again. A person a threshold holds is held whole. An account
+that turns out to be gone from the target (an update, enable or grant answers *not found*)
+loses its link, so the next run links or creates it again. An action the plugin reports
+*blocked* waits, recorded once, until what it would write changes; attributes a target refuses
+of an update that otherwise succeeded are recorded that way too.
 """
 
 from __future__ import annotations
 
 import datetime as dt
-import itertools
 import threading
-from collections import Counter
+from collections import Counter, defaultdict
 from collections.abc import Callable, Collection, Iterable, Mapping
-from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import Future, ThreadPoolExecutor
+from functools import partial
 from itertools import groupby
 from typing import Any
 
 from loguru import logger
 
 from idsync.config import TargetConfig
+from idsync.correlation import value_at
 from idsync.evaluate import MANAGER_KEY
 from idsync.model import (
-    Account,
     ActionEvent,
     ActionKind,
     ActionResult,
     ActionStatus,
-    Change,
-    Correlation,
     HookContext,
     Person,
 )
 from idsync.plan import Action
 from idsync.plugins import System
 from idsync.secrets import redact
-from idsync.state import Store
+from idsync.state import Store, StoreFailed
 
-__all__ = ["Enforcer", "value_at"]
+__all__ = ["Enforcer", "StoreFailed", "value_at"]
 
 _NEEDS_ACCOUNT = {
     ActionKind.UPDATE,
@@ -57,42 +61,37 @@ _NEEDS_ACCOUNT = {
 _GONE_IS_FINE = {ActionKind.DISABLE, ActionKind.DELETE, ActionKind.REVOKE}
 _HEALS = {ActionKind.UPDATE, ActionKind.ENABLE, ActionKind.GRANT}
 """Actions whose *not found* means the account is gone: its link is removed."""
+_FINISHED = {ActionStatus.DONE, ActionStatus.DRY_RUN}
 
 
 class _Stop(Exception):
-    """The person's remaining actions cannot run (a failure, a dispute, a held create)."""
+    """The person's remaining actions cannot run (a failed or blocked create, a gone account)."""
 
 
-def value_at(obj: Any, path: str) -> Any:
-    """The value at a dotted ``path`` (``name.family``) in objects and mappings; None when a
-    step is missing."""
-    for part in path.split("."):
-        if obj is None:
-            return None
-        obj = obj.get(part) if isinstance(obj, Mapping) else getattr(obj, part, None)
-    return obj
-
-
-def _by_manager_level(groups: list[list[Action]]) -> list[list[list[Action]]]:
-    """Persons in waves: a manager whose account this run creates goes a wave before the
-    persons they manage, so those get the manager's reference at once. Most runs: one wave."""
-    created = {g[0].person for g in groups if any(a.kind is ActionKind.CREATE for a in g)}
-    manager_of = {g[0].person: next((a.manager for a in g if a.manager), None) for g in groups}
-    levels: dict[str | None, int] = {}
-
-    def level(person: str | None, depth: int = 0) -> int:
-        if person in levels:
-            return levels[person]
-        boss = manager_of.get(person)
-        levels[person] = 0  # guards against manager loops
-        if boss is not None and boss in created and boss != person and depth < 50:
-            levels[person] = level(boss, depth + 1) + 1
-        return levels[person]
-
-    waves: dict[int, list[list[Action]]] = {}
-    for group in groups:
-        waves.setdefault(level(group[0].person), []).append(group)
-    return [waves[n] for n in sorted(waves)]
+def _manager_waits(groups: Mapping[str, list[Action]]) -> dict[str, str]:
+    """``{person: manager}`` for persons whose manager's account this run creates: each
+    waits for that manager alone, so it gets the manager's reference at once. A loop of
+    managers waits for nobody."""
+    creating = {
+        pid for pid, acts in groups.items() if any(a.kind is ActionKind.CREATE for a in acts)
+    }
+    manager_of = {
+        pid: next((a.manager for a in acts if a.manager), None) for pid, acts in groups.items()
+    }
+    waits = {
+        pid: boss
+        for pid, boss in manager_of.items()
+        if boss is not None and boss != pid and boss in creating
+    }
+    for start in list(waits):  # cut loops: a chain that comes back to itself waits for nobody
+        seen, cursor = {start}, waits.get(start)
+        while cursor is not None and cursor in waits:
+            if cursor in seen:
+                waits.pop(start, None)
+                break
+            seen.add(cursor)
+            cursor = waits.get(cursor)
+    return waits
 
 
 class Enforcer:
@@ -110,16 +109,15 @@ class Enforcer:
         persons: Mapping[str, Person],
         holds: Callable[[Action], str | None] | None = None,
         blocked: Collection[tuple[str, str, str]] = (),
+        waits: Mapping[str, str] | None = None,
         progress: Callable[[Action, ActionStatus], None] | None = None,
         cancel: threading.Event | None = None,
-        link_only: bool = False,
     ) -> None:
         """``holds`` names the threshold holding an action (and, for a person's action, all
         of theirs), or None. ``blocked`` are the ``(person, kind, key)`` of actions reported
-        blocked before (forgotten once done). ``cancel``, once set, stops the workers from
-        taking new persons (the person in flight finishes). ``link_only`` makes a create only
-        ever link an existing account (reconciliation's ``--link``): one that is not found
-        fails instead of being created."""
+        blocked before (forgotten once done). ``waits`` are persons whose actions wait for
+        another target's unfinished work (person → why). ``cancel``, once set, stops the
+        workers from taking new persons (the person in flight finishes)."""
         self.system = system
         self.config = config
         self.store = store
@@ -129,48 +127,99 @@ class Enforcer:
         self.persons = persons
         self.holds = holds or (lambda _action: None)
         self.blocked = blocked
+        self.waits = waits or {}
         self.progress = progress
         self.cancel = cancel
-        self.link_only = link_only
         self.stopped = False
-        """Whether ``cancel`` left work of this run undone."""
+        """Whether ``cancel`` (or a failed store) left work of this run undone."""
+        self.failure: StoreFailed | None = None
+        """The state store's failure that stopped the run, if one did."""
         self.counts: Counter[tuple[str, str]] = Counter()
+        self.unfinished: set[str] = set()
+        """Persons with an action that did not finish (failed, held, blocked, skipped)."""
         self._lock = threading.Lock()
         self._refs: dict[str, str | None] = store.references(system.name)
-        self._owners: dict[str, str] = {ref: pid for pid, ref in self._refs.items() if ref}
         self._resources: dict[str, str | None] = store.resources(system.name)
-        self._reserved: set[tuple[str, Any]] = set()
         self._missing_resources: set[str] = set()
 
     # --- entry point -----------------------------------------------------------------
 
     def run(self, actions: list[Action]) -> Counter[tuple[str, str]]:
-        """Carry out ``actions`` (one target's, in plan order); returns ``{(status, kind): n}``."""
+        """Carry out ``actions`` (one target's, in plan order); returns ``{(status, kind): n}``.
+
+        Raises :class:`~idsync.state.StoreFailed` when the state store failed (after the
+        actions in flight finished).
+        """
         resources = [a for a in actions if a.kind is ActionKind.RESOURCE]
         # Until a resource is made (never, under dry-run), grants of it wait.
         self._missing_resources = {a.key for a in resources if a.key}
         personal = [a for a in actions if a.kind is not ActionKind.RESOURCE]
-        for action in personal:
-            for attribute in action.candidates:
-                self._reserved.add((attribute, action.account.get(attribute)))
         # Actions without a person (an orphan account's) each stand alone, by reference.
-        groups = [
-            list(g) for _, g in groupby(personal, key=lambda a: a.person or f"\0{a.reference}")
-        ]
+        groups = {
+            key: list(g)
+            for key, g in groupby(personal, key=lambda a: a.person or f"\0{a.reference}")
+        }
         workers = max(1, self.config.concurrency)
         with ThreadPoolExecutor(
             max_workers=workers, thread_name_prefix=f"idsync-{self.system.name}"
         ) as pool:
-            list(pool.map(self._one_resource, resources))
-            for wave in _by_manager_level(groups):
-                if self._cancelled():
-                    self.stopped = True
-                    break
-                list(pool.map(self._one_person, wave))
+            list(pool.map(self._guarded(self._one_resource), resources))
+            self._schedule(pool, groups)
+        if self.failure is not None:
+            raise self.failure
         return self.counts
 
+    def _schedule(self, pool: ThreadPoolExecutor, groups: Mapping[str, list[Action]]) -> None:
+        """Run every person's group; one whose manager this run creates starts when that
+        manager's group is done."""
+        waits = _manager_waits(groups)
+        after: dict[str, list[str]] = defaultdict(list)
+        for pid, boss in waits.items():
+            after[boss].append(pid)
+        left = len(groups)
+        done = threading.Event()
+        counter = threading.Lock()
+        if not groups:
+            return
+        run_one = self._guarded(self._one_person)
+
+        def start(key: str) -> None:
+            future = pool.submit(run_one, groups[key])
+            future.add_done_callback(partial(finished, key))
+
+        def finished(key: str, _future: Future[None]) -> None:
+            nonlocal left
+            for follower in after.pop(key, []):
+                start(follower)
+            with counter:
+                left -= 1
+                if left == 0:
+                    done.set()
+
+        for key in groups:
+            if key not in waits:
+                start(key)
+        done.wait()
+
+    def _guarded(self, work: Callable[[Any], None]) -> Callable[[Any], None]:
+        """``work`` that stops the run on a state store failure instead of raising."""
+
+        def guarded(item: Any) -> None:
+            if self.failure is not None:
+                return
+            try:
+                work(item)
+            except StoreFailed as exc:
+                with self._lock:
+                    if self.failure is None:
+                        self.failure = exc
+                        self.stopped = True
+                logger.bind(system=self.system.name).error("{}", exc)
+
+        return guarded
+
     def _cancelled(self) -> bool:
-        return self.cancel is not None and self.cancel.is_set()
+        return self.failure is not None or (self.cancel is not None and self.cancel.is_set())
 
     def _stopping(self) -> bool:
         """Whether to take no new work; noted as work left undone."""
@@ -186,10 +235,13 @@ class Enforcer:
         if hold is not None:
             self._finish(action, ActionStatus.HELD, [f"held by the {hold} threshold"])
             return
+        intent = self._intent(action)
         try:
             result = self._call("idsync_resource", self._ctx(action))
+        except StoreFailed:
+            raise
         except Exception as exc:
-            self._failed(action, exc)
+            self._failed(action, exc, intent)
             return
         if result.success:
             reference = result.reference
@@ -197,15 +249,22 @@ class Enforcer:
                 self._resources[action.key or ""] = reference
                 if not self.dry_run:
                     self._missing_resources.discard(action.key or "")
-            self._finish(action, self._ok(), result.messages, reference=reference)
+            self._finish(action, self._ok(), result.messages, reference=reference, intent=intent)
         else:
             self._finish(
-                action, ActionStatus.FAILED, result.messages or ["the plugin reported failure"]
+                action,
+                ActionStatus.FAILED,
+                result.messages or ["the plugin reported failure"],
+                intent=intent,
             )
 
     def _one_person(self, actions: list[Action]) -> None:
         if self._stopping():
             return  # take no new person
+        person = actions[0].person or ""
+        if person in self.waits:
+            self._skip(actions, self.waits[person])
+            return
         reference = actions[0].reference
         hold = next((h for a in actions if (h := self.holds(a)) is not None), None)
         if hold is not None:
@@ -215,7 +274,17 @@ class Enforcer:
                     action, ActionStatus.HELD, [f"held by the {hold} threshold; approve to run it"]
                 )
             return
+        enabled_by_create = False
         for index, action in enumerate(actions):
+            if action.kind is ActionKind.ENABLE and enabled_by_create:
+                self._finish(
+                    action,
+                    self._ok(),
+                    ["enabled by the create"],
+                    account={"enabled": True, "disabled_on": None},
+                    reference=reference,
+                )
+                continue
             if action.kind in _NEEDS_ACCOUNT and reference is None:
                 if self.dry_run:
                     self._finish(action, ActionStatus.DRY_RUN, ["would follow the create"])
@@ -223,10 +292,18 @@ class Enforcer:
                     self._skip([action], "the account has no reference")
                 continue
             try:
-                reference = self._execute(action, reference)
+                if action.kind is ActionKind.CREATE:
+                    active = (
+                        index + 1 < len(actions) and actions[index + 1].kind is ActionKind.ENABLE
+                    )
+                    reference, enabled_by_create = self._create(action, active)
+                else:
+                    reference = self._execute(action, reference)
             except _Stop as stop:
                 self._skip(actions[index + 1 :], str(stop))
                 return
+            except StoreFailed:
+                raise
             except Exception as exc:  # a plugin bug or an unexpected answer fails one action
                 self._failed(action, exc)
                 if action.kind is ActionKind.CREATE:
@@ -238,8 +315,8 @@ class Enforcer:
     # --- actions ---------------------------------------------------------------------
 
     def _execute(self, action: Action, reference: str | None) -> str | None:
-        if action.kind is ActionKind.CREATE:
-            return self._create(action)
+        if action.kind is ActionKind.CORRELATE:
+            return self._link(action)
         if action.kind is ActionKind.GRANT and action.key in self._missing_resources:
             if self.dry_run:
                 self._finish(action, ActionStatus.DRY_RUN, ["would follow the resource"])
@@ -263,10 +340,18 @@ class Enforcer:
             ctx.permission = action.permission.model_copy(
                 update={"reference": self._resources[action.key]}
             )
-        result = self._call(hook, ctx)
+        intent = self._intent(action, reference)
+        try:
+            result = self._call(hook, ctx)
+        except Exception as exc:
+            self._failed(action, exc, intent)
+            return reference
         if result.blocked and not result.success:
             self._finish(
-                action, ActionStatus.BLOCKED, result.messages or ["the plugin reported it blocked"]
+                action,
+                ActionStatus.BLOCKED,
+                result.messages or ["the plugin reported it blocked"],
+                intent=intent,
             )
             return reference
         if not result.success and not (result.not_found and action.kind in _GONE_IS_FINE):
@@ -283,13 +368,16 @@ class Enforcer:
                     ],
                     account={"delete": True},
                     reference=reference,
+                    intent=intent,
                 )
                 with self._lock:
                     self._refs.pop(action.person or "", None)
-                    self._owners.pop(reference or "", None)
                 raise _Stop("the account no longer exists")
             self._finish(
-                action, ActionStatus.FAILED, result.messages or ["the plugin reported failure"]
+                action,
+                ActionStatus.FAILED,
+                result.messages or ["the plugin reported failure"],
+                intent=intent,
             )
             return reference  # one failure does not hold back the person's other actions
         messages = list(result.messages)
@@ -298,6 +386,12 @@ class Enforcer:
         account: dict[str, Any] | None = None
         if action.kind is ActionKind.UPDATE:
             account = {"data": self._stored_data(action), "unique_base": action.unique_base or None}
+            if result.refused:
+                account["data"] = self._applied(action, result.refused)
+                messages.append(
+                    "refused: "
+                    + "; ".join(f"{k} ({why})" for k, why in sorted(result.refused.items()))
+                )
             if result.reference:
                 account["reference"] = reference = result.reference
         elif action.kind is ActionKind.ENABLE:
@@ -307,140 +401,80 @@ class Enforcer:
         elif action.kind is ActionKind.DELETE:
             account = {"delete": True}
         perm_ref = result.reference if action.kind is ActionKind.GRANT else None
-        self._finish(action, self._ok(), messages, account=account, reference=perm_ref or reference)
+        self._finish(
+            action,
+            self._ok(),
+            messages,
+            account=account,
+            reference=perm_ref or reference,
+            intent=intent,
+        )
+        if result.refused and not self.dry_run:
+            self._block_refused(action, result.refused)
         return reference
 
-    def _create(self, action: Action) -> str | None:
-        correlate = self.config.account.correlate
-        if correlate is not None:
-            value = self._correlation_value(action, correlate.person)
-            ctx = self._ctx(action)
-            ctx.action = ActionKind.CORRELATE
-            ctx.correlation = Correlation(
-                person_field=correlate.person, account_field=correlate.account, value=value
-            )
-            matches: list[Account] = list(self._call("idsync_correlate", ctx) or [])
-            if len(matches) > 1:
-                refs = ", ".join(m.reference for m in matches[:5])
-                self._finish(
-                    action,
-                    ActionStatus.FAILED,
-                    [
-                        f"disputed: {len(matches)} accounts have {correlate.account} = {value!r} ({refs})"
-                    ],
-                )
-                raise _Stop("disputed correlation")
-            if matches:
-                owner = self._owners.get(matches[0].reference)
-                if owner is not None and owner != action.person:
-                    self._finish(
-                        action,
-                        ActionStatus.FAILED,
-                        [
-                            f"disputed: the account with {correlate.account} = {value!r} "
-                            f"({matches[0].reference}) is already linked to person {owner}"
-                        ],
-                    )
-                    raise _Stop("disputed correlation")
-                return self._link(action, matches[0], correlate.account, value)
-        if self.link_only:
-            why = (
-                f"no account has {correlate.account} = {value!r} any more"
-                if correlate is not None
-                else "no correlation is configured"
-            )
-            self._finish(action, ActionStatus.FAILED, [f"nothing to link: {why}"])
-            raise _Stop("nothing to link")
-        self._choose_unique(action)
-        result = self._call("idsync_create", self._ctx(action))
+    def _create(self, action: Action, active: bool) -> tuple[str | None, bool]:
+        """Create the account the plan chose; returns its reference and whether the create
+        also enabled it (``ctx.active``)."""
+        ctx = self._ctx(action)
+        ctx.active = active
+        intent = self._intent(action)
+        result = self._call("idsync_create", ctx)
         if result.blocked and not result.success:
             self._finish(
-                action, ActionStatus.BLOCKED, result.messages or ["the plugin reported it blocked"]
+                action,
+                ActionStatus.BLOCKED,
+                result.messages or ["the plugin reported it blocked"],
+                intent=intent,
             )
             raise _Stop("the create is blocked")
         if not result.success:
             self._finish(
-                action, ActionStatus.FAILED, result.messages or ["the plugin reported failure"]
+                action,
+                ActionStatus.FAILED,
+                result.messages or ["the plugin reported failure"],
+                intent=intent,
             )
             raise _Stop("create failed")
         reference: str | None = result.reference
+        enabled = bool(active and result.enabled)
         if reference:
             with self._lock:
                 self._refs[action.person or ""] = reference
-                self._owners[reference] = action.person or ""
         account = {
             "reference": reference,
             "data": self._stored_data(action),
-            "enabled": False,
+            "enabled": enabled,
             "unique_base": action.unique_base or None,
         }
-        self._finish(action, self._ok(), result.messages, account=account, reference=reference)
-        return reference
-
-    def _link(self, action: Action, match: Account, field: str, value: Any) -> str:
-        """Adopt an existing account, then bring its attributes to the desired state."""
-        with self._lock:
-            self._refs[action.person or ""] = match.reference
-            self._owners[match.reference] = action.person or ""
-        linked = action.replace(kind=ActionKind.CORRELATE, changes={})
-        current = {k: match.data.get(k) for k in action.account if not k.startswith("@")}
         self._finish(
-            linked,
-            self._ok(),
-            [f"linked to the existing account with {field} = {value!r}"],
-            account={
-                "reference": match.reference,
-                "data": current,
-                "enabled": bool(match.enabled),
-                "unique_base": action.unique_base or None,
-            },
-            reference=match.reference,
+            action, self._ok(), result.messages, account=account, reference=reference, intent=intent
         )
-        changes = {
-            k: Change(before=match.data.get(k), after=v)
-            for k, v in action.account.items()
-            if not k.startswith("@") and match.data.get(k) != v
-        }
-        if action.manager:
-            changes[MANAGER_KEY] = Change(before=None, after=action.manager)
-        if changes and self.config.account.update_on_correlate:
-            update = action.replace(kind=ActionKind.UPDATE, changes=changes)
-            self._execute(update, match.reference)
-        return match.reference
+        return reference, enabled
 
-    def _correlation_value(self, action: Action, path: str) -> Any:
-        if path.startswith("account."):
-            return action.account.get(path.removeprefix("account."))
-        person = self.persons.get(action.person or "")
-        return value_at(person, path.removeprefix("person."))
-
-    def _choose_unique(self, action: Action) -> None:
-        """Make sure each unique attribute's value is free in the target, or take the next."""
-        if not action.candidates or not self.system.implements("idsync_attribute_available"):
-            return
-        for attribute, rest in action.candidates.items():
-            value = action.account.get(attribute)
-            # The rest is rendered only when the planned value turns out to be taken.
-            for option in itertools.chain((value,), rest):
-                with self._lock:
-                    if option != value and (attribute, option) in self._reserved:
-                        continue
-                    self._reserved.add((attribute, option))
-                ctx = self._ctx(action)
-                free = self.system.hook.idsync_attribute_available(
-                    ctx=ctx, attribute=attribute, value=option
-                )
-                if free is not False:
-                    if option != value:  # a create's changes follow its account
-                        action.account = {**action.account, attribute: option}
-                    break
-            else:
-                self._finish(
-                    action,
-                    ActionStatus.FAILED,
-                    [f"no free value for the unique attribute {attribute}"],
-                )
-                raise _Stop("no unique value")
+    def _link(self, action: Action) -> str | None:
+        """Adopt the account the plan found (no call: the plan read it), as it is."""
+        found = action.found
+        if found is None:
+            raise _Stop("the plan found no account to link")
+        with self._lock:
+            self._refs[action.person or ""] = found.reference
+        keys = [k for k in self.config.account.mapping if not k.startswith("@")]
+        keys += [k for k in self.config.account.unique if k not in keys]
+        enabled = found.enabled is not False
+        self._finish(
+            action,
+            self._ok(),
+            [f"linked to the existing account {found.reference}"],
+            account={
+                "reference": found.reference,
+                "data": {k: found.data.get(k) for k in keys},
+                "enabled": enabled,
+                "disabled_on": None if enabled else self.as_of,
+            },
+            reference=found.reference,
+        )
+        return found.reference
 
     # --- helpers ---------------------------------------------------------------------
 
@@ -456,6 +490,32 @@ class Enforcer:
         ):
             data[MANAGER_KEY] = None  # not written yet: the next run tries again
         return data
+
+    def _applied(self, action: Action, refused: Mapping[str, str]) -> dict[str, Any]:
+        """The account data after an update the target took in part: the refused attributes
+        keep the values they had."""
+        data = self._stored_data(action)
+        for key in refused:
+            change = action.changes.get(key)
+            if change is not None:
+                data[key] = change.before
+        return data
+
+    def _block_refused(self, action: Action, refused: Mapping[str, str]) -> None:
+        """Remember the refused part of an update as a blocked update: the next plan, which
+        would write just those attributes again, reports it instead."""
+        rest = action.replace(changes={k: c for k, c in action.changes.items() if k in refused})
+        self._store(
+            self.store.block,
+            run_id=self.run_id,
+            target=self.system.name,
+            person=action.person or "",
+            kind=action.kind.value,
+            key=action.key,
+            fingerprint=rest.fingerprint(self.system.digest),
+            message="; ".join(f"{k}: {why}" for k, why in sorted(refused.items())),
+            on=self.as_of,
+        )
 
     def _ctx(self, action: Action, reference: str | None = None) -> HookContext:
         manager_ref = self._refs.get(action.manager) if action.manager else None
@@ -481,16 +541,43 @@ class Enforcer:
         result = caller(ctx=ctx)
         if result is None:
             raise RuntimeError(f"plugin {self.system.info.name!r} does not implement {hook}")
-        if hook != "idsync_correlate" and not isinstance(result, ActionResult):
+        if not isinstance(result, ActionResult):
             raise TypeError(f"{hook} returned {type(result).__name__}, not an ActionResult")
         return result
 
-    def _failed(self, action: Action, exc: Exception) -> None:
+    def _store(self, write: Callable[..., Any], **values: Any) -> Any:
+        """A write to the state store; its failure stops the run (:class:`StoreFailed`)."""
+        try:
+            return write(**values)
+        except StoreFailed:
+            raise
+        except Exception as exc:
+            raise StoreFailed.of(exc) from exc
+
+    def _intent(self, action: Action, reference: str | None = None) -> int | None:
+        """Record that ``action`` is about to call the target (not under dry-run)."""
+        if self.dry_run:
+            return None
+        return int(
+            self._store(
+                self.store.start_intent,
+                run_id=self.run_id,
+                target=self.system.name,
+                person=action.person,
+                kind=action.kind.value,
+                key=action.key,
+                reference=reference or action.reference,
+            )
+        )
+
+    def _failed(self, action: Action, exc: Exception, intent: int | None = None) -> None:
+        if isinstance(exc, StoreFailed):
+            raise exc
         text = redact(str(exc)) or type(exc).__name__
         logger.bind(system=self.system.name, person=action.person, action=action.kind.value).debug(
             "{} raised {}: {}", action.kind.value, type(exc).__name__, text
         )
-        self._finish(action, ActionStatus.FAILED, [text])
+        self._finish(action, ActionStatus.FAILED, [text], intent=intent)
 
     def _skip(self, actions: Iterable[Action], why: str) -> None:
         for action in actions:
@@ -504,12 +591,14 @@ class Enforcer:
         *,
         account: Mapping[str, Any] | None = None,
         reference: str | None = None,
+        intent: int | None = None,
     ) -> None:
         messages = [redact(str(m)) for m in messages]
         planned = action.changes  # a create's are derived from its account: read them once
         changes = {k: v.model_dump(mode="json") for k, v in planned.items()}
         which = (action.person or "", action.kind.value, action.key or "")
-        self.store.record(
+        self._store(
+            self.store.record,
             blocked=(action.fingerprint(self.system.digest), self.as_of)
             if status is ActionStatus.BLOCKED
             else None,
@@ -525,9 +614,12 @@ class Enforcer:
             messages=messages,
             dry_run=self.dry_run,
             account=account,
+            intent=intent,
         )
         with self._lock:
             self.counts[(status.value, action.kind.value)] += 1
+            if status not in _FINISHED and action.person:
+                self.unfinished.add(action.person)
         event = ActionEvent(
             run_id=self.run_id,
             system=self.system.name,

@@ -19,13 +19,14 @@ from loguru import logger
 
 from idsync import collector
 from idsync.config import TRANSITIONS, Pipeline
+from idsync.correlation import TargetReader, folder
 from idsync.enforce import Enforcer
 from idsync.expressions import Expressions
 from idsync.importer import SourceError, SourceImport, import_source, merge, stored_import
 from idsync.model import ActionKind, ActionStatus, Blocked, HookContext, Person, RunSummary
-from idsync.plan import Action, Hold, Plan, TargetPlan, make_plan
+from idsync.plan import Action, Hold, Known, Plan, TargetPlan, make_plan
 from idsync.plugins import Registry, System
-from idsync.state import LockHeld, Store, now
+from idsync.state import LockHeld, Store, StoreFailed, now
 from idsync.thresholds import approved as approved_by
 
 __all__ = [
@@ -158,30 +159,57 @@ class Engine:
         targets: Iterable[str] | None,
         approve: Iterable[str] = (),
     ) -> tuple[Plan, dict[str, Person]]:
-        """The plan for the merged persons, and those persons (the enforcer reads them)."""
+        """The plan for the merged persons, and those persons (the enforcer reads them).
+
+        Reads the targets where the plan needs to know (persons without a linked account),
+        read-only, under dry-run's rules.
+        """
         persons, departments = merge(imports)
         wanted = None if targets is None else set(targets)
-        chosen = [t for t in self.pipeline.targets if wanted is None or t in wanted]
-        accounts = {t: self.store.accounts(t) for t in self.pipeline.targets}
-        resources = {t: self.store.resources(t) for t in chosen}
-        active = [t for t in chosen if self.pipeline.targets[t].enabled]
-        capabilities = {t: self.system(t).hooks() for t in active}
+        chosen = {t for t in self.pipeline.targets if wanted is None or t in wanted}
+        known = {t: self.known(t, as_of, t in chosen) for t in self.pipeline.targets}
         plan = make_plan(
             self.pipeline,
             persons,
             departments,
-            accounts,
-            resources,
+            known,
             self.expressions,
             as_of,
-            chosen,
-            capabilities,
+            [t for t in self.pipeline.targets if t in chosen],
             approve=approve,
-            blocked={t: self.store.blocked_actions(t) for t in active},
-            digests={t: self.system(t).digest for t in active},
         )
         plan.blocked[:0] = [b for imp in imports for b in imp.blocked]
+        plan.lookups = {
+            t: k.lookups.requests for t, k in known.items() if isinstance(k.lookups, TargetReader)
+        }
         return plan, persons
+
+    def known(self, target: str, as_of: dt.date, planned: bool = True) -> Known:
+        """What a plan knows of ``target`` before it starts: the shadows (always, other
+        targets read them), and for a target to plan its resources, hooks, blocked actions,
+        leavers looked up and a reader that asks the target itself."""
+        facts = Known(accounts=self.store.accounts(target))
+        cfg = self.pipeline.targets[target]
+        if not (planned and cfg.enabled):
+            return facts
+        system = self.system(target)
+        about = system.info.about
+        facts.resources = self.store.resources(target)
+        facts.hooks = system.hooks()
+        facts.blocked = self.store.blocked_actions(target)
+        facts.digest = system.digest
+        facts.checked = self.store.checked(target)
+        facts.case_insensitive = bool(about and about.case_insensitive)
+        ctx = HookContext(system=target, dry_run=True, as_of=as_of, settings=system.settings)
+        facts.lookups = TargetReader(
+            system,
+            cfg.account.correlate,
+            ctx,
+            unique=cfg.account.unique,
+            fold=folder(facts.case_insensitive),
+            indexed=about.indexed if about else None,
+        )
+        return facts
 
     def today(self) -> dt.date:
         """Today, in the pipeline's time zone."""
@@ -279,18 +307,28 @@ class Engine:
             raise
         finally:
             if owner is not None:
-                self.store.release_lock(self.lock, owner)
-        self.close_run(
-            run_id,
-            started=started,
-            as_of=as_of,
-            dry_run=dry_run,
-            exit_code=report.exit_code,
-            stopped=report.stopped,
-            counts=report.counts,
-            held=report.held,
-            blocked=report.blocked,
-        )
+                try:
+                    self.store.release_lock(self.lock, owner)
+                except Exception as exc:  # the store failed: the lock's lease runs out
+                    log.error("the pipeline's lock could not be released: {}", exc)
+        try:
+            self.close_run(
+                run_id,
+                started=started,
+                as_of=as_of,
+                dry_run=dry_run,
+                exit_code=report.exit_code,
+                stopped=report.stopped,
+                counts=report.counts,
+                held=report.held,
+                blocked=report.blocked,
+            )
+        except Exception as exc:
+            if report.error is None:
+                raise
+            # The store already failed: the run's end could not be recorded either. The next
+            # runner that takes the lock closes it as crashed.
+            log.error("the end of run {} could not be recorded: {}", run_id, exc)
         return report
 
     @property
@@ -410,6 +448,15 @@ class Engine:
         report.held = list(plan.held)
         if not dry_run:
             self.store.save_plan(run_id, plan.as_json())
+            for name, tp in plan.targets.items():
+                self.store.remember_checked(name, tp.checked, as_of)
+            resolved = self.store.resolve_in_doubt(plan.targets, run_id)
+            if resolved:
+                logger.bind(run=run_id).warning(
+                    "{} action(s) of an interrupted run were in doubt; this run planned them "
+                    "again from what the targets answer",
+                    resolved,
+                )
             for hold in plan.held:
                 self.store.supersede_held(label, hold.system, hold.kind)
                 self.store.hold(
@@ -425,7 +472,7 @@ class Engine:
                     },
                 )
         self._enforce(report, plan, persons, as_of, dry_run, progress, cancel)
-        if report.count(ActionStatus.FAILED.value):
+        if report.error or report.count(ActionStatus.FAILED.value):
             report.exit_code = EXIT_FAILED
         elif report.held:
             report.exit_code = EXIT_HELD
@@ -440,19 +487,30 @@ class Engine:
         progress: Progress,
         cancel: threading.Event | None,
     ) -> None:
-        """Carry out the plan target by target.
+        """Carry out the plan target by target, in the plan's (dependency) order: a person's
+        actions in a target that reads another's accounts wait when that person's actions in
+        the other did not all finish. A failed state store stops the run (``report.error``).
 
         The collector works again (failed calls leave reference cycles behind), but leaves
         the persons and the plan, alive until the run ends, out of its walks.
         """
         run_id = report.run_id
-        assert run_id is not None
+        if run_id is None:
+            raise ValueError("enforcing needs a run")
+        deps = self.pipeline.dependencies()
+        unfinished: dict[str, set[str]] = {}
         with collector.settled(), collector.running():
             remaining = list(plan.targets.items())
             for index, (name, target_plan) in enumerate(remaining):
                 if cancel is not None and cancel.is_set():
                     report.stopped = any(tp.actions for _, tp in remaining[index:])
                     break
+                waits: dict[str, str] = {}
+                for other in deps.get(name, {}):
+                    for pid in unfinished.get(other, ()):
+                        waits.setdefault(
+                            pid, f"waits for {other}: this person's actions there did not finish"
+                        )
                 system = self.system(name)
                 enforcer = Enforcer(
                     system,
@@ -464,11 +522,19 @@ class Engine:
                     persons=persons,
                     holds=target_plan.hold_of,
                     blocked=self.store.blocked_actions(name).keys(),
+                    waits=waits,
                     progress=progress.enforcing(name, len(target_plan.actions)),
                     cancel=cancel,
                 )
-                report.counts.update(enforcer.run(target_plan.actions))
+                try:
+                    report.counts.update(enforcer.run(target_plan.actions))
+                except StoreFailed as exc:
+                    report.counts.update(enforcer.counts)
+                    report.error = str(exc)
+                    report.stopped = True
+                    return
                 report.stopped |= enforcer.stopped
+                unfinished[name] = enforcer.unfinished
 
 
 def _import_hold(imp: SourceImport) -> Hold:

@@ -47,6 +47,9 @@ class Desired:
     permissions: dict[str, Permission] = field(default_factory=dict)
     manager: str | None = None
     error: Blocked | None = None
+    leaver: bool = False
+    """No account is due (``none``) because the person's contracts ended or none is in
+    conditions (not because one starts later): an account found for them is retired."""
 
 
 class _Rounds:
@@ -200,7 +203,16 @@ class Evaluator:
         stand = standing(conditions, cfg.lifecycle, self.as_of, shadow)
         access, current = stand.access, stand.contracts
         desired = Desired(person=person.external_id, access=access, reason=stand.reason)
-        if access in ("none", "deleted"):
+        if access == "none":
+            desired.leaver = not any(c.start > self.as_of for c in conditions)
+            if desired.leaver:
+                desired.reason = (
+                    "no contract in conditions"
+                    if not conditions
+                    else f"last contract ended {max(c.end for c in conditions if c.end).isoformat()}"
+                )
+            return desired
+        if access == "deleted":
             return desired
         contract = person.primary_contract(self.as_of, current or conditions or None)
         context: dict[str, Any] = {
@@ -216,9 +228,9 @@ class Evaluator:
             for key, template in cfg.mapping.items():
                 where = f"account.mapping.{key}"
                 desired.attributes[key] = self.expressions.render(template, context)
-            for key, candidates in cfg.unique.items():
+            for key, rule in cfg.unique.items():
                 where = f"account.unique.{key}"
-                desired.unique[key] = self._candidates(candidates, context)
+                desired.unique[key] = self._candidates(rule.candidates, context)
             if access in ("pre", "enabled"):
                 where = "permissions"
                 desired.permissions = self._permissions(person, current, context)

@@ -21,6 +21,7 @@ from typing import Any
 
 from jinja2 import (
     ChainableUndefined,
+    Environment,
     Template,
     TemplateError,
     Undefined,
@@ -41,7 +42,14 @@ from jinja2.sandbox import (
 )
 from jinja2.utils import missing
 
-__all__ = ["ExpressionError", "Expressions", "MissingValue", "ascii_fold", "slug"]
+__all__ = [
+    "ExpressionError",
+    "Expressions",
+    "MissingValue",
+    "accounts_read",
+    "ascii_fold",
+    "slug",
+]
 
 
 class ExpressionError(Exception):
@@ -300,6 +308,38 @@ def _flatten_globals(template: Template) -> None:
     so a snapshot holds the same names and values.
     """
     template.globals = dict(template.globals)
+
+
+_SYNTAX = Environment(autoescape=False)  # noqa: S701 (parsed, never rendered)
+"""Jinja's syntax only, for reading what an expression names (never rendering)."""
+
+
+@lru_cache(maxsize=4096)
+def accounts_read(source: str, rule: bool = False) -> frozenset[str]:
+    """The targets whose account data an expression reads (``accounts.helloid.userName``,
+    ``accounts['helloid']``). Empty for literals and for text that does not parse."""
+    if "accounts" not in source:
+        return frozenset()
+    try:
+        if rule:
+            tree: nodes.Node = Parser(_SYNTAX, source, state="variable").parse_expression()
+        else:
+            tree = _SYNTAX.parse(source)
+    except TemplateError:
+        return frozenset()
+    names = set()
+    for node in tree.find_all(nodes.Getattr):
+        if isinstance(node.node, nodes.Name) and node.node.name == "accounts":
+            names.add(node.attr)
+    for item in tree.find_all(nodes.Getitem):
+        if (
+            isinstance(item.node, nodes.Name)
+            and item.node.name == "accounts"
+            and isinstance(item.arg, nodes.Const)
+            and isinstance(item.arg.value, str)
+        ):
+            names.add(item.arg.value)
+    return frozenset(names)
 
 
 class Expressions:

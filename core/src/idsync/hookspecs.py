@@ -112,9 +112,11 @@ def idsync_departments(ctx: HookContext) -> Iterable[Mapping[str, Any] | Departm
 def idsync_correlate(ctx: HookContext) -> list[Account]:  # type: ignore[empty-body]
     """Find the accounts whose ``ctx.correlation.account_field`` equals ``ctx.correlation.value``.
 
-    Returns every match: an empty list means *not found* (the engine then creates), one match
-    links, several are *disputed* (reported, nothing done for that person). Read-only, so it
-    behaves the same under dry-run. ``Account.data`` uses exactly the pipeline's mapping keys
+    Called while *planning*, for the few persons without a linked account (for many, the
+    engine lists every account once with ``idsync_accounts`` instead). Returns every match:
+    an empty list means *not found* (the plan then creates), one match links (unless another
+    person owns it), several are *disputed* (reported, nothing done for that person).
+    Read-only, so it behaves the same under dry-run. ``Account.data`` uses exactly the pipeline's mapping keys
     (the keys of ``ctx.account``): after linking, the engine writes the attributes whose
     values differ under those keys.
     """
@@ -125,8 +127,8 @@ def idsync_attribute_available(ctx: HookContext, attribute: str, value: Any) -> 
     """Whether ``value`` is free for the unique ``attribute`` (e.g. a user name).
 
     An account that holds the value but is ``ctx.reference`` (the person's own) counts as
-    free. The engine asks this for each candidate of a unique attribute until one is free.
-    Read-only.
+    free. While planning, the engine asks this for each candidate of a unique attribute until
+    one is free (when it did not list every account instead). Read-only.
     """
 
 
@@ -134,8 +136,11 @@ def idsync_attribute_available(ctx: HookContext, attribute: str, value: Any) -> 
 def idsync_create(ctx: HookContext) -> ActionResult:  # type: ignore[empty-body]
     """Create the account with the attributes in ``ctx.account``.
 
-    The account is created *disabled*; the engine enables it when the lifecycle says so.
-    Returns the new account's reference (under dry-run: none, and nothing is written).
+    The plan found no account to link and chose the unique values, so create without looking
+    again. The account is created *disabled*, unless ``ctx.active`` says the lifecycle wants
+    it enabled now and the target can do both in one request: then create it enabled and
+    answer ``enabled=True`` (the engine skips the enable). Returns the new account's reference
+    (under dry-run: none, and nothing is written).
     """
 
 
@@ -147,7 +152,9 @@ def idsync_update(ctx: HookContext) -> ActionResult:  # type: ignore[empty-body]
     ``ctx.manager_reference`` is the manager's account reference in this target (None when
     the person has no manager or the manager has no account yet); ``ctx.changes`` may be empty
     when only the manager changed. An account that no longer exists returns
-    ``success=False, not_found=True``.
+    ``success=False, not_found=True`` (the engine then drops its link). A target that writes
+    some attributes and refuses others (a rename it does not allow) answers success with the
+    refused ones in ``refused``: the engine records what was applied.
     """
 
 
@@ -175,7 +182,11 @@ def idsync_delete(ctx: HookContext) -> ActionResult:  # type: ignore[empty-body]
 @hookspec(firstresult=True)
 def idsync_accounts(ctx: HookContext) -> Iterable[Account]:  # type: ignore[empty-body]
     """Stream every account of the target (disabled and soft-deleted ones too) with the
-    permission keys each holds, for reconciliation. Read-only. ``Account.data`` uses exactly
+    permission keys each holds. Read-only. Reconciliation reads it, and so does planning when
+    many persons have no linked account yet: one paged listing then answers every
+    correlation and unique-value question of the plan. A planning listing has ``ctx.action``
+    set to ``correlate``: the plugin may then leave ``Account.permissions`` empty (and spare
+    the requests that read memberships). ``Account.data`` uses exactly
     the pipeline's mapping keys: reconciliation compares it, key by key, with what idsync
     last applied, and a key the plugin does not answer is never checked for drift.
     """

@@ -313,6 +313,14 @@ class PluginAbout(BaseModel):
     """The pydantic model of the plugin's settings; secrets are ``SecretStr`` fields."""
     permission_kinds: list[str] = Field(default_factory=list)
     """Permission prefixes the plugin understands, e.g. ``["group", "product"]``."""
+    case_insensitive: bool = False
+    """Whether the target compares values without regard to letter case (HelloID and Active
+    Directory do): unique values and correlation values are then compared that way too, so
+    ``LUCAS.MULDER@…`` and ``lucas.mulder@…`` are one value, never two persons' two."""
+    indexed: list[str] | None = None
+    """Account fields ``idsync_correlate`` looks up in one request (``["userName"]``); a plan
+    that correlates on another field lists every account once instead of asking per person.
+    None: every field is cheap to look up."""
 
 
 class ActionKind(StrEnum):
@@ -417,6 +425,10 @@ class HookContext(BaseModel):
     permission: Permission | None = None
     manager_reference: str | None = None
     """The manager's account reference in this target, when the manager has one."""
+    active: bool = False
+    """For a create: the lifecycle says the account is active now. A plugin that can create
+    it enabled in the same request does so and answers ``ActionResult(enabled=True)``; one
+    that cannot creates it disabled, and the engine enables it next."""
     run_id: int | None = None
 
 
@@ -437,6 +449,14 @@ class ActionResult(BaseModel):
     not_found: bool = False
     retriable: bool = False
     """A failure that may pass when tried again later (the engine retries it next run anyway)."""
+    enabled: bool | None = None
+    """The account's access after the action, when the plugin knows it (a create made
+    enabled because ``ctx.active`` asked for it answers True)."""
+    refused: dict[str, str] = Field(default_factory=dict)
+    """With ``success=True``: attributes of ``ctx.changes`` the target refused, each with
+    why (a rename the target does not allow, say); the others were written. The engine records
+    what was applied and reports the refused ones as a blocked update, tried again when they
+    change."""
     blocked: bool = False
     """With ``success=False``: the action cannot succeed until someone acts outside idsync (an
     AFAS employee without an AFAS user, say). ``messages`` say what must be done. The engine

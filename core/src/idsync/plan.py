@@ -23,11 +23,20 @@ from typing import Any
 from pydantic import BaseModel
 
 from idsync import collector
-from idsync.config import Pipeline, TargetConfig
+from idsync.config import Correlate, Pipeline, TargetConfig
+from idsync.correlation import Lookups, NoLookups, folder, value_at
 from idsync.evaluate import MANAGER_KEY, Candidates, Desired, Evaluator
 from idsync.expressions import ExpressionError, Expressions
 from idsync.lifecycle import Transition, retire, transition
-from idsync.model import ActionKind, Blocked, Change, Department, Permission, Person
+from idsync.model import (
+    Account,
+    ActionKind,
+    Blocked,
+    Change,
+    Department,
+    Permission,
+    Person,
+)
 from idsync.state import AccountState, BlockedAction
 from idsync.thresholds import approved, exceeded, target_bases
 
@@ -51,7 +60,7 @@ class Action:
     __slots__ = (
         "_changes",
         "account",
-        "candidates",
+        "found",
         "key",
         "kind",
         "manager",
@@ -74,7 +83,7 @@ class Action:
         changes: Mapping[str, Change] | None = None,
         reason: str = "",
         account: Mapping[str, Any] | None = None,
-        candidates: Mapping[str, Sequence[Any]] | None = None,
+        found: Account | None = None,
         unique_base: Mapping[str, Any] | None = None,
         permission: Permission | None = None,
         manager: str | None = None,
@@ -90,11 +99,8 @@ class Action:
         self.reason = reason
         self.account: Mapping[str, Any] = _NOTHING if account is None else account
         """The desired account attributes (create and update)."""
-        self.candidates: Mapping[str, Sequence[Any]] = (
-            _NOTHING if candidates is None else candidates
-        )
-        """Unique attributes' remaining candidates, tried at create when the planned one is
-        taken (rendered when first read: most creates never need them)."""
+        self.found = found
+        """For a link (``correlate``): the existing account the plan found and links."""
         self.unique_base: Mapping[str, Any] = _NOTHING if unique_base is None else unique_base
         self.permission = permission
         self.manager = manager
@@ -176,6 +182,11 @@ class TargetPlan:
     """``{person: transition}`` of every person with actions."""
     held: dict[str, str] = field(default_factory=dict)
     """``{person: threshold}`` of the persons a threshold holds (resources: ``resource:key``)."""
+    disputed: set[str] = field(default_factory=set)
+    """Persons the plan could not decide an account for (blocked, with the reason)."""
+    checked: dict[str, str] = field(default_factory=dict)
+    """Leavers looked up in the target without a match (person → the looked-up value's
+    hash): not looked up again until the value changes."""
 
     def counts(self) -> Counter[str]:
         """``{kind: n}``."""
@@ -198,6 +209,8 @@ class Plan:
     targets: dict[str, TargetPlan] = field(default_factory=dict)
     blocked: list[Blocked] = field(default_factory=list)
     held: list[Hold] = field(default_factory=list)
+    lookups: dict[str, int] = field(default_factory=dict)
+    """``{target: requests}`` the plan sent to read each target (for persons to link)."""
 
     def actions(self) -> Iterable[Action]:
         """Every action, target by target."""
@@ -231,27 +244,59 @@ def _diff(desired: Mapping[str, Any], applied: Mapping[str, Any]) -> dict[str, C
 
 
 class _Unique:
-    """Values of unique attributes already used in a target, plus those reserved by this plan."""
+    """Values of unique attributes already used in a target (by idsync's accounts, by the
+    target's others as the lookups tell) plus those this plan reserves, compared the way the
+    target compares them."""
 
-    def __init__(self, accounts: Mapping[str, AccountState], attributes: Iterable[str]) -> None:
+    def __init__(
+        self,
+        accounts: Mapping[str, AccountState],
+        attributes: Iterable[str],
+        lookups: Lookups,
+        fold: Callable[[Any], Any],
+    ) -> None:
+        self.fold = fold
+        self.lookups = lookups
         self.used: dict[str, dict[Any, str]] = {a: {} for a in attributes}
+        self.refs = {pid: s.reference for pid, s in accounts.items() if s.reference}
         for person, shadow in accounts.items():
             for attribute, values in self.used.items():
                 value = shadow.data.get(attribute)
                 if value not in (None, ""):
-                    values[value] = person
+                    values[fold(value)] = person
 
-    def free(self, attribute: str, person: str, candidates: Sequence[Any]) -> int | None:
-        """The position of the first candidate nobody else uses, or None."""
+    def free(
+        self, attribute: str, person: str, candidates: Sequence[Any], own: str | None = None
+    ) -> int | None:
+        """The position of the first candidate nobody else uses, or None. ``own`` is the
+        reference of the person's account (linked or about to be), whose values are theirs."""
         used = self.used[attribute]
+        mine = {r for r in (own, self.refs.get(person)) if r}
         for i, value in enumerate(candidates):
-            if used.get(value, person) == person:
+            key = self.fold(value)
+            holder = used.get(key)
+            if holder is not None:
+                if holder == person:
+                    return i
+                continue
+            try:
+                held_by = self.lookups.holder(attribute, value)
+            except Exception as exc:
+                raise _Unreadable(
+                    f"checking {attribute} = {value!r} in the target failed: "
+                    f"{type(exc).__name__}: {exc}"[:500]
+                ) from None
+            if held_by is None or held_by in mine:
                 return i
         return None
 
     def take(self, attribute: str, person: str, value: Any) -> None:
         """Reserve ``value`` for ``person``."""
-        self.used[attribute][value] = person
+        self.used[attribute][self.fold(value)] = person
+
+
+class _Unreadable(Exception):
+    """The target could not answer whether a unique value is free."""
 
 
 class _NoPlan(Exception):
@@ -263,18 +308,23 @@ class _NoPlan(Exception):
 
 
 def _choose_unique(
-    target: str, desired: Desired, shadow: AccountState | None, unique: _Unique
-) -> tuple[dict[str, Any], dict[str, Any], dict[str, Sequence[Any]]]:
-    """The attributes with unique values chosen, their bases, and the remaining candidates.
+    target: str,
+    cfg: TargetConfig,
+    desired: Desired,
+    shadow: AccountState | None,
+    unique: _Unique,
+    own: str | None,
+) -> tuple[dict[str, Any], dict[str, Any]]:
+    """The attributes with unique values chosen, and their bases (first candidates).
 
-    An account keeps its value while its base is unchanged. When every candidate of an
-    attribute is taken (or missing), the person is blocked: an account without its user
-    name is never planned.
+    An account keeps its value (``rename: keep``), or keeps it while its base is unchanged
+    (``rename: regenerate``). A new one gets the first candidate free in idsync's accounts and
+    in the target. When every candidate of an attribute is taken (or missing), the person is
+    blocked: an account without its user name is never planned.
     """
     pid = desired.person
     attributes = dict(desired.attributes)
     base: dict[str, Any] = {}
-    candidates: dict[str, Sequence[Any]] = {}
     choices: list[tuple[str, Candidates, int]] = []
     for attribute, options in desired.unique.items():
         where = f"targets.{target}.account.unique.{attribute}"
@@ -285,11 +335,17 @@ def _choose_unique(
                 )
             base[attribute] = options[0]
             kept = shadow.data.get(attribute) if shadow else None
-            if shadow and kept and (shadow.unique_base or {}).get(attribute) == options[0]:
-                attributes[attribute] = kept
-                continue
-            index = unique.free(attribute, pid, options)
+            if kept:
+                renamed = (
+                    (shadow.unique_base or {}).get(attribute) != options[0] if shadow else False
+                )
+                if not renamed or cfg.account.unique[attribute].rename == "keep":
+                    attributes[attribute] = kept
+                    continue
+            index = unique.free(attribute, pid, options, own)
         except ExpressionError as exc:
+            raise _NoPlan(Blocked(person=pid, field=where, problem=str(exc))) from None
+        except _Unreadable as exc:
             raise _NoPlan(Blocked(person=pid, field=where, problem=str(exc))) from None
         if index is None:
             shown = ", ".join(map(str, list(options)[:3]))
@@ -304,12 +360,25 @@ def _choose_unique(
     for attribute, options, index in choices:  # nothing is reserved before all could choose
         attributes[attribute] = options[index]
         unique.take(attribute, pid, options[index])
-        candidates[attribute] = options[index + 1 :]
-    return attributes, base, candidates
+    return attributes, base
+
+
+def _linked(desired: Desired, found: Account, as_of: dt.date) -> AccountState:
+    """The shadow a link makes of ``found``: its data under the mapping keys, as it is."""
+    data = {k: found.data.get(k) for k in desired.attributes if not k.startswith("@")}
+    enabled = found.enabled is not False
+    return AccountState(
+        person=desired.person,
+        reference=found.reference,
+        data=data,
+        enabled=enabled,
+        disabled_on=None if enabled else as_of,
+    )
 
 
 def _person_actions(
     target: str,
+    cfg: TargetConfig,
     desired: Desired,
     shadow: AccountState | None,
     unique: _Unique,
@@ -317,16 +386,32 @@ def _person_actions(
     *,
     present: bool,
     retiring: bool,
+    found: Account | None = None,
+    as_of: dt.date,
 ) -> tuple[list[Action], dict[str, Any]]:
     """The person's actions (their transition set on each) and the final desired attributes.
 
-    ``retiring`` says the target will delete retired accounts: a target without a disable
-    then still records the day retirement started (a disable without a call).
+    ``found`` is an account the plan's lookups matched to a person idsync had none linked
+    for: it is linked first (``correlate``), then brought to the desired state like any
+    account (or, for a leaver, retired). ``retiring`` says the target will delete retired
+    accounts: a target without a disable then still records the day retirement started.
     """
     pid = desired.person
     actions: list[Action] = []
-    reference = shadow.reference if shadow else None
     access = desired.access
+    if found is not None:
+        actions.append(
+            Action(
+                target=target,
+                person=pid,
+                kind=ActionKind.CORRELATE,
+                reason=f"an existing account matches ({cfg.account.correlate.account if cfg.account.correlate else ''})",
+                reference=found.reference,
+                found=found,
+            )
+        )
+        shadow = _linked(desired, found, as_of)
+    reference = shadow.reference if shadow else None
 
     def add(kind: ActionKind, **values: Any) -> None:
         if not capable(kind):
@@ -344,19 +429,13 @@ def _person_actions(
 
     attributes = dict(desired.attributes)
     if access in ("pre", "enabled"):
-        attributes, base, candidates = _choose_unique(target, desired, shadow, unique)
+        attributes, base = _choose_unique(target, cfg, desired, shadow, unique, reference)
         if shadow is None:
-            add(
-                ActionKind.CREATE,
-                account=attributes,
-                candidates=candidates,
-                unique_base=base,
-                manager=desired.manager,
-            )
+            add(ActionKind.CREATE, account=attributes, unique_base=base, manager=desired.manager)
             held: Mapping[str, str | None] = {}
         else:
             changes = _diff(attributes, shadow.data)
-            if changes:
+            if changes and (found is None or cfg.account.update_on_correlate):
                 add(
                     ActionKind.UPDATE,
                     account=attributes,
@@ -382,8 +461,8 @@ def _person_actions(
             )
         # Also a never-enabled account: the day its retirement starts is recorded.
         if (
-            access == "disabled"
-            and (shadow.enabled or shadow.disabled_on is None)
+            access in ("disabled", "none")
+            and (shadow.enabled or (shadow.disabled_on is None and found is None))
             and (capable(ActionKind.DISABLE) or retiring)
         ):
             actions.append(
@@ -398,51 +477,62 @@ def _person_actions(
         if access == "deleted":
             add(ActionKind.DELETE)
     actions.sort(key=lambda a: _ORDER[a.kind])
-    change = transition(access, shadow, present=present, changes=bool(actions))
+    if found is not None and access not in ("pre", "enabled"):
+        change: Transition | None = "leaver"  # an account found for a leaver retires
+    else:
+        change = transition(
+            access, None if found else shadow, present=present, changes=bool(actions)
+        )
     for action in actions:
         action.transition = change
     return actions, attributes
+
+
+@dataclass
+class Known:
+    """What a plan knows of one target before it starts (the engine reads it; tests give it).
+
+    ``accounts`` are the shadows by person; ``resources`` the resources made; ``hooks`` the
+    hooks the plugin implements (None: all); ``blocked`` the actions reported blocked and
+    ``digest`` the settings' hash they were blocked with; ``lookups`` answers questions to the
+    target itself; ``checked`` the persons already looked up as leavers (person → the value
+    they were looked up with); ``case_insensitive`` whether the target ignores letter case.
+    """
+
+    accounts: Mapping[str, AccountState] = field(default_factory=dict)
+    resources: Mapping[str, str | None] = field(default_factory=dict)
+    hooks: set[str] | None = None
+    blocked: Mapping[tuple[str, str, str], BlockedAction] = field(default_factory=dict)
+    digest: str = ""
+    lookups: Lookups = field(default_factory=NoLookups)
+    checked: Mapping[str, str] = field(default_factory=dict)
+    case_insensitive: bool = False
 
 
 def make_plan(
     pipeline: Pipeline,
     persons: Mapping[str, Person],
     departments: Mapping[str, Department],
-    accounts: Mapping[str, Mapping[str, AccountState]],
-    resources: Mapping[str, Mapping[str, str | None]],
+    known: Mapping[str, Known],
     expressions: Expressions,
     as_of: dt.date,
     targets: Iterable[str] | None = None,
-    capabilities: Mapping[str, Iterable[str]] | None = None,
     *,
     approve: Iterable[str] = (),
-    blocked: Mapping[str, Mapping[tuple[str, str, str], BlockedAction]] | None = None,
-    digests: Mapping[str, str] | None = None,
 ) -> Plan:
-    """Plan every (chosen, enabled) target for ``persons`` against the stored shadows.
+    """Plan every (chosen, enabled) target for ``persons`` against what is ``known`` of each.
 
-    Targets are evaluated in file order, so a later target's mapping can use an earlier one's
-    desired account data as ``accounts.<target>.<attribute>``. ``capabilities`` (``{target:
-    hook names}``) leaves out actions a target's plugin does not implement: a target without
-    enable/disable has no access lifecycle, one without delete keeps disabled accounts.
-    ``approve`` releases holds (``leaver``, ``helloid:disable``); ``blocked`` are actions
-    plugins reported blocked (``{target: {(person, kind, key): …}}``): one that would write
-    the same again (with the same target settings, ``digests``) is reported, not planned.
+    Targets are planned in dependency order (a target whose mapping reads
+    ``accounts.<other>`` after ``<other>``), so a later target uses the values the earlier one
+    will really have. ``Known.hooks`` leaves out actions a target's plugin does not implement:
+    a target without enable/disable has no access lifecycle, one without delete keeps
+    disabled accounts. Persons without a linked account are looked up in the target
+    (``Known.lookups``): the plan links what it finds, creates what it does not, and blocks
+    what is disputed. ``approve`` releases holds (``leaver``, ``helloid:disable``).
     """
     with collector.paused():
         return _make_plan(
-            pipeline,
-            persons,
-            departments,
-            accounts,
-            resources,
-            expressions,
-            as_of,
-            targets,
-            capabilities,
-            set(approve),
-            blocked or {},
-            digests or {},
+            pipeline, persons, departments, known, expressions, as_of, targets, set(approve)
         )
 
 
@@ -450,101 +540,268 @@ def _make_plan(
     pipeline: Pipeline,
     persons: Mapping[str, Person],
     departments: Mapping[str, Department],
-    accounts: Mapping[str, Mapping[str, AccountState]],
-    resources: Mapping[str, Mapping[str, str | None]],
+    known: Mapping[str, Known],
     expressions: Expressions,
     as_of: dt.date,
     targets: Iterable[str] | None,
-    capabilities: Mapping[str, Iterable[str]] | None,
     approvals: set[str],
-    blocked: Mapping[str, Mapping[tuple[str, str, str], BlockedAction]],
-    digests: Mapping[str, str],
 ) -> Plan:
     plan = Plan(as_of=as_of)
     chosen = set(targets) if targets is not None else None
     other_accounts: dict[str, dict[str, dict[str, Any]]] = defaultdict(dict)
-    for target, shadows in accounts.items():
-        for pid, known in shadows.items():
-            other_accounts[pid][target] = known.data
-    for name, cfg in pipeline.targets.items():
+    for target, facts in known.items():
+        for pid, shadow in facts.accounts.items():
+            other_accounts[pid][target] = shadow.data
+    for name in pipeline.target_order():
+        cfg = pipeline.targets[name]
         if not cfg.enabled or (chosen is not None and name not in chosen):
             continue
-        evaluator = Evaluator(name, cfg, expressions, as_of)
-        shadows = accounts.get(name, {})
-        tp = TargetPlan(
-            target=name,
-            managed=len(shadows),
-            enabled=sum(1 for s in shadows.values() if s.enabled),
+        facts = known.get(name) or Known()
+        tp = _plan_target(
+            name, cfg, persons, departments, facts, expressions, as_of, plan, other_accounts
         )
-        have = resources.get(name, {})
-        for key, resource_perm in sorted(evaluator.resources(departments).items()):
-            if key not in have:
-                tp.actions.append(
-                    Action(
-                        target=name,
-                        kind=ActionKind.RESOURCE,
-                        key=key,
-                        permission=resource_perm,
-                        reason="needed by the resource rules",
-                    )
-                )
-        unique = _Unique(shadows, cfg.account.unique)
-        hooks = set(capabilities.get(name, ())) if capabilities is not None else None
-        capable = {
-            kind for kind in ActionKind if hooks is None or f"idsync_{kind.value}" in hooks
-        }.__contains__
-        retiring = cfg.account.lifecycle.delete_days_after_disable is not None and capable(
-            ActionKind.DELETE
-        )
-
-        desires: dict[str, Desired] = {}
-        for pid in sorted(set(persons) | set(shadows)):
-            person = persons.get(pid)
-            shadow = shadows.get(pid)
-            if person is None and shadow is not None:
-                desired = _vanished(pid, cfg, shadow, as_of)
-            elif person is not None:
-                desired = evaluator.evaluate(person, shadow, other_accounts.get(pid, {}))
-                if desired.error is not None:
-                    plan.blocked.append(desired.error)
-                    continue
-            else:
-                continue
-            desires[pid] = desired
-        # Who has an account in this target once the plan has run: a manager reference
-        # to anyone else stays empty, and is no change to plan.
-        accounted = {pid for pid, shadow in shadows.items() if shadow.reference} | {
-            pid for pid, d in desires.items() if d.access in ("pre", "enabled")
-        }
-        waiting = blocked.get(name, {})
-        for pid, desired in desires.items():
-            if desired.manager is not None and desired.manager not in accounted:
-                desired.manager = None
-                desired.attributes[MANAGER_KEY] = None
-            shadow = shadows.get(pid)
-            try:
-                actions, attributes = _person_actions(
-                    name,
-                    desired,
-                    shadow,
-                    unique,
-                    capable,
-                    present=pid in persons,
-                    retiring=retiring,
-                )
-            except _NoPlan as no:
-                plan.blocked.append(no.blocked)
-                continue
-            if waiting:
-                actions = _drop_blocked(name, actions, waiting, plan.blocked, digests.get(name, ""))
-            if desired.access in ("pre", "enabled"):
-                other_accounts[pid][name] = attributes
-            if actions:
-                tp.transitions[pid] = actions[0].transition or "mover"
-            tp.actions.extend(actions)
         plan.targets[name] = tp
         _hold(plan, tp, cfg, approvals)
     return plan
+
+
+def _plan_target(
+    name: str,
+    cfg: TargetConfig,
+    persons: Mapping[str, Person],
+    departments: Mapping[str, Department],
+    facts: Known,
+    expressions: Expressions,
+    as_of: dt.date,
+    plan: Plan,
+    other_accounts: dict[str, dict[str, dict[str, Any]]],
+) -> TargetPlan:
+    evaluator = Evaluator(name, cfg, expressions, as_of)
+    shadows = facts.accounts
+    tp = TargetPlan(
+        target=name,
+        managed=len(shadows),
+        enabled=sum(1 for s in shadows.values() if s.enabled),
+    )
+    for key, resource_perm in sorted(evaluator.resources(departments).items()):
+        if key not in facts.resources:
+            tp.actions.append(
+                Action(
+                    target=name,
+                    kind=ActionKind.RESOURCE,
+                    key=key,
+                    permission=resource_perm,
+                    reason="needed by the resource rules",
+                )
+            )
+    fold = folder(facts.case_insensitive)
+    unique = _Unique(shadows, cfg.account.unique, facts.lookups, fold)
+    hooks = facts.hooks
+    capable = {
+        kind for kind in ActionKind if hooks is None or f"idsync_{kind.value}" in hooks
+    }.__contains__
+    retiring = cfg.account.lifecycle.delete_days_after_disable is not None and capable(
+        ActionKind.DELETE
+    )
+
+    desires: dict[str, Desired] = {}
+    for pid in sorted(set(persons) | set(shadows)):
+        person = persons.get(pid)
+        shadow = shadows.get(pid)
+        if person is None and shadow is not None:
+            desired = _vanished(pid, cfg, shadow, as_of)
+        elif person is not None:
+            desired = evaluator.evaluate(person, shadow, other_accounts.get(pid, {}))
+            if desired.error is not None:
+                plan.blocked.append(desired.error)
+                continue
+        else:
+            continue
+        desires[pid] = desired
+
+    found = _correlate(name, cfg, persons, shadows, desires, facts, fold, plan, tp)
+    # Who has an account in this target once the plan has run: a manager reference to
+    # anyone else stays empty, and is no change to plan.
+    accounted = {pid for pid, shadow in shadows.items() if shadow.reference} | {
+        pid for pid, d in desires.items() if d.access in ("pre", "enabled")
+    }
+    for pid, desired in desires.items():
+        if pid in tp.disputed:
+            continue
+        if desired.manager is not None and desired.manager not in accounted:
+            desired.manager = None
+            desired.attributes[MANAGER_KEY] = None
+        try:
+            actions, attributes = _person_actions(
+                name,
+                cfg,
+                desired,
+                shadows.get(pid),
+                unique,
+                capable,
+                present=pid in persons,
+                retiring=retiring,
+                found=found.get(pid),
+                as_of=as_of,
+            )
+        except _NoPlan as no:
+            plan.blocked.append(no.blocked)
+            continue
+        if facts.blocked:
+            actions = _drop_blocked(name, actions, facts.blocked, plan.blocked, facts.digest)
+        if desired.access in ("pre", "enabled"):
+            other_accounts[pid][name] = attributes
+        if actions:
+            tp.transitions[pid] = actions[0].transition or "mover"
+        tp.actions.extend(actions)
+    return tp
+
+
+def _correlation_value(correlate: Correlate, person: Person | None, desired: Desired) -> Any:
+    """The person's side of the correlation: a path into the person, or (``account.…``) a
+    value of the desired account (a unique attribute's first candidate)."""
+    if correlate.on_account:
+        key = correlate.person.removeprefix("account.")
+        if desired.unique.get(key):
+            return desired.unique[key][0]
+        return desired.attributes.get(key)
+    return value_at(person, correlate.person.removeprefix("person."))
+
+
+def _correlate(
+    name: str,
+    cfg: TargetConfig,
+    persons: Mapping[str, Person],
+    shadows: Mapping[str, AccountState],
+    desires: Mapping[str, Desired],
+    facts: Known,
+    fold: Callable[[Any], Any],
+    plan: Plan,
+    tp: TargetPlan,
+) -> dict[str, Account]:
+    """Look up the persons without a linked account: ``{person: account}`` to link.
+
+    Joiners (due an account) are looked up to link an account that exists instead of
+    creating a second; leavers (known to the source, due none) to retire an account made for
+    them outside idsync, when the correlation is on a stable key of the person. A person
+    matching several accounts, an account another person owns, or one account two persons
+    match, is *disputed*: blocked with both ids, nothing done for them here.
+    """
+    correlate = cfg.account.correlate
+    if correlate is None:
+        return {}
+    where = f"targets.{name}.account.correlate"
+    wanted: dict[str, Any] = {}
+    for pid, desired in desires.items():
+        if pid in shadows:
+            continue
+        joiner = desired.access in ("pre", "enabled")
+        leaver = desired.leaver and correlate.leavers and not correlate.on_account
+        if not (joiner or leaver):
+            continue
+        try:
+            value = _correlation_value(correlate, persons.get(pid), desired)
+        except ExpressionError as exc:
+            plan.blocked.append(Blocked(person=pid, field=where, problem=str(exc)))
+            tp.disputed.add(pid)
+            continue
+        if value in (None, ""):
+            if joiner:  # without it, an existing account cannot be found: never guess
+                plan.blocked.append(
+                    Blocked(
+                        person=pid,
+                        field=where,
+                        problem=f"no value for {correlate.person}: an existing account "
+                        "cannot be looked up, so none is created",
+                    )
+                )
+                tp.disputed.add(pid)
+            continue
+        if leaver and facts.checked.get(pid) == _memo(fold(value)):
+            continue  # looked up before with this value, and nothing was found
+        wanted[pid] = value
+    if not wanted:
+        return {}
+    try:
+        facts.lookups.prepare({fold(v) for v in wanted.values()})
+    except Exception as exc:
+        problem = f"the accounts of {name} could not be read: {type(exc).__name__}: {exc}"
+        for pid in wanted:
+            plan.blocked.append(Blocked(person=pid, field=where, problem=problem[:500]))
+            tp.disputed.add(pid)
+        return {}
+    owned = {_ref(s.reference): pid for pid, s in shadows.items() if s.reference}
+    claims: dict[str, list[str]] = defaultdict(list)
+    matched: dict[str, Account] = {}
+    for pid, value in wanted.items():
+        try:
+            accounts = facts.lookups.matches(value)
+        except Exception as exc:
+            plan.blocked.append(
+                Blocked(
+                    person=pid,
+                    field=where,
+                    problem=f"looking up {correlate.account} = {value!r} failed: "
+                    f"{type(exc).__name__}: {exc}"[:500],
+                )
+            )
+            tp.disputed.add(pid)
+            continue
+        if not accounts:
+            if desires[pid].leaver:
+                tp.checked[pid] = _memo(fold(value))
+            continue
+        refs = ", ".join(a.reference for a in accounts[:5])
+        if len(accounts) > 1:
+            _dispute(
+                plan,
+                tp,
+                pid,
+                where,
+                f"{len(accounts)} accounts have {correlate.account} = {value!r} ({refs})",
+            )
+            continue
+        owner = owned.get(_ref(accounts[0].reference))
+        if owner is not None and owner != pid:
+            _dispute(
+                plan,
+                tp,
+                pid,
+                where,
+                f"the account with {correlate.account} = {value!r} ({refs}) is already "
+                f"linked to person {owner}",
+            )
+            continue
+        claims[_ref(accounts[0].reference)].append(pid)
+        matched[pid] = accounts[0]
+    for claimants in claims.values():
+        if len(claimants) > 1:
+            for pid in claimants:
+                others = ", ".join(p for p in claimants if p != pid)
+                _dispute(
+                    plan,
+                    tp,
+                    pid,
+                    where,
+                    f"the account {matched[pid].reference} matches person {others} too",
+                )
+                matched.pop(pid, None)
+    return matched
+
+
+def _dispute(plan: Plan, tp: TargetPlan, pid: str, where: str, problem: str) -> None:
+    plan.blocked.append(Blocked(person=pid, field=where, problem=f"disputed: {problem}"))
+    tp.disputed.add(pid)
+
+
+def _ref(reference: str | None) -> str:
+    """An account reference in the form references are compared (ids ignore case)."""
+    return (reference or "").strip().casefold()
+
+
+def _memo(value: Any) -> str:
+    """How a leaver lookup's value is remembered: a short hash, not the value itself."""
+    return hashlib.blake2b(str(value).encode(), digest_size=8).hexdigest()
 
 
 def _drop_blocked(

@@ -297,7 +297,10 @@ class Reconciler:
             if action.person is not None:
                 actions[action.person].append(action)
         creates = {
-            pid: a for pid, acts in actions.items() for a in acts if a.kind is ActionKind.CREATE
+            pid: a
+            for pid, acts in actions.items()
+            for a in acts
+            if a.kind in (ActionKind.CREATE, ActionKind.CORRELATE) and a.transition == "joiner"
         }
         correlate = cfg.account.correlate
         label_key = correlate.account if correlate else None
@@ -404,7 +407,15 @@ class Reconciler:
             )
             if link and entitled:
                 fixes.actions.append(
-                    creates[pid].replace(reason="reconcile: link the existing account")
+                    Action(
+                        target=name,
+                        person=pid,
+                        kind=ActionKind.CORRELATE,
+                        reference=account.reference,
+                        found=account,
+                        transition="joiner",
+                        reason="reconcile: link the existing account",
+                    )
                 )
         if link and any(not u["entitled"] for u in findings.unlinked):
             findings.notes.append(
@@ -458,7 +469,10 @@ class Reconciler:
             attribute = path.removeprefix("account.")
             if shadow is not None:
                 return shadow.data.get(attribute)
-            return create.account.get(attribute) if create is not None else None
+            if create is None:
+                return None
+            source = create.found.data if create.found is not None else create.account
+            return source.get(attribute)
         return value_at(person, path.removeprefix("person."))
 
     def _managed(
@@ -632,7 +646,6 @@ class Reconciler:
                     persons=persons,
                     holds=_kinds_held({h.kind for h in holds}),
                     cancel=cancel,
-                    link_only=True,
                 )
                 report.counts.update(enforcer.run(ordered))
                 stopped |= enforcer.stopped

@@ -170,3 +170,31 @@ blocked_actions = sa.Table(
 )
 """Actions a plugin reported blocked (waiting for someone outside idsync), not tried again
 until what they would write (``fingerprint``) changes."""
+
+intents = sa.Table(
+    "intents",
+    metadata,
+    sa.Column("id", sa.Integer, primary_key=True, autoincrement=True),
+    sa.Column("run_id", sa.Integer, nullable=False),
+    sa.Column("target", sa.String(100), nullable=False),
+    sa.Column("person", sa.String(200)),
+    sa.Column("kind", sa.String(20), nullable=False),
+    sa.Column("key", sa.String(500)),
+    sa.Column("reference", sa.String(500)),
+    sa.Column("started", sa.DateTime(timezone=True), nullable=False),
+    sa.Column("finished", sa.DateTime(timezone=True)),
+    sa.Column("status", sa.String(20), nullable=False, index=True),
+)
+"""The action journal: an action that calls a target is *started* here before the call and
+*finished* with its audit record after; one still started after its run ended is in doubt."""
+
+checked_leavers = sa.Table(
+    "checked_leavers",
+    metadata,
+    sa.Column("target", sa.String(100), primary_key=True),
+    sa.Column("person", sa.String(200), primary_key=True),
+    sa.Column("value", sa.String(64), nullable=False),
+    sa.Column("checked", sa.Date, nullable=False),
+)
+"""Leavers a plan looked up in a target without finding an account (the value's hash): not
+looked up again until that value changes."""

@@ -32,7 +32,16 @@ from idsync import collector
 from idsync.secrets import redact, redact_data
 from idsync.state import schema as t
 
-__all__ = ["AccountState", "BlockedAction", "LockHeld", "Missing", "Store", "now"]
+__all__ = [
+    "AccountState",
+    "BlockedAction",
+    "InDoubt",
+    "LockHeld",
+    "Missing",
+    "Store",
+    "StoreFailed",
+    "now",
+]
 
 _CHUNK = 500
 EXIT_CRASHED = 1
@@ -77,6 +86,31 @@ class LockHeld(Exception):
     """Another runner holds the pipeline's lock."""
 
 
+class StoreFailed(Exception):
+    """The state store could not record what happened: a run stops at once (the actions in
+    flight finish, no new call starts), and nothing is recorded as a target's failure."""
+
+    @classmethod
+    def of(cls, exc: BaseException) -> StoreFailed:
+        """The failure ``exc`` of a write, in words (secrets redacted)."""
+        text = str(getattr(exc, "orig", None) or exc).strip().splitlines()[0:1]
+        detail = redact(text[0] if text else type(exc).__name__)[:300]
+        return cls(f"the state store failed: {type(exc).__name__}: {detail}; the run stopped")
+
+
+@dataclass(frozen=True)
+class InDoubt:
+    """An action a run started on a target and never recorded finished (the run was killed,
+    or its store failed): the target may or may not have done it."""
+
+    run_id: int
+    target: str
+    person: str | None
+    kind: str
+    key: str | None
+    reference: str | None
+
+
 @dataclass
 class AccountState:
     """The shadow of one account: what idsync last applied to it."""
@@ -117,6 +151,12 @@ _BLOCKED_KEY = (
 )
 _BLOCKED_DELETE = t.blocked_actions.delete().where(_BLOCKED_KEY)
 _BLOCKED_INSERT = t.blocked_actions.insert()
+_INTENT_INSERT = t.intents.insert()
+_INTENT_FINISH = (
+    t.intents.update()
+    .where(t.intents.c.id == sa.bindparam("w_id"))
+    .values(status=sa.bindparam("w_status"), finished=sa.bindparam("w_finished"))
+)
 
 
 def _is_dead(owner: str) -> bool:
@@ -573,6 +613,7 @@ class Store:
         account: Mapping[str, Any] | None = None,
         blocked: tuple[str, dt.date] | None = None,
         unblocked: bool = False,
+        intent: int | None = None,
     ) -> None:
         """Write one action's audit record and, when it was done, its effect on the shadow.
 
@@ -600,6 +641,10 @@ class Store:
                     "dry_run": dry_run,
                 },
             )
+            if intent is not None:
+                conn.execute(
+                    _INTENT_FINISH, {"w_id": intent, "w_status": status, "w_finished": stamp}
+                )
             if dry_run:
                 return
             if kind == "resource":
@@ -680,6 +725,120 @@ class Store:
             )
         else:
             conn.execute(_ACCOUNT_UPDATE, {"updated": stamp, **values, **which})
+
+    # --- the action journal ----------------------------------------------------------
+
+    def start_intent(
+        self,
+        *,
+        run_id: int,
+        target: str,
+        person: str | None,
+        kind: str,
+        key: str | None,
+        reference: str | None,
+    ) -> int:
+        """Record that an action is about to call its target; returns the intent's id, which
+        :meth:`record` marks finished in the same transaction as the action's outcome."""
+        with self._write() as conn:
+            result = conn.execute(
+                _INTENT_INSERT,
+                {
+                    "run_id": run_id,
+                    "target": target,
+                    "person": person,
+                    "kind": kind,
+                    "key": key,
+                    "reference": reference,
+                    "started": now(),
+                    "status": "started",
+                },
+            )
+            return int(result.inserted_primary_key[0])  # type: ignore[index]
+
+    def in_doubt(self, targets: Iterable[str], before_run: int | None = None) -> list[InDoubt]:
+        """The actions started and never finished, in ``targets`` (of runs before
+        ``before_run``): what a crash or a failed store left undecided."""
+        i = t.intents.c
+        query = sa.select(i.run_id, i.target, i.person, i.kind, i.key, i.reference).where(
+            (i.status == "started") & i.target.in_(list(targets))
+        )
+        if before_run is not None:
+            query = query.where(i.run_id < before_run)
+        with self.engine.connect() as conn:
+            return [InDoubt(*row) for row in conn.execute(query.order_by(i.id))]
+
+    def resolve_in_doubt(self, targets: Iterable[str], run_id: int) -> int:
+        """Mark the actions in doubt of ``targets`` (from runs before ``run_id``) resolved:
+        that run planned them again from what it read. Returns how many."""
+        i = t.intents.c
+        with self._write() as conn:
+            result = conn.execute(
+                t.intents.update()
+                .where((i.status == "started") & i.target.in_(list(targets)) & (i.run_id < run_id))
+                .values(status="resolved", finished=now())
+            )
+            return int(result.rowcount or 0)
+
+    # --- blocked actions and leavers looked up ------------------------------------------
+
+    def block(
+        self,
+        *,
+        run_id: int,
+        target: str,
+        person: str,
+        kind: str,
+        key: str | None,
+        fingerprint: str,
+        message: str,
+        on: dt.date,
+    ) -> None:
+        """Remember an action as blocked (without an audit record of its own)."""
+        which = {"w_target": target, "w_person": person, "w_kind": kind, "w_key": key or ""}
+        with self._write() as conn:
+            conn.execute(_BLOCKED_DELETE, which)
+            conn.execute(
+                _BLOCKED_INSERT,
+                {
+                    "target": target,
+                    "person": person,
+                    "kind": kind,
+                    "key": key or "",
+                    "fingerprint": fingerprint,
+                    "message": redact(message)[:2000] or "blocked",
+                    "since": on,
+                    "run_id": run_id,
+                },
+            )
+
+    def checked(self, target: str) -> dict[str, str]:
+        """``{person: value hash}`` of the leavers looked up in ``target`` without a match."""
+        c = t.checked_leavers.c
+        query = sa.select(c.person, c.value).where(c.target == target)
+        with self.engine.connect() as conn:
+            return {row[0]: row[1] for row in conn.execute(query)}
+
+    def remember_checked(self, target: str, checked: Mapping[str, str], on: dt.date) -> None:
+        """Remember leavers looked up in ``target`` without a match (person → value hash)."""
+        if not checked:
+            return
+        c = t.checked_leavers.c
+        people = list(checked)
+        with self._write() as conn:
+            for i in range(0, len(people), _CHUNK):
+                conn.execute(
+                    t.checked_leavers.delete().where(
+                        (c.target == target) & c.person.in_(people[i : i + _CHUNK])
+                    )
+                )
+            conn.execute(
+                t.checked_leavers.insert(),
+                [
+                    {"target": target, "person": p, "value": v, "checked": on}
+                    for p, v in checked.items()
+                ],
+            )
 
     # --- audit -----------------------------------------------------------------------
 

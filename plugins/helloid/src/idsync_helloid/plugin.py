@@ -19,6 +19,7 @@ from typing import TYPE_CHECKING, Any, Concatenate, ParamSpec
 
 from idsync import (
     Account,
+    ActionKind,
     ActionResult,
     ApiError,
     HookContext,
@@ -115,6 +116,8 @@ class HelloIDPlugin:
         self._lock = threading.Lock()
         self._products: dict[str, dict[str, Any]] | None = None
         self._memberships = Memberships()
+        self._listed_deleted: dict[str, dict[str, Any]] | None = None
+        """Soft-deleted users by name, from the last listing a plan made (None: none made)."""
 
     # --- plumbing ------------------------------------------------------------------------
 
@@ -177,6 +180,8 @@ class HelloIDPlugin:
             summary="HelloID users, groups and self-service products as a target",
             settings=HelloIDSettings,
             permission_kinds=list(PERMISSION_KINDS),
+            case_insensitive=True,
+            indexed=["userName", "userGUID"],
         )
 
     @hookimpl
@@ -246,6 +251,8 @@ class HelloIDPlugin:
         deleted = None
         if settings.soft_deleted_users == "restore":
             known, found = client.recent_user(name)  # the correlation's lookup of this name
+            if not known and self._listed_deleted is not None:
+                known, found = True, self._listed_deleted.get(name.casefold())  # the plan's
             if not known:
                 found = client.get_user(name, deleted=True)
             if found is not None and lookup(found, "isDeleted") is True:
@@ -255,13 +262,15 @@ class HelloIDPlugin:
         body = apply_values({}, ctx.account)
         if not has(body, "source"):
             body["source"] = settings.source
-        body["isEnabled"] = False
+        body["isEnabled"] = ctx.active  # enabled at once when the lifecycle says so
+        state = "enabled" if ctx.active else "disabled"
         self._new_access(ctx, body)
         manager = body.get("managedByUserGUID")
         if ctx.dry_run:
             return ActionResult(
                 data=dict(ctx.account),
-                messages=[f"dry-run: would create disabled HelloID user {name}"],
+                enabled=ctx.active,
+                messages=[f"dry-run: would create {state} HelloID user {name}"],
             )
         try:
             user = client.create_user(body)
@@ -271,10 +280,15 @@ class HelloIDPlugin:
             raise
         reference = user_guid(user)
         logger.bind(system=ctx.system).info("created HelloID user {} ({})", name, reference)
-        messages = [f"created disabled HelloID user {name} ({reference})"]
+        messages = [f"created {state} HelloID user {name} ({reference})"]
         if manager:
             messages.append(f"manager set to {manager}")
-        return ActionResult(reference=reference, data=pick(user, ctx.account), messages=messages)
+        return ActionResult(
+            reference=reference,
+            data=pick(user, ctx.account),
+            messages=messages,
+            enabled=lookup(user, "isEnabled") is True,
+        )
 
     def _new_access(self, ctx: HookContext, body: dict[str, Any]) -> None:
         """What a created (or restored) user gets besides its data: an initial password, and
@@ -293,14 +307,16 @@ class HelloIDPlugin:
         guid = user_guid(deleted) or ""
         name = lookup(deleted, "userName")
         body = apply_values({k: v for k, v in deleted.items() if k != "isDeleted"}, ctx.account)
-        body["isEnabled"] = False
+        body["isEnabled"] = ctx.active
+        state = "enabled" if ctx.active else "disabled"
         self._new_access(ctx, body)
         body["isSoftDeleted"] = False
         if ctx.dry_run:
             return ActionResult(
                 data=dict(ctx.account),
+                enabled=ctx.active,
                 messages=[
-                    f"dry-run: would restore soft-deleted HelloID user {name} ({guid}), disabled"
+                    f"dry-run: would restore soft-deleted HelloID user {name} ({guid}), {state}"
                 ],
             )
         restored = self.client(ctx).update_user(guid, body)
@@ -312,7 +328,8 @@ class HelloIDPlugin:
         return ActionResult(
             reference=guid,
             data=pick(restored, ctx.account),
-            messages=[f"restored soft-deleted HelloID user {name} ({guid}), disabled"],
+            enabled=lookup(restored, "isEnabled") is True,
+            messages=[f"restored soft-deleted HelloID user {name} ({guid}), {state}"],
         )
 
     @hookimpl
@@ -446,8 +463,12 @@ class HelloIDPlugin:
 
     @hookimpl
     def idsync_accounts(self, ctx: HookContext) -> Iterator[Account]:
-        """Every user (soft-deleted ones too) with the groups and products each holds."""
+        """Every user (soft-deleted ones too) with the groups and products each holds; for
+        a plan (``ctx.action`` is correlate) the users alone."""
         client = self.client(ctx)
+        if ctx.action is ActionKind.CORRELATE:
+            yield from self._users_for_plan(client)
+            return
         held: defaultdict[str, list[str]] = defaultdict(list)
         groups = [g for g in client.iter_groups() if group_guid(g) and lookup(g, "name")]
         with ThreadPoolExecutor(max_workers=self._configured(ctx).concurrency) as pool:
@@ -468,6 +489,19 @@ class HelloIDPlugin:
             for user in client.iter_users(deleted=deleted):
                 guid = (user_guid(user) or "").casefold()
                 yield self._account(user, held.get(guid, ()), deleted=deleted)
+
+    def _users_for_plan(self, client: HelloIDClient) -> Iterator[Account]:
+        """Every user, without memberships; the soft-deleted ones are remembered by name, so
+        the creates of this plan know without asking whether one holds their name."""
+        deleted: dict[str, dict[str, Any]] = {}
+        for user in client.iter_users():
+            yield self._account(user)
+        for user in client.iter_users(deleted=True):
+            name = lookup(user, "userName")
+            if isinstance(name, str):
+                deleted[name.casefold()] = user
+            yield self._account(user, deleted=True)
+        self._listed_deleted = deleted
 
     # --- permissions and resources -------------------------------------------------------
 
