@@ -115,9 +115,7 @@ def plan(
     pipeline = Pipeline.model_validate(
         {"sources": {"hr": {"plugin": "memhr"}}, "targets": {"dir": {**TARGET, **(target or {})}}}
     )
-    known = Known(
-        accounts={s.person: s for s in shadows}, hooks=hooks, blocked=blocked or {}
-    )
+    known = Known(accounts={s.person: s for s in shadows}, hooks=hooks, blocked=blocked or {})
     return make_plan(
         pipeline,
         {p["external_id"]: Person.model_validate(p) for p in persons},

@@ -36,7 +36,7 @@ from idsync.plugins import PluginLoadError, Registry
 from idsync.report import print_audit, print_plan, print_problems, print_run, progress_bars
 from idsync.schedule import graceful_stop
 from idsync.secrets import redact, redact_data
-from idsync.state import LockHeld
+from idsync.state import LockHeld, now
 
 app = typer.Typer(
     name="idsync",
@@ -263,13 +263,26 @@ def plan_cmd(
     target: TargetOpt = None,
     as_json: JsonOpt = False,
     limit: Annotated[int, typer.Option("--limit", help="Action rows to show per target.")] = 50,
+    out: Annotated[
+        Path | None,
+        typer.Option("--out", help="Also save the plan here, for run --plan to carry out."),
+    ] = None,
 ) -> None:
-    """Show what a run would do. Reads the sources; changes nothing anywhere."""
+    """Show what a run would do. Reads the sources and the targets; changes nothing anywhere."""
     day = _as_of(as_of)
     with _engine(pipeline_file) as engine:
         _check_targets(engine.pipeline, target)
         with progress_bars(err, not as_json) as progress:
             report = engine.plan(day, targets=target, progress=progress)
+        if out is not None and report.plan is not None:
+            from idsync.saved import save
+
+            save(out, engine.pipeline.label, report.plan, report.imports, now())
+            err.print(
+                f"plan saved to {escape(str(out))}: idsync run {escape(str(pipeline_file))} --plan {escape(str(out))}",
+                highlight=False,
+                soft_wrap=True,
+            )
     if as_json:
         data = report.plan.as_json() if report.plan else {"actions": [], "held": [], "blocked": []}
         if report.error:
@@ -305,6 +318,13 @@ def run_cmd(
     target: TargetOpt = None,
     as_json: JsonOpt = False,
     time_travel: TimeTravelOpt = False,
+    saved_plan: Annotated[
+        Path | None,
+        typer.Option(
+            "--plan",
+            help="Carry out exactly this saved plan (idsync plan --out), or nothing.",
+        ),
+    ] = None,
     every: Annotated[
         str | None,
         typer.Option("--every", help="Run forever, one run per interval (15m, 1h, 1d)."),
@@ -316,6 +336,8 @@ def run_cmd(
 ) -> None:
     """Import, plan, check thresholds and enforce (once, or forever with --every / --cron)."""
     if every is not None or cron is not None:
+        if saved_plan is not None:
+            raise _fail("--plan cannot be scheduled: a saved plan is carried out once")
         _scheduled(pipeline_file, every, cron, dry_run, as_of, approve, target, as_json)
     day = _as_of(as_of)
     try:
@@ -324,6 +346,17 @@ def run_cmd(
         raise _fail(str(exc)) from None
     with _engine(pipeline_file) as engine:
         _check_targets(engine.pipeline, target)
+        expect = None
+        if saved_plan is not None:
+            from idsync.saved import PlanChanged, load
+
+            try:
+                expect = load(saved_plan, engine.pipeline.label)
+            except PlanChanged as exc:
+                raise _fail(str(exc)) from None
+            if day is not None and day != expect.as_of:
+                raise _fail(f"--as-of {day} differs from the saved plan's date {expect.as_of}")
+            day = expect.as_of
         try:
             with progress_bars(err, not as_json) as progress, graceful_stop() as cancel:
                 report = engine.run(
@@ -334,6 +367,7 @@ def run_cmd(
                     progress=progress,
                     cancel=cancel,
                     time_travel=time_travel,
+                    expect=expect,
                 )
         except LockHeld:
             raise _lock_held(engine) from None

@@ -441,6 +441,27 @@ class Pipeline(_Config):
                     )
                 )
         for name, target in self.targets.items():
+            correlate = target.account.correlate
+            if correlate is None:
+                out.append(
+                    (
+                        f"targets.{name}.account.correlate",
+                        "not set: idsync cannot find an account made by hand, or by a run "
+                        "that was interrupted (such a person is then blocked, not created twice)",
+                    )
+                )
+            elif (
+                correlate.on_account
+                and correlate.person.removeprefix("account.") in target.account.unique
+            ):
+                out.append(
+                    (
+                        f"targets.{name}.account.correlate",
+                        f"correlates on {correlate.person}, a value idsync generates: a "
+                        "namesake's account can match; correlate on a stable key of the person "
+                        "(external_id, an employee number) where the target has one",
+                    )
+                )
             off = [k for k in TARGET_DEFAULTS if target.thresholds.get(k) is None]
             if off:
                 out.append(

@@ -69,11 +69,13 @@ class _Stop(Exception):
 
 
 def _manager_waits(groups: Mapping[str, list[Action]]) -> dict[str, str]:
-    """``{person: manager}`` for persons whose manager's account this run creates: each
-    waits for that manager alone, so it gets the manager's reference at once. A loop of
+    """``{person: manager}`` for persons whose manager's account this run creates or links:
+    each waits for that manager alone, so it gets the manager's reference at once. A loop of
     managers waits for nobody."""
-    creating = {
-        pid for pid, acts in groups.items() if any(a.kind is ActionKind.CREATE for a in acts)
+    creating = {  # a manager whose account this run makes or links has no reference yet
+        pid
+        for pid, acts in groups.items()
+        if any(a.kind in (ActionKind.CREATE, ActionKind.CORRELATE) for a in acts)
     }
     manager_of = {
         pid: next((a.manager for a in acts if a.manager), None) for pid, acts in groups.items()
@@ -83,14 +85,16 @@ def _manager_waits(groups: Mapping[str, list[Action]]) -> dict[str, str]:
         for pid, boss in manager_of.items()
         if boss is not None and boss != pid and boss in creating
     }
-    for start in list(waits):  # cut loops: a chain that comes back to itself waits for nobody
+    looping = set()  # a manager chain that comes back to itself waits for nobody in it
+    for start in waits:
         seen, cursor = {start}, waits.get(start)
-        while cursor is not None and cursor in waits:
-            if cursor in seen:
-                waits.pop(start, None)
-                break
+        while cursor is not None and cursor not in seen:
             seen.add(cursor)
             cursor = waits.get(cursor)
+        if cursor == start:
+            looping.add(start)
+    for pid in looping:
+        del waits[pid]
     return waits
 
 

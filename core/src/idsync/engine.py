@@ -26,6 +26,7 @@ from idsync.importer import SourceError, SourceImport, import_source, merge, sto
 from idsync.model import ActionKind, ActionStatus, Blocked, HookContext, Person, RunSummary
 from idsync.plan import Action, Hold, Known, Plan, TargetPlan, make_plan
 from idsync.plugins import Registry, System
+from idsync.saved import PlanChanged, SavedPlan
 from idsync.state import LockHeld, Store, StoreFailed, now
 from idsync.thresholds import approved as approved_by
 
@@ -200,6 +201,12 @@ class Engine:
         facts.digest = system.digest
         facts.checked = self.store.checked(target)
         facts.case_insensitive = bool(about and about.case_insensitive)
+        if cfg.account.correlate is None:
+            facts.doubtful = {
+                d.person: d.run_id
+                for d in self.store.in_doubt([target])
+                if d.kind == "create" and d.person
+            }
         ctx = HookContext(system=target, dry_run=True, as_of=as_of, settings=system.settings)
         facts.lookups = TargetReader(
             system,
@@ -268,8 +275,13 @@ class Engine:
         progress: Progress | None = None,
         cancel: threading.Event | None = None,
         time_travel: bool = False,
+        expect: SavedPlan | None = None,
     ) -> RunReport:
         """Import, plan, check thresholds and enforce; every outcome goes to the state store.
+
+        ``expect`` is a saved plan the run must match: when its sources' imports or its
+        actions differ from the saved ones, the run ends before anything is written
+        (``report.error``, exit code 2; see :mod:`idsync.saved`).
 
         ``approve`` releases held work for this run: ``import``, transitions and/or action
         kinds, each optionally scoped to one system as ``<system>:<kind>`` (``hr:import``,
@@ -297,10 +309,14 @@ class Engine:
         log = logger.bind(run=run_id)
         try:
             with collector.paused():  # until enforcing, which runs collector.settled()
-                self._run(report, as_of, dry_run, approved, targets, progress, cancel)
+                self._run(report, as_of, dry_run, approved, targets, progress, cancel, expect)
         except SourceError as exc:
             report.error = str(exc)
             report.exit_code = EXIT_FAILED
+            log.error("{}", exc)
+        except PlanChanged as exc:
+            report.error = str(exc)
+            report.exit_code = EXIT_INPUT
             log.error("{}", exc)
         except BaseException:
             self.store.finish_run(run_id, "crashed", EXIT_FAILED, report.nested_counts())
@@ -400,12 +416,16 @@ class Engine:
         targets: Iterable[str] | None,
         progress: Progress,
         cancel: threading.Event | None = None,
+        expect: SavedPlan | None = None,
     ) -> None:
         run_id = report.run_id
-        assert run_id is not None
+        if run_id is None:
+            raise ValueError("a run needs its id")
         label = self.pipeline.label
         imports = self._import(as_of, dry_run, progress)
         report.imports = imports
+        if expect is not None:
+            expect.check_sources(imports)
         report.blocked = [b for imp in imports for b in imp.blocked]
         held_imports = [
             imp for imp in imports if imp.held and not approved_by(approved, imp.source, "import")
@@ -443,6 +463,8 @@ class Engine:
                     returned=imp.returned,
                 )
         plan, persons = self._plan(imports, as_of, targets, approved)
+        if expect is not None:
+            expect.check_actions(plan)
         report.plan = plan
         report.blocked = plan.blocked
         report.held = list(plan.held)
@@ -450,7 +472,15 @@ class Engine:
             self.store.save_plan(run_id, plan.as_json())
             for name, tp in plan.targets.items():
                 self.store.remember_checked(name, tp.checked, as_of)
-            resolved = self.store.resolve_in_doubt(plan.targets, run_id)
+            # Decided by this plan: every target that can look (a create without correlation
+            # stays in doubt, its person blocked).
+            resolved = self.store.resolve_in_doubt(
+                plan.targets,
+                run_id,
+                keep_creates=[
+                    t for t in plan.targets if self.pipeline.targets[t].account.correlate is None
+                ],
+            )
             if resolved:
                 logger.bind(run=run_id).warning(
                     "{} action(s) of an interrupted run were in doubt; this run planned them "

@@ -34,7 +34,7 @@ from idsync.secrets import redact
 from idsync.state import Missing, Store
 from idsync.thresholds import exceeded
 
-__all__ = ["SourceImport", "import_source", "merge", "stored_import"]
+__all__ = ["SourceImport", "fingerprint", "import_source", "merge", "stored_import"]
 
 
 class SourceError(Exception):
@@ -66,6 +66,23 @@ def _digest(person: Person) -> str:
     """The person's fingerprint: equal for equal data, whatever order a source listed it in
     (``extra`` is kept sorted by name; every other field has its place in the model)."""
     return hashlib.blake2b(person.model_dump_json().encode(), digest_size=16).hexdigest()
+
+
+def fingerprint(imp: SourceImport) -> str:
+    """One import's content as a hash: its persons, departments, blocked rows and missing
+    persons. Two imports with equal fingerprints plan alike (saved plans compare them)."""
+    digest = hashlib.blake2b(digest_size=16)
+    for pid in sorted(imp.persons):
+        digest.update(f"p\0{pid}\0{_digest(imp.persons[pid])}\0".encode())
+    for dep_id in sorted(imp.departments):
+        digest.update(f"d\0{dep_id}\0{imp.departments[dep_id].model_dump_json()}\0".encode())
+    for b in sorted(imp.blocked, key=lambda b: (b.person, b.field)):
+        digest.update(f"b\0{b.person}\0{b.field}\0{b.problem}\0".encode())
+    for pid in sorted(imp.removed):
+        digest.update(f"r\0{pid}\0".encode())
+    for pid in sorted(imp.missing):
+        digest.update(f"m\0{pid}\0".encode())
+    return digest.hexdigest()
 
 
 def _snapshot_data(person: Person) -> dict[str, Any]:

@@ -175,9 +175,10 @@ class TargetPlan:
     target: str
     actions: list[Action] = field(default_factory=list)
     managed: int = 0
-    """How many accounts idsync managed in the target before the plan."""
+    """How many accounts the target had before the run that idsync manages or this plan
+    links (the base of a threshold)."""
     enabled: int = 0
-    """How many of those were enabled."""
+    """How many of those were enabled (the base of a destructive threshold)."""
     transitions: dict[str, Transition] = field(default_factory=dict)
     """``{person: transition}`` of every person with actions."""
     held: dict[str, str] = field(default_factory=dict)
@@ -364,8 +365,10 @@ def _choose_unique(
 
 
 def _linked(desired: Desired, found: Account, as_of: dt.date) -> AccountState:
-    """The shadow a link makes of ``found``: its data under the mapping keys, as it is."""
-    data = {k: found.data.get(k) for k in desired.attributes if not k.startswith("@")}
+    """The shadow a link makes of ``found``: its data under the mapping's and the unique
+    attributes' keys, as it is (the enforcer records the same)."""
+    keys = [k for k in (*desired.attributes, *desired.unique) if not k.startswith("@")]
+    data = {k: found.data.get(k) for k in keys}
     enabled = found.enabled is not False
     return AccountState(
         person=desired.person,
@@ -507,6 +510,8 @@ class Known:
     lookups: Lookups = field(default_factory=NoLookups)
     checked: Mapping[str, str] = field(default_factory=dict)
     case_insensitive: bool = False
+    doubtful: Mapping[str, int] = field(default_factory=dict)
+    """Persons whose create an interrupted run left in doubt (person → that run)."""
 
 
 def make_plan(
@@ -620,6 +625,11 @@ def _plan_target(
         desires[pid] = desired
 
     found = _correlate(name, cfg, persons, shadows, desires, facts, fold, plan, tp)
+    # Accounts this plan links are in the target already: the bases count them.
+    tp.managed += len(found)
+    tp.enabled += sum(1 for account in found.values() if account.enabled is not False)
+    if cfg.account.correlate is None:
+        _hold_doubtful(name, shadows, desires, facts, plan, tp)
     # Who has an account in this target once the plan has run: a manager reference to
     # anyone else stays empty, and is no change to plan.
     accounted = {pid for pid, shadow in shadows.items() if shadow.reference} | {
@@ -787,6 +797,32 @@ def _correlate(
                 )
                 matched.pop(pid, None)
     return matched
+
+
+def _hold_doubtful(
+    name: str,
+    shadows: Mapping[str, AccountState],
+    desires: Mapping[str, Desired],
+    facts: Known,
+    plan: Plan,
+    tp: TargetPlan,
+) -> None:
+    """Without correlation the plan cannot look for an account an interrupted run may have
+    made: such a person gets no second create, and is blocked until it can look."""
+    for pid, run in facts.doubtful.items():
+        desired = desires.get(pid)
+        if pid in shadows or desired is None or desired.access not in ("pre", "enabled"):
+            continue
+        plan.blocked.append(
+            Blocked(
+                person=pid,
+                field=f"targets.{name}.account.correlate",
+                problem=f"run {run} was interrupted while creating this account: it may exist, "
+                "and without account.correlate the plan cannot look for it, so none is "
+                "created; configure account.correlate",
+            )
+        )
+        tp.disputed.add(pid)
 
 
 def _dispute(plan: Plan, tp: TargetPlan, pid: str, where: str, problem: str) -> None:

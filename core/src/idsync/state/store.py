@@ -768,15 +768,20 @@ class Store:
         with self.engine.connect() as conn:
             return [InDoubt(*row) for row in conn.execute(query.order_by(i.id))]
 
-    def resolve_in_doubt(self, targets: Iterable[str], run_id: int) -> int:
+    def resolve_in_doubt(
+        self, targets: Iterable[str], run_id: int, keep_creates: Iterable[str] = ()
+    ) -> int:
         """Mark the actions in doubt of ``targets`` (from runs before ``run_id``) resolved:
-        that run planned them again from what it read. Returns how many."""
+        that run planned them again from what it read; creates in ``keep_creates`` targets
+        stay in doubt. Returns how many."""
         i = t.intents.c
+        kept = list(keep_creates)
+        where = (i.status == "started") & i.target.in_(list(targets)) & (i.run_id < run_id)
+        if kept:
+            where &= ~((i.kind == "create") & i.target.in_(kept))
         with self._write() as conn:
             result = conn.execute(
-                t.intents.update()
-                .where((i.status == "started") & i.target.in_(list(targets)) & (i.run_id < run_id))
-                .values(status="resolved", finished=now())
+                t.intents.update().where(where).values(status="resolved", finished=now())
             )
             return int(result.rowcount or 0)
 
