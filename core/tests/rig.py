@@ -71,6 +71,14 @@ class Directory:
         self.calls: list[Call] = []
         self.blocked: dict[tuple[str, str], str] = {}
         """``{(hook, person): message}``: calls the directory answers *blocked*."""
+        self.failing: set[tuple[str, str]] = set()
+        """``{(hook, person)}``: calls the directory refuses (a failure)."""
+        self.case_insensitive = False
+        """Whether names compare without regard to letter case (as HelloID's do)."""
+        self.refuse_renames = False
+        """Whether an update refuses to change ``userName`` (the rest is written)."""
+        self.on_write: Callable[[Call], None] | None = None
+        """Called after each write the directory does (a test's hook into the timeline)."""
         self._ids = itertools.count(1)
 
     def new_reference(self) -> str:
@@ -81,14 +89,16 @@ class Directory:
 
     def writes(self, since: int = 0) -> list[Call]:
         """Calls that change something (not reads, not dry-run), from call ``since`` on."""
-        reads = {"correlate", "attribute_available", "accounts"}
-        return [c for c in self.calls[since:] if c.hook not in reads and not c.dry_run]
+        return [c for c in self.calls[since:] if c.hook not in _READS and not c.dry_run]
 
     def add_by_hand(self, employee: str, *, enabled: bool = True, **data: Any) -> Entry:
         """An account made in the target without idsync."""
         entry = Entry(self.new_reference(), {"employeeId": employee, **data}, enabled=enabled)
         self.accounts[entry.reference] = entry
         return entry
+
+
+_READS = {"correlate", "attribute_available", "accounts"}
 
 
 class MemoryTarget:
@@ -101,9 +111,17 @@ class MemoryTarget:
         person = ctx.person.external_id if ctx.person else None
         if person is None and ctx.reference in self.directory.accounts:
             person = self.directory.accounts[ctx.reference].data.get("employeeId")
-        self.directory.calls.append(
-            Call(hook, person, ctx.reference, ctx.as_of, ctx.dry_run, detail)
-        )
+        call = Call(hook, person, ctx.reference, ctx.as_of, ctx.dry_run, detail)
+        self.directory.calls.append(call)
+        if (hook, person or "") in self.directory.failing:
+            raise RuntimeError(f"the directory refuses {hook} of {person}")
+
+    def _written(self, result: ActionResult) -> ActionResult:
+        """A write's answer, after the test's ``on_write`` saw the write done."""
+        call = self.directory.calls[-1]
+        if self.directory.on_write is not None and not call.dry_run:
+            self.directory.on_write(call)
+        return result
 
     def _blocked(self, hook: str, ctx: HookContext) -> ActionResult | None:
         person = ctx.person.external_id if ctx.person else ""
@@ -114,7 +132,26 @@ class MemoryTarget:
 
     @hookimpl
     def idsync_about(self) -> PluginAbout:
-        return PluginAbout(name="memdir", kind=PluginKind.TARGET, version="1", settings=NoSettings)
+        return PluginAbout(
+            name="memdir",
+            kind=PluginKind.TARGET,
+            version="1",
+            settings=NoSettings,
+            case_insensitive=self.directory.case_insensitive,
+        )
+
+    def _same(self, a: Any, b: Any) -> bool:
+        if self.directory.case_insensitive and isinstance(a, str) and isinstance(b, str):
+            return a.casefold() == b.casefold()
+        return bool(a == b)
+
+    @hookimpl
+    def idsync_attribute_available(self, ctx: HookContext, attribute: str, value: Any) -> bool:
+        self._log("attribute_available", ctx, (attribute, value))
+        return not any(
+            self._same(e.data.get(attribute), value) and e.reference != ctx.reference
+            for e in self.directory.accounts.values()
+        )
 
     @hookimpl
     def idsync_correlate(self, ctx: HookContext) -> list[Account]:
@@ -124,7 +161,7 @@ class MemoryTarget:
         return [
             Account(reference=e.reference, data=dict(e.data), enabled=e.enabled)
             for e in self.directory.accounts.values()
-            if e.data.get(field_name) == value
+            if self._same(e.data.get(field_name), value)
         ]
 
     @hookimpl
@@ -133,10 +170,10 @@ class MemoryTarget:
         if (blocked := self._blocked("create", ctx)) is not None:
             return blocked
         if ctx.dry_run:
-            return ActionResult()
-        entry = Entry(self.directory.new_reference(), dict(ctx.account))
+            return ActionResult(enabled=ctx.active)
+        entry = Entry(self.directory.new_reference(), dict(ctx.account), enabled=ctx.active)
         self.directory.accounts[entry.reference] = entry
-        return ActionResult(reference=entry.reference)
+        return self._written(ActionResult(reference=entry.reference, enabled=ctx.active))
 
     def _entry(self, ctx: HookContext) -> Entry | None:
         return self.directory.accounts.get(ctx.reference or "")
@@ -149,9 +186,12 @@ class MemoryTarget:
         entry = self._entry(ctx)
         if entry is None:
             return ActionResult(success=False, not_found=True, messages=["no such account"])
+        refused = {}
+        if self.directory.refuse_renames and "userName" in ctx.changes:
+            refused["userName"] = "renames are off in this directory"
         if not ctx.dry_run:
-            entry.data.update({k: c.after for k, c in ctx.changes.items()})
-        return ActionResult()
+            entry.data.update({k: c.after for k, c in ctx.changes.items() if k not in refused})
+        return ActionResult(refused=refused)
 
     @hookimpl
     def idsync_enable(self, ctx: HookContext) -> ActionResult:
@@ -331,6 +371,7 @@ targets:
         employeeId: "{{{{ person.external_id }}}}"
         family: "{{{{ person.name.family }}}}"
         department: "{{{{ contract.department.code }}}}"
+{account_extra}
       lifecycle:
         create_days_before_start: 14
         enable_days_before_start: 0
@@ -339,6 +380,7 @@ targets:
     permissions:
       - {{dynamic: "group:dep_{{{{ contract.department.code }}}}"}}
 {target_extra}
+{targets_extra}
 """
 
 
@@ -346,27 +388,52 @@ class Rig:
     """The engine over the in-memory HR and directory, with a SQLite store in ``tmp``."""
 
     def __init__(
-        self, tmp: Path, *, source_extra: str = "", target_extra: str = "", today: dt.date = BASE
+        self,
+        tmp: Path,
+        *,
+        source_extra: str = "",
+        target_extra: str = "",
+        account_extra: str = "",
+        targets_extra: str = "",
+        today: dt.date = BASE,
     ) -> None:
         self.tmp = tmp
         self.hr = HR()
         self.directory = Directory()
+        self.book = Directory()
+        """A second directory (plugin ``membook``), for pipelines with two targets."""
         self.today = today
         self.registry = Registry(
             entry_points=False,
             extra={
                 "memhr": lambda settings=None: MemorySource(self.hr, settings),
                 "memdir": lambda settings=None: MemoryTarget(self.directory, settings),
+                "membook": lambda settings=None: MemoryTarget(self.book, settings),
             },
         )
-        self.configure(source_extra=source_extra, target_extra=target_extra)
+        self.configure(
+            source_extra=source_extra,
+            target_extra=target_extra,
+            account_extra=account_extra,
+            targets_extra=targets_extra,
+        )
 
-    def configure(self, *, source_extra: str = "", target_extra: str = "") -> None:
-        """(Re)write the pipeline file (extra YAML indented under the source / the target)."""
+    def configure(
+        self,
+        *,
+        source_extra: str = "",
+        target_extra: str = "",
+        account_extra: str = "",
+        targets_extra: str = "",
+    ) -> None:
+        """(Re)write the pipeline file: extra YAML indented under the source, the target
+        ``dir``, its ``account``, or (``targets_extra``) under ``targets`` (more targets)."""
         text = PIPELINE.format(
             db=self.tmp / "state.db",
             source_extra=textwrap.indent(textwrap.dedent(source_extra), "    "),
             target_extra=textwrap.indent(textwrap.dedent(target_extra), "    "),
+            account_extra=textwrap.indent(textwrap.dedent(account_extra), "      "),
+            targets_extra=textwrap.indent(textwrap.dedent(targets_extra), "  "),
         )
         path = self.tmp / "pipeline.yaml"
         path.write_text(text, encoding="utf-8")

@@ -145,6 +145,7 @@ class Enforcer:
         self._refs: dict[str, str | None] = store.references(system.name)
         self._resources: dict[str, str | None] = store.resources(system.name)
         self._missing_resources: set[str] = set()
+        self._fatal: BaseException | None = None
 
     # --- entry point -----------------------------------------------------------------
 
@@ -169,6 +170,8 @@ class Enforcer:
         ) as pool:
             list(pool.map(self._guarded(self._one_resource), resources))
             self._schedule(pool, groups)
+        if self._fatal is not None:
+            raise self._fatal
         if self.failure is not None:
             raise self.failure
         return self.counts
@@ -209,7 +212,7 @@ class Enforcer:
         """``work`` that stops the run on a state store failure instead of raising."""
 
         def guarded(item: Any) -> None:
-            if self.failure is not None:
+            if self.failure is not None or self._fatal is not None:
                 return
             try:
                 work(item)
@@ -219,11 +222,20 @@ class Enforcer:
                         self.failure = exc
                         self.stopped = True
                 logger.bind(system=self.system.name).error("{}", exc)
+            except BaseException as exc:  # the process is going down: start nothing more
+                with self._lock:
+                    if self._fatal is None:
+                        self._fatal = exc
+                        self.stopped = True
 
         return guarded
 
     def _cancelled(self) -> bool:
-        return self.failure is not None or (self.cancel is not None and self.cancel.is_set())
+        return (
+            self.failure is not None
+            or self._fatal is not None
+            or (self.cancel is not None and self.cancel.is_set())
+        )
 
     def _stopping(self) -> bool:
         """Whether to take no new work; noted as work left undone."""
@@ -392,6 +404,11 @@ class Enforcer:
             account = {"data": self._stored_data(action), "unique_base": action.unique_base or None}
             if result.refused:
                 account["data"] = self._applied(action, result.refused)
+                # A refused unique value keeps no base: the next plan still sees the rename
+                # due, and reports it blocked until it changes.
+                account["unique_base"] = {
+                    k: v for k, v in action.unique_base.items() if k not in result.refused
+                } or None
                 messages.append(
                     "refused: "
                     + "; ".join(f"{k} ({why})" for k, why in sorted(result.refused.items()))
