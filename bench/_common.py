@@ -82,9 +82,14 @@ def emit(result: dict[str, Any]) -> None:
     print(json.dumps(result, default=str), flush=True)
 
 
-def child(module: str, args: Sequence[str], timeout: float = 900) -> dict[str, Any]:
-    """Run ``bench/<module>.py`` with ``args`` in a new process; its JSON result."""
-    command = [sys.executable, str(BENCH / f"{module}.py"), *args]
+def child(
+    module: str, args: Sequence[str], timeout: float = 900, python: str | None = None
+) -> dict[str, Any]:
+    """Run ``bench/<module>.py`` with ``args`` in a new process; its JSON result.
+
+    ``python`` runs it with another interpreter (another checkout's venv, so its idsync).
+    """
+    command = [python or sys.executable, str(BENCH / f"{module}.py"), *args]
     done = subprocess.run(
         command, capture_output=True, text=True, timeout=timeout, cwd=ROOT, check=False
     )

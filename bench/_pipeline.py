@@ -191,11 +191,11 @@ class TimedEngine(Engine):
             self.steps["import"] += time.perf_counter() - started
 
     def _plan(
-        self, imports: list[SourceImport], as_of: dt.date, targets: Iterable[str] | None
+        self, imports: list[SourceImport], *args: Any, **kwargs: Any
     ) -> tuple[Plan, dict[str, Person]]:
         started = time.perf_counter()
         try:
-            return super()._plan(imports, as_of, targets)
+            return super()._plan(imports, *args, **kwargs)
         finally:
             self.steps["plan"] += time.perf_counter() - started
 

@@ -27,7 +27,7 @@ from _pipeline import SOURCE_SECONDS, TimedEngine, load, pipeline_text, target_e
 from _state import apply
 from idsync.importer import import_source, merge
 from idsync.model import HookContext
-from idsync.plan import make_plan
+from idsync.plan import Known, make_plan
 
 __all__ = ["run"]
 
@@ -57,12 +57,9 @@ def _setup(db: Path, afas: str, helloid: str, as_of: dt.date) -> dict[str, Any]:
         engine.pipeline,
         persons,
         known,
-        {TARGET: {}},
-        {TARGET: {}},
+        {TARGET: Known(hooks=engine.system(TARGET).hooks())},
         engine.expressions,
         as_of,
-        None,
-        {TARGET: engine.system(TARGET).hooks()},
     )
     rows = apply(store, plan)
     store.finish_run(run_id, "done", 0, {})
@@ -74,7 +71,7 @@ def _measure(db: Path, afas: str, helloid: str, as_of: dt.date) -> dict[str, Any
     clock = Clock()
     SOURCE_SECONDS[0] = 0.0
     with clock.step("run"):
-        report = engine.run(as_of=as_of)
+        report = engine.run(as_of=as_of, time_travel=True)
     plugin = engine.system("hr").plugin
     assert isinstance(plugin, TimedAfas)
     total = clock.wall["run"]

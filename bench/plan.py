@@ -24,12 +24,13 @@ from pathlib import Path
 from typing import Any
 
 from _common import Clock, child, emit, log_to, peak_rss_mb, rss_mb
+from _helloid import helloid_simulator
 from _pipeline import SOURCE_SECONDS, TimedEngine, load, pipeline_text, target_env, today
 from idsync.engine import Engine
 from idsync.expressions import Expressions
 from idsync.importer import import_source, merge
 from idsync.model import HookContext
-from idsync.plan import Plan, make_plan
+from idsync.plan import Known, Plan, make_plan
 
 __all__ = ["run"]
 
@@ -55,12 +56,9 @@ def _setup(db: Path, size: int) -> dict[str, Any]:
         pipeline,
         persons,
         known,
-        {TARGET: {}},
-        {TARGET: {}},
+        {TARGET: Known(hooks=engine.system(TARGET).hooks())},
         engine.expressions,
         today(),
-        None,
-        {TARGET: engine.system(TARGET).hooks()},
     )
     rows = apply(store, plan)
     store.finish_run(run_id, "done", 0, {})
@@ -89,19 +87,21 @@ def _make(db: Path, size: int) -> dict[str, Any]:
     capabilities = {TARGET: engine.system(TARGET).hooks()}
     with clock.step("plan_total"):
         with clock.step("store_read"):
-            accounts = {TARGET: store.accounts(TARGET)}
-            resources = {TARGET: store.resources(TARGET)}
+            known = {
+                TARGET: Known(
+                    accounts=store.accounts(TARGET),
+                    resources=store.resources(TARGET),
+                    hooks=capabilities[TARGET],
+                )
+            }
         with clock.step("make_plan"):
             plan = make_plan(
                 pipeline,
                 persons,
                 departments,
-                accounts,
-                resources,
+                known,
                 Expressions(registry.expression_functions()),
                 today(),
-                None,
-                capabilities,
             )
     return {
         "persons": len(persons),
@@ -114,9 +114,12 @@ def _make(db: Path, size: int) -> dict[str, Any]:
     }
 
 
-def _engine(db: Path, size: int) -> dict[str, Any]:
-    """The whole Engine.plan: import from the memory source, compare, plan."""
-    pipeline, registry = load(db.parent, pipeline_text(f"sqlite:///{db}", size=size), target_env())
+def _engine(db: Path, size: int, url: str) -> dict[str, Any]:
+    """The whole Engine.plan: import from the memory source, compare, read the target for the
+    persons without an account (a HelloID tenant at ``url``), plan."""
+    pipeline, registry = load(
+        db.parent, pipeline_text(f"sqlite:///{db}", size=size), target_env(url)
+    )
     engine = TimedEngine(pipeline, registry)
     engine.system("hr")
     engine.system(TARGET)
@@ -128,6 +131,7 @@ def _engine(db: Path, size: int) -> dict[str, Any]:
     assert report.plan is not None
     source = SOURCE_SECONDS[0]
     return {
+        "target_requests": sum(report.plan.lookups.values()),
         "persons": report.imports[0].counts["persons"],
         "changed": report.imports[0].counts["changed"] + report.imports[0].counts["added"],
         "blocked": len(report.plan.blocked),
@@ -146,7 +150,13 @@ def _engine(db: Path, size: int) -> dict[str, Any]:
 
 
 def run(sizes: list[int], work: Path) -> list[dict[str, Any]]:
-    """Every case for every size; each measured in a child process."""
+    """Every case for every size; each measured in a child process. The whole-engine cases
+    read an (empty) simulated HelloID tenant, as a first run into a new target does."""
+    with helloid_simulator() as sim:
+        return _run(sizes, work, sim.api)
+
+
+def _run(sizes: list[int], work: Path, url: str) -> list[dict[str, Any]]:
     results = []
     for size in sizes:
         steady = work / f"steady-{size}" / "state.db"
@@ -163,7 +173,7 @@ def run(sizes: list[int], work: Path) -> list[dict[str, Any]]:
                     db = work / f"steady-{size}-{path}" / "state.db"
                     db.parent.mkdir(parents=True, exist_ok=True)
                     db.write_bytes(steady.read_bytes())
-                args = ["--case", path, "--size", str(size), "--db", str(db)]
+                args = ["--case", path, "--size", str(size), "--db", str(db), "--url", url]
                 result = child("plan", args)
                 result.update(size=size, scenario=scenario, path=path)
                 if scenario == "steady":
@@ -185,6 +195,7 @@ def main() -> None:
     parser.add_argument("--setup", action="store_true")
     parser.add_argument("--size", type=int, required=True)
     parser.add_argument("--db", type=Path)
+    parser.add_argument("--url", default="http://127.0.0.1:9/api/v1")
     args = parser.parse_args()
     if args.db is not None:
         log_to(args.db.parent / "idsync.log")
@@ -193,7 +204,7 @@ def main() -> None:
     elif args.case == "make":
         emit(_make(args.db, args.size))
     elif args.case == "engine":
-        emit(_engine(args.db, args.size))
+        emit(_engine(args.db, args.size, args.url))
     else:
         with tempfile.TemporaryDirectory() as work:
             for result in run([args.size], Path(work)):

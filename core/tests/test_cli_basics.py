@@ -31,8 +31,10 @@ targets:
       api_key: ${HID_KEY}
       api_secret: ${HID_SECRET}
     account:
+      correlate: {person: external_id, account: userAttributes.employeeId}
       mapping:
         userName: "{{ person.name.first | slug }}.{{ person.name.full_family | slug }}"
+        userAttributes.employeeId: "{{ person.external_id }}"
 """
 
 BAD = """\
@@ -63,6 +65,18 @@ def test_check_exits_0_on_a_good_file(write: Write, cli: Cli) -> None:
     assert result.exit_code == 0, result.stderr
     assert result.stdout == f"ok {path}: 1 source(s), 1 target(s)\n"
     assert result.stderr == ""
+
+
+def test_check_warns_about_what_turns_a_safeguard_off(write: Write, cli: Cli) -> None:
+    risky = GOOD.replace(
+        "      correlate: {person: external_id, account: userAttributes.employeeId}\n", ""
+    ).replace("    account:\n", "    thresholds: {disable: off}\n    account:\n")
+    path = write("pipeline.yaml", risky)
+    result = cli("check", str(path), env=ENV)
+    assert result.exit_code == 0, result.stderr
+    warnings = " ".join(result.stderr.split())
+    assert "targets.helloid.account.correlate: not set" in warnings
+    assert "targets.helloid.thresholds: turned off: disable" in warnings
 
 
 def test_check_exits_2_and_prints_every_problem_on_its_own_line(write: Write, cli: Cli) -> None:

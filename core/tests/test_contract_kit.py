@@ -26,6 +26,7 @@ import httpx
 import pytest
 from idsync import (
     Account,
+    ActionKind,
     ActionResult,
     ApiClient,
     Blocked,
@@ -310,7 +311,7 @@ def test_a_plugin_that_keeps_the_contract_passes_every_check(memory: Memory) -> 
     assert ("test_dry_run_writes_nothing", "idsync_resource") in collected
     assert ("test_repeating_is_idempotent", "idsync_revoke") in collected
     assert ("test_already_gone_is_success", "idsync_delete") in collected
-    assert len(collected) == 32
+    assert len(collected) == 34
     for check, hook in collected:
         run(contract, check, memory, hook)
 
@@ -571,6 +572,26 @@ class CreatesEnabled(MemoryTarget):
         if result.reference:
             self.memory.accounts[result.reference]["enabled"] = True
         return result
+
+
+class ClaimsAnActiveCreate(MemoryTarget):
+    """A create asked to make the account active that says it did, and left it disabled."""
+
+    @hookimpl
+    def idsync_create(self, ctx: HookContext) -> ActionResult:
+        result = super().idsync_create(ctx)
+        return result.model_copy(update={"enabled": ctx.active})
+
+
+class PlanListingDropsData(MemoryTarget):
+    """A listing for a plan that leaves the account data out (it must keep the mapping keys)."""
+
+    @hookimpl
+    def idsync_accounts(self, ctx: HookContext) -> list[Account]:
+        accounts = super().idsync_accounts(ctx)
+        if ctx.action is ActionKind.CORRELATE:
+            return [a.model_copy(update={"data": {}}) for a in accounts]
+        return accounts
 
 
 class CreatesWithOtherValues(MemoryTarget):
@@ -1156,6 +1177,10 @@ MUTANTS = [
     Mutant(DryRunResourceWrites, DRY, "idsync_resource",
            "idsync_resource under dry-run must write nothing", param="idsync_resource"),
     Mutant(CreatesEnabled, CREATE, "idsync_create", "idsync_create made an enabled account"),
+    Mutant(ClaimsAnActiveCreate, "test_an_active_create_is_enabled_when_it_says_so",
+           "idsync_create", "answered enabled=True for ctx.active, but the account it made is disabled"),
+    Mutant(PlanListingDropsData, "test_a_planning_listing_holds_the_mapped_attributes",
+           "idsync_accounts", "answers the created account without the mapped key"),
     Mutant(CreatesWithOtherValues, CREATE, "idsync_create",
            r"the account holds other values than created \(sent, read back\): "
            r"\{'title': \('Tester', '\?'\)\}"),

@@ -339,7 +339,13 @@ def test_a_store_that_fails_mid_run_stops_the_run_and_blames_no_target(tmp_path:
     assert report.count("failed") == 0  # nothing recorded as the target's failure
     with sqlite3.connect(tmp_path / "state.db") as db:
         doubt = db.execute("SELECT person, kind FROM intents WHERE status = 'started'").fetchall()
-    assert doubt == [(broken[0].person, "create")]  # the call in flight: in doubt
+    # The person in flight: their create (done in the target, not recorded) and the actions
+    # after it are in doubt.
+    assert doubt == [
+        (broken[0].person, "create"),
+        (broken[0].person, "enable"),
+        (broken[0].person, "grant"),
+    ]
 
 
 def test_an_interrupted_create_is_linked_by_the_next_run_not_made_twice(tmp_path: Path) -> None:
@@ -360,7 +366,11 @@ def test_an_interrupted_create_is_linked_by_the_next_run_not_made_twice(tmp_path
         engine.run(day(0), time_travel=True)
     # The death leaves the create done in the target and in doubt in the store.
     assert len(rig.directory.by_employee("1")) == 1
-    assert [(d.person, d.kind) for d in engine.store.in_doubt(["dir"])] == [("1", "create")]
+    assert [(d.person, d.kind) for d in engine.store.in_doubt(["dir"])] == [
+        ("1", "create"),
+        ("1", "enable"),
+        ("1", "grant"),
+    ]
     engine.close()
     rig.directory.on_write = None
     report = rig.run(1)

@@ -181,9 +181,12 @@ def _check_plan(
             assert item["source"] == source
             assert item["problem"]
             assert item["scope"] == ("manager" if person in MANAGER_ONLY else "person")
-    creates = {a["person"] for a in plan["actions"] if a["kind"] == "create"}
+    # A person is planned as a joiner: created, or linked to the account that exists.
+    creates = {a["person"] for a in plan["actions"] if a.get("transition") == "joiner"}
     creates_helloid = {
-        a["person"] for a in plan["actions"] if a["kind"] == "create" and a["target"] == "helloid"
+        a["person"]
+        for a in plan["actions"]
+        if a.get("transition") == "joiner" and a["target"] == "helloid"
     }
     assert good | (MANAGER_ONLY & set(expected)) <= creates_helloid, sorted(good - creates_helloid)
     whole = set(expected) - MANAGER_ONLY

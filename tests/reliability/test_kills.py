@@ -40,7 +40,7 @@ def test_killed_runs_over_a_faulty_target_converge_without_duplicates_or_losses(
         entitled = {
             a["person"]
             for a in org.plan().json()["actions"]
-            if a["target"] == "helloid" and a["kind"] == "create"
+            if a["target"] == "helloid" and a.get("transition") == "joiner"
         }
         org.helloid_sim.faults.update({"error_rate": 0.05, "drop_rate": 0.02})
         for point in KILL_POINTS:

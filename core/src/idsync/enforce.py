@@ -26,6 +26,7 @@ import threading
 from collections import Counter, defaultdict
 from collections.abc import Callable, Collection, Iterable, Mapping
 from concurrent.futures import Future, ThreadPoolExecutor
+from dataclasses import dataclass, field
 from functools import partial
 from itertools import groupby
 from typing import Any
@@ -146,6 +147,8 @@ class Enforcer:
         self._resources: dict[str, str | None] = store.resources(system.name)
         self._missing_resources: set[str] = set()
         self._fatal: BaseException | None = None
+        self._open: dict[int, int] = {}
+        """``{id(action): intent id}`` of the actions recorded as started, not yet finished."""
 
     # --- entry point -----------------------------------------------------------------
 
@@ -290,17 +293,11 @@ class Enforcer:
                     action, ActionStatus.HELD, [f"held by the {hold} threshold; approve to run it"]
                 )
             return
+        self._open_intents(actions)
         enabled_by_create = False
         for index, action in enumerate(actions):
             if action.kind is ActionKind.ENABLE and enabled_by_create:
-                self._finish(
-                    action,
-                    self._ok(),
-                    ["enabled by the create"],
-                    account={"enabled": True, "disabled_on": None},
-                    reference=reference,
-                )
-                continue
+                continue  # recorded with the create that did it
             if action.kind in _NEEDS_ACCOUNT and reference is None:
                 if self.dry_run:
                     self._finish(action, ActionStatus.DRY_RUN, ["would follow the create"])
@@ -309,10 +306,11 @@ class Enforcer:
                 continue
             try:
                 if action.kind is ActionKind.CREATE:
-                    active = (
-                        index + 1 < len(actions) and actions[index + 1].kind is ActionKind.ENABLE
+                    following = actions[index + 1] if index + 1 < len(actions) else None
+                    enable = (
+                        following if following and following.kind is ActionKind.ENABLE else None
                     )
-                    reference, enabled_by_create = self._create(action, active)
+                    reference, enabled_by_create = self._create(action, enable)
                 else:
                     reference = self._execute(action, reference)
             except _Stop as stop:
@@ -434,11 +432,11 @@ class Enforcer:
             self._block_refused(action, result.refused)
         return reference
 
-    def _create(self, action: Action, active: bool) -> tuple[str | None, bool]:
+    def _create(self, action: Action, enable: Action | None) -> tuple[str | None, bool]:
         """Create the account the plan chose; returns its reference and whether the create
-        also enabled it (``ctx.active``)."""
+        also did ``enable`` (asked through ``ctx.active``): both are then recorded at once."""
         ctx = self._ctx(action)
-        ctx.active = active
+        ctx.active = active = enable is not None
         intent = self._intent(action)
         result = self._call("idsync_create", ctx)
         if result.blocked and not result.success:
@@ -468,9 +466,18 @@ class Enforcer:
             "enabled": enabled,
             "unique_base": action.unique_base or None,
         }
-        self._finish(
-            action, self._ok(), result.messages, account=account, reference=reference, intent=intent
-        )
+        outcomes = [_Outcome(action, self._ok(), list(result.messages), account, reference, intent)]
+        if enabled and enable is not None:
+            outcomes.append(
+                _Outcome(
+                    enable,
+                    self._ok(),
+                    ["enabled by the create"],
+                    {"enabled": True, "disabled_on": None},
+                    reference,
+                )
+            )
+        self._finish_all(outcomes)
         return reference, enabled
 
     def _link(self, action: Action) -> str | None:
@@ -575,10 +582,33 @@ class Enforcer:
         except Exception as exc:
             raise StoreFailed.of(exc) from exc
 
+    def _open_intents(self, actions: list[Action]) -> None:
+        """Record the person's actions that may call the target as started, in one
+        transaction before the first call (not under dry-run): after a crash, each of them
+        that did not finish is in doubt, and the next plan decides it again."""
+        if self.dry_run:
+            return
+        calling = [a for a in actions if a.kind is not ActionKind.CORRELATE]
+        if not calling:
+            return
+        ids = self._store(
+            self.store.start_intents,
+            run_id=self.run_id,
+            target=self.system.name,
+            actions=[(a.person, a.kind.value, a.key, a.reference) for a in calling],
+        )
+        with self._lock:
+            self._open.update(zip(map(id, calling), ids, strict=True))
+
     def _intent(self, action: Action, reference: str | None = None) -> int | None:
-        """Record that ``action`` is about to call the target (not under dry-run)."""
+        """The started intent of ``action``; one is recorded now when its person's were not
+        (a resource), never under dry-run."""
         if self.dry_run:
             return None
+        with self._lock:
+            opened = self._open.get(id(action))
+        if opened is not None:
+            return opened
         return int(
             self._store(
                 self.store.start_intent,
@@ -614,45 +644,72 @@ class Enforcer:
         reference: str | None = None,
         intent: int | None = None,
     ) -> None:
-        messages = [redact(str(m)) for m in messages]
-        planned = action.changes  # a create's are derived from its account: read them once
-        changes = {k: v.model_dump(mode="json") for k, v in planned.items()}
-        which = (action.person or "", action.kind.value, action.key or "")
-        self._store(
-            self.store.record,
-            blocked=(action.fingerprint(self.system.digest), self.as_of)
-            if status is ActionStatus.BLOCKED
-            else None,
-            unblocked=status is ActionStatus.DONE and which in self.blocked,
-            run_id=self.run_id,
-            target=self.system.name,
-            person=action.person,
-            kind=action.kind.value,
-            status=status.value,
-            key=action.key,
-            reference=reference,
-            changes=changes,
-            messages=messages,
-            dry_run=self.dry_run,
-            account=account,
-            intent=intent,
-        )
-        with self._lock:
-            self.counts[(status.value, action.kind.value)] += 1
-            if status not in _FINISHED and action.person:
-                self.unfinished.add(action.person)
-        event = ActionEvent(
-            run_id=self.run_id,
-            system=self.system.name,
-            person=action.person,
-            kind=action.kind,
-            status=status,
-            target_key=action.key,
-            changes=planned,
-            messages=messages,
-            reference=reference,
-            dry_run=self.dry_run,
-        )
-        self.system.notify("idsync_action_finished", event=event)
-        if self.progress is not None:
-            self.progress(action, status)
+        """Record how ``action`` ended (one transaction), then tell the observers."""
+        self._finish_all([_Outcome(action, status, list(messages), account, reference, intent)])
+
+    def _finish_all(self, outcomes: list[_Outcome]) -> None:
+        """Record several actions' outcomes in one transaction, then tell the observers."""
+        entries = []
+        for outcome in outcomes:
+            action, status = outcome.action, outcome.status
+            with self._lock:
+                opened = self._open.pop(id(action), None)
+            outcome.messages = [redact(str(m)) for m in outcome.messages]
+            planned = action.changes  # a create's are derived from its account: read once
+            outcome.planned = planned
+            which = (action.person or "", action.kind.value, action.key or "")
+            entries.append(
+                {
+                    "blocked": (action.fingerprint(self.system.digest), self.as_of)
+                    if status is ActionStatus.BLOCKED
+                    else None,
+                    "unblocked": status is ActionStatus.DONE and which in self.blocked,
+                    "run_id": self.run_id,
+                    "target": self.system.name,
+                    "person": action.person,
+                    "kind": action.kind.value,
+                    "status": status.value,
+                    "key": action.key,
+                    "reference": outcome.reference,
+                    "changes": {k: v.model_dump(mode="json") for k, v in planned.items()},
+                    "messages": outcome.messages,
+                    "dry_run": self.dry_run,
+                    "account": outcome.account,
+                    "intent": outcome.intent if outcome.intent is not None else opened,
+                }
+            )
+        self._store(self.store.record_all, entries=entries)
+        for outcome in outcomes:
+            action, status = outcome.action, outcome.status
+            with self._lock:
+                self.counts[(status.value, action.kind.value)] += 1
+                if status not in _FINISHED and action.person:
+                    self.unfinished.add(action.person)
+            event = ActionEvent(
+                run_id=self.run_id,
+                system=self.system.name,
+                person=action.person,
+                kind=action.kind,
+                status=status,
+                target_key=action.key,
+                changes=outcome.planned,
+                messages=outcome.messages,
+                reference=outcome.reference,
+                dry_run=self.dry_run,
+            )
+            self.system.notify("idsync_action_finished", event=event)
+            if self.progress is not None:
+                self.progress(action, status)
+
+
+@dataclass
+class _Outcome:
+    """How one action ended, as :meth:`Enforcer._finish_all` records it."""
+
+    action: Action
+    status: ActionStatus
+    messages: list[str]
+    account: Mapping[str, Any] | None = None
+    reference: str | None = None
+    intent: int | None = None
+    planned: Mapping[str, Any] = field(default_factory=dict)

@@ -291,6 +291,15 @@ class _Unique:
                 return i
         return None
 
+    def ours(self, attribute: str, person: str, candidates: Sequence[Any]) -> Any:
+        """The first candidate no other person's account holds, as idsync knows them (the
+        target not asked), or None."""
+        used = self.used[attribute]
+        for value in candidates:
+            if used.get(self.fold(value), person) == person:
+                return value
+        return None
+
     def take(self, attribute: str, person: str, value: Any) -> None:
         """Reserve ``value`` for ``person``."""
         self.used[attribute][self.fold(value)] = person
@@ -624,7 +633,7 @@ def _plan_target(
             continue
         desires[pid] = desired
 
-    found = _correlate(name, cfg, persons, shadows, desires, facts, fold, plan, tp)
+    found = _correlate(name, cfg, persons, shadows, desires, facts, unique, plan, tp)
     # Accounts this plan links are in the target already: the bases count them.
     tp.managed += len(found)
     tp.enabled += sum(1 for account in found.values() if account.enabled is not False)
@@ -667,13 +676,19 @@ def _plan_target(
     return tp
 
 
-def _correlation_value(correlate: Correlate, person: Person | None, desired: Desired) -> Any:
+def _correlation_value(
+    correlate: Correlate, person: Person | None, desired: Desired, unique: _Unique
+) -> Any:
     """The person's side of the correlation: a path into the person, or (``account.…``) a
-    value of the desired account (a unique attribute's first candidate)."""
+    value of the desired account; for a unique attribute, the first candidate no other person
+    of idsync's holds (the value the person's account has, when it exists)."""
     if correlate.on_account:
         key = correlate.person.removeprefix("account.")
-        if desired.unique.get(key):
-            return desired.unique[key][0]
+        if key in desired.unique:
+            value = unique.ours(key, desired.person, desired.unique[key])
+            if value is not None:  # a namesake planned after this person gets the next one
+                unique.take(key, desired.person, value)
+            return value
         return desired.attributes.get(key)
     return value_at(person, correlate.person.removeprefix("person."))
 
@@ -685,7 +700,7 @@ def _correlate(
     shadows: Mapping[str, AccountState],
     desires: Mapping[str, Desired],
     facts: Known,
-    fold: Callable[[Any], Any],
+    unique: _Unique,
     plan: Plan,
     tp: TargetPlan,
 ) -> dict[str, Account]:
@@ -710,7 +725,7 @@ def _correlate(
         if not (joiner or leaver):
             continue
         try:
-            value = _correlation_value(correlate, persons.get(pid), desired)
+            value = _correlation_value(correlate, persons.get(pid), desired, unique)
         except ExpressionError as exc:
             plan.blocked.append(Blocked(person=pid, field=where, problem=str(exc)))
             tp.disputed.add(pid)
@@ -727,13 +742,13 @@ def _correlate(
                 )
                 tp.disputed.add(pid)
             continue
-        if leaver and facts.checked.get(pid) == _memo(fold(value)):
+        if leaver and facts.checked.get(pid) == _memo(unique.fold(value)):
             continue  # looked up before with this value, and nothing was found
         wanted[pid] = value
     if not wanted:
         return {}
     try:
-        facts.lookups.prepare({fold(v) for v in wanted.values()})
+        facts.lookups.prepare({unique.fold(v) for v in wanted.values()})
     except Exception as exc:
         problem = f"the accounts of {name} could not be read: {type(exc).__name__}: {exc}"
         for pid in wanted:
@@ -759,7 +774,7 @@ def _correlate(
             continue
         if not accounts:
             if desires[pid].leaver:
-                tp.checked[pid] = _memo(fold(value))
+                tp.checked[pid] = _memo(unique.fold(value))
             continue
         refs = ", ".join(a.reference for a in accounts[:5])
         if len(accounts) > 1:

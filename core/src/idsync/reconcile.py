@@ -406,17 +406,7 @@ class Reconciler:
                 }
             )
             if link and entitled:
-                fixes.actions.append(
-                    Action(
-                        target=name,
-                        person=pid,
-                        kind=ActionKind.CORRELATE,
-                        reference=account.reference,
-                        found=account,
-                        transition="joiner",
-                        reason="reconcile: link the existing account",
-                    )
-                )
+                fixes.actions.extend(self._link(name, pid, account, actions.get(pid, [])))
         if link and any(not u["entitled"] for u in findings.unlinked):
             findings.notes.append(
                 "unlinked accounts of persons the rules do not entitle are not linked "
@@ -460,6 +450,36 @@ class Reconciler:
                     fixes.actions.extend(restore_actions)
         findings.linked = linked
         return findings, fixes
+
+    @staticmethod
+    def _link(name: str, pid: str, account: Account, planned: list[Action]) -> list[Action]:
+        """The fixes that link ``account`` to ``pid``: the plan's link of it and the update
+        that follows (when the plan found the same account), or the link alone."""
+        reason = "reconcile: link the existing account"
+        link = next(
+            (
+                a
+                for a in planned
+                if a.kind is ActionKind.CORRELATE
+                and a.found is not None
+                and _norm(a.found.reference) == _norm(account.reference)
+            ),
+            None,
+        )
+        if link is None:
+            return [
+                Action(
+                    target=name,
+                    person=pid,
+                    kind=ActionKind.CORRELATE,
+                    reference=account.reference,
+                    found=account,
+                    transition="joiner",
+                    reason=reason,
+                )
+            ]
+        update = [a.replace(reason=reason) for a in planned if a.kind is ActionKind.UPDATE]
+        return [link.replace(reason=reason), *update]
 
     @staticmethod
     def _correlation_value(

@@ -597,8 +597,23 @@ class Store:
 
     # --- recording outcomes ----------------------------------------------------------
 
-    def record(
+    def record(self, **entry: Any) -> None:
+        """Write one action's audit record and, when it was done, its effect on the shadow,
+        in one transaction (the keywords of :meth:`_record`)."""
+        self.record_all([entry])
+
+    def record_all(self, entries: Iterable[Mapping[str, Any]]) -> None:
+        """Write several actions' records (each the keywords of :meth:`_record`) in one
+        transaction: a create and the enable it did in the same request, say."""
+        stamp = now()
+        with self._write() as conn:
+            for entry in entries:
+                self._record(conn, stamp, **entry)
+
+    def _record(
         self,
+        conn: Connection,
+        stamp: dt.datetime,
         *,
         run_id: int,
         target: str,
@@ -621,80 +636,76 @@ class Store:
         (``reference``, ``data``, ``enabled``, ``disabled_on``, ``unique_base``,
         ``delete=True``; after a failure too, for ``delete=True``: a link to an account that
         is gone). ``blocked`` (fingerprint, date) remembers a blocked action; ``unblocked``
-        forgets it once done. All of it happens in one transaction.
+        forgets it once done; ``intent`` (from :meth:`start_intent`) is marked finished.
         """
-        stamp = now()
-        with self._write() as conn:
+        conn.execute(
+            _AUDIT_INSERT,
+            {
+                "run_id": run_id,
+                "at": stamp,
+                "target": target,
+                "person": person,
+                "kind": kind,
+                "status": status,
+                "key": key,
+                "reference": reference,
+                "changes": redact_data(dict(changes or {})),
+                "messages": redact_data(list(messages)),
+                "dry_run": dry_run,
+            },
+        )
+        if intent is not None:
+            conn.execute(_INTENT_FINISH, {"w_id": intent, "w_status": status, "w_finished": stamp})
+        if dry_run:
+            return
+        if kind == "resource":
+            if status == "done" and key is not None:
+                conn.execute(_RESOURCE_DELETE, {"w_target": target, "w_key": key})
+                conn.execute(
+                    _RESOURCE_INSERT,
+                    {"target": target, "key": key, "reference": reference, "created": stamp},
+                )
+            return
+        if person is None:
+            return
+        which = {"w_target": target, "w_person": person, "w_kind": kind, "w_key": key or ""}
+        if status == "blocked" and blocked is not None:
+            conn.execute(_BLOCKED_DELETE, which)
             conn.execute(
-                _AUDIT_INSERT,
+                _BLOCKED_INSERT,
                 {
-                    "run_id": run_id,
-                    "at": stamp,
                     "target": target,
                     "person": person,
                     "kind": kind,
-                    "status": status,
-                    "key": key,
-                    "reference": reference,
-                    "changes": redact_data(dict(changes or {})),
-                    "messages": redact_data(list(messages)),
-                    "dry_run": dry_run,
+                    "key": key or "",
+                    "fingerprint": blocked[0],
+                    "message": redact("; ".join(messages))[:2000] or "blocked",
+                    "since": blocked[1],
+                    "run_id": run_id,
                 },
             )
-            if intent is not None:
-                conn.execute(
-                    _INTENT_FINISH, {"w_id": intent, "w_status": status, "w_finished": stamp}
-                )
-            if dry_run:
-                return
-            if kind == "resource":
-                if status == "done" and key is not None:
-                    conn.execute(_RESOURCE_DELETE, {"w_target": target, "w_key": key})
-                    conn.execute(
-                        _RESOURCE_INSERT,
-                        {"target": target, "key": key, "reference": reference, "created": stamp},
-                    )
-                return
-            if person is None:
-                return
-            which = {"w_target": target, "w_person": person, "w_kind": kind, "w_key": key or ""}
-            if status == "blocked" and blocked is not None:
+        elif status == "done":
+            if unblocked:
                 conn.execute(_BLOCKED_DELETE, which)
+            if kind in ("grant", "revoke") and key is not None:
                 conn.execute(
-                    _BLOCKED_INSERT,
-                    {
-                        "target": target,
-                        "person": person,
-                        "kind": kind,
-                        "key": key or "",
-                        "fingerprint": blocked[0],
-                        "message": redact("; ".join(messages))[:2000] or "blocked",
-                        "since": blocked[1],
-                        "run_id": run_id,
-                    },
+                    _PERMISSION_DELETE, {"w_target": target, "w_person": person, "w_key": key}
                 )
-            elif status == "done":
-                if unblocked:
-                    conn.execute(_BLOCKED_DELETE, which)
-                if kind in ("grant", "revoke") and key is not None:
+                if kind == "grant":
                     conn.execute(
-                        _PERMISSION_DELETE, {"w_target": target, "w_person": person, "w_key": key}
+                        _PERMISSION_INSERT,
+                        {
+                            "target": target,
+                            "person": person,
+                            "key": key,
+                            "reference": reference,
+                            "granted": stamp,
+                        },
                     )
-                    if kind == "grant":
-                        conn.execute(
-                            _PERMISSION_INSERT,
-                            {
-                                "target": target,
-                                "person": person,
-                                "key": key,
-                                "reference": reference,
-                                "granted": stamp,
-                            },
-                        )
-                elif account is not None:
-                    self._apply_account(conn, target, person, dict(account), stamp)
-            elif account is not None and account.get("delete"):
-                self._apply_account(conn, target, person, dict(account), stamp)  # link gone
+            elif account is not None:
+                self._apply_account(conn, target, person, dict(account), stamp)
+        elif account is not None and account.get("delete"):
+            self._apply_account(conn, target, person, dict(account), stamp)  # link gone
 
     def _apply_account(
         self, conn: Connection, target: str, person: str, values: dict[str, Any], stamp: dt.datetime
@@ -755,6 +766,35 @@ class Store:
                 },
             )
             return int(result.inserted_primary_key[0])  # type: ignore[index]
+
+    def start_intents(
+        self,
+        *,
+        run_id: int,
+        target: str,
+        actions: Iterable[tuple[str | None, str, str | None, str | None]],
+    ) -> list[int]:
+        """:meth:`start_intent` for several actions ``(person, kind, key, reference)`` in one
+        transaction; their ids, in order."""
+        stamp = now()
+        ids = []
+        with self._write() as conn:
+            for person, kind, key, reference in actions:
+                result = conn.execute(
+                    _INTENT_INSERT,
+                    {
+                        "run_id": run_id,
+                        "target": target,
+                        "person": person,
+                        "kind": kind,
+                        "key": key,
+                        "reference": reference,
+                        "started": stamp,
+                        "status": "started",
+                    },
+                )
+                ids.append(int(result.inserted_primary_key[0]))  # type: ignore[index]
+        return ids
 
     def in_doubt(self, targets: Iterable[str], before_run: int | None = None) -> list[InDoubt]:
         """The actions started and never finished, in ``targets`` (of runs before

@@ -12,7 +12,7 @@ import datetime as dt
 from collections.abc import Callable, Iterable, Sequence
 from typing import Any, ClassVar
 
-from idsync.model import Account, ActionResult, Change, Permission
+from idsync.model import Account, ActionKind, ActionResult, Change, Permission
 from idsync.testing.contract import Contract, caller_module, needs, over
 from idsync.testing.harness import TargetHarness
 from idsync.testing.spec import PermissionLike, Sample, SettingsFactory, TargetSpec, WritesProbe
@@ -118,6 +118,54 @@ class TargetContract(Contract):
             "idsync_enable (the engine enables it when the lifecycle says so)"
         )
         _holds_the_sample("idsync_create", sample, account)
+
+    @needs("idsync_create")
+    def test_an_active_create_is_enabled_when_it_says_so(
+        self, idsync_contract: TargetHarness
+    ) -> None:
+        """A create asked to make the account active (``ctx.active``) answers whether it did
+        (``enabled``); when it says it did, the account is enabled (the engine then skips the
+        enable), and when it did not, the account is disabled as any create's."""
+        h = idsync_contract
+        sample = h.sample()
+        existing = {a.reference for a in h.find(sample.correlation)}
+        result = h.act("idsync_create", h.create_ctx(sample, active=True))
+        assert result.success, f"idsync_create (active) failed: {result.messages}"
+        assert isinstance(result.reference, str), "idsync_create returned no reference"
+        h.created.accounts.append(result.reference)
+        if result.reference in existing:
+            return  # a target that links what exists: not this check's account
+        account = h.account(sample, result.reference)
+        if result.enabled is True:
+            assert account.enabled is not False, (
+                "idsync_create answered enabled=True for ctx.active, but the account it made "
+                "is disabled: the engine would record an enable that never happened"
+            )
+        else:
+            assert account.enabled is not True, (
+                "idsync_create made an enabled account but did not answer enabled=True: the "
+                "engine would enable it again, or record it disabled"
+            )
+
+    @needs("idsync_accounts", "idsync_create")
+    def test_a_planning_listing_holds_the_mapped_attributes(
+        self, idsync_contract: TargetHarness
+    ) -> None:
+        """A listing for a plan (``ctx.action`` is correlate: memberships may be left out)
+        still streams every account with its data under the mapping keys, read-only: the
+        plan links and checks unique values from it."""
+        h = idsync_contract
+        sample = h.sample()
+        reference = h.create(sample)
+        with h.read_only("idsync_accounts"):
+            accounts: list[Account] = list(
+                h.call("idsync_accounts", ctx=h.ctx(action=ActionKind.CORRELATE)) or []
+            )
+        listed = next((a for a in accounts if a.reference == reference), None)
+        assert listed is not None, (
+            f"idsync_accounts for a plan (ctx.action correlate) does not list {reference}"
+        )
+        _holds_the_sample("idsync_accounts", sample, listed)
 
     @needs("idsync_attribute_available", "idsync_create")
     def test_attribute_available_is_false_only_for_other_holders(
