@@ -1,8 +1,18 @@
-"""Fixtures: a real scim2-server on 127.0.0.1 (one per test worker) and the plugin against it."""
+"""Fixtures: a real scim2-server on 127.0.0.1 (one per test worker) and the plugin against it.
+
+scim2-server never refuses for load, so the refusals a production SCIM service sends (429
+with ``Retry-After``, 503) come from :class:`Gateway`, an ASGI proxy on 127.0.0.1 in front of
+it: a rule answers matching requests itself, a number of times; everything else is forwarded
+unchanged. ``extra_query`` adds query parameters to forwarded requests of one method
+(``excludedAttributes`` on PATCH makes scim2-server answer 200 with the resource, not 204).
+"""
 
 from __future__ import annotations
 
+import json
+import threading
 from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -10,6 +20,7 @@ import httpx
 import pluggy
 import pytest
 from idsync import HookContext, hookspecs
+from idsync.simulator import SimulatorServer, serve
 from idsync_scim import ScimPlugin, ScimSettings
 from idsync_scim.testing import Scim2Server
 
@@ -92,6 +103,21 @@ def make_hook(make_settings: MakeSettings) -> Iterator[MakeHook]:
 
 
 @pytest.fixture
+def hook_for() -> Iterator[Callable[..., Any]]:
+    """Make a hook relay against a server of a test's own (``hook_for(server, **overrides)``)."""
+    plugins: list[ScimPlugin] = []
+
+    def make(server: Scim2Server, **overrides: Any) -> Any:
+        plugin = ScimPlugin(settings=settings_for(server, **overrides))
+        plugins.append(plugin)
+        return relay(plugin)
+
+    yield make
+    for plugin in plugins:
+        plugin.close()
+
+
+@pytest.fixture
 def hook(make_hook: MakeHook) -> Any:
     """The hook relay with default settings."""
     return make_hook()
@@ -139,3 +165,99 @@ def scratch(tmp_path: Path, name: str) -> Path:
     folder = tmp_path / name
     folder.mkdir()
     return folder
+
+
+@dataclass
+class Rule:
+    """Answer ``status`` to requests of ``method`` whose path contains ``path``, ``times`` times."""
+
+    method: str
+    path: str
+    status: int
+    times: int = 1_000_000
+    retry_after: str | None = None
+    body: dict[str, Any] | None = None
+    hits: int = 0
+
+
+@dataclass
+class Gateway:
+    """The proxy app; ``log`` holds (method, path, status) of every request it answered."""
+
+    upstream: str
+    rules: list[Rule] = field(default_factory=list)
+    extra_query: dict[str, str] = field(default_factory=dict)
+    log: list[tuple[str, str, int]] = field(default_factory=list)
+    _lock: threading.Lock = field(default_factory=threading.Lock)
+
+    def refuse(self, method: str, path: str, status: int, **options: Any) -> Rule:
+        """Add a rule; returns it (its ``hits`` count the refusals)."""
+        rule = Rule(method, path, status, **options)
+        self.rules.append(rule)
+        return rule
+
+    async def __call__(self, scope: Any, receive: Any, send: Any) -> None:
+        if scope["type"] != "http":
+            return
+        body = b""
+        while True:
+            message = await receive()
+            body += message.get("body", b"")
+            if not message.get("more_body"):
+                break
+        method, path = scope["method"], scope["path"]
+        query = scope.get("query_string", b"").decode()
+        for rule in self.rules:
+            if rule.method == method and rule.path in path and rule.hits < rule.times:
+                rule.hits += 1
+                payload = rule.body or {
+                    "schemas": ["urn:ietf:params:scim:api:messages:2.0:Error"],
+                    "status": str(rule.status),
+                    "detail": "The service is busy; try again later",
+                }
+                headers = [(b"content-type", b"application/scim+json")]
+                if rule.retry_after is not None:
+                    headers.append((b"retry-after", rule.retry_after.encode()))
+                await self._answer(send, method, path, rule.status, headers, json.dumps(payload))
+                return
+        if method in self.extra_query:
+            query = "&".join(q for q in (query, self.extra_query[method]) if q)
+        headers = {
+            k.decode(): v.decode()
+            for k, v in scope["headers"]
+            if k.lower() not in (b"host", b"content-length")
+        }
+        async with httpx.AsyncClient(base_url=self.upstream, timeout=30) as client:
+            answer = await client.request(
+                method, path + (f"?{query}" if query else ""), content=body, headers=headers
+            )
+        passed = [
+            (k.encode(), v.encode())
+            for k, v in answer.headers.items()
+            if k.lower() not in ("content-length", "transfer-encoding", "connection")
+        ]
+        await self._answer(send, method, path, answer.status_code, passed, answer.content)
+
+    async def _answer(
+        self,
+        send: Any,
+        method: str,
+        path: str,
+        status: int,
+        headers: list[tuple[bytes, bytes]],
+        body: str | bytes,
+    ) -> None:
+        data = body.encode() if isinstance(body, str) else body
+        with self._lock:
+            self.log.append((method, path, status))
+        headers = [*headers, (b"content-length", str(len(data)).encode())]
+        await send({"type": "http.response.start", "status": status, "headers": headers})
+        await send({"type": "http.response.body", "body": data})
+
+
+@pytest.fixture
+def gateway(scim_server: Scim2Server) -> Iterator[tuple[Gateway, SimulatorServer]]:
+    """A gateway to the shared server, served on a free port: (the app, its server)."""
+    app = Gateway(scim_server.root)
+    with serve(app) as server:
+        yield app, server

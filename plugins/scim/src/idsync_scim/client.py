@@ -16,6 +16,7 @@ from typing import Any
 
 import httpx
 from idsync import ApiClient, ApiError
+from idsync.secrets import redact
 from pydantic import ValidationError
 from scim2_models import Error
 
@@ -33,17 +34,20 @@ class Stale(Exception):
 
 
 def problem(exc: ApiError) -> str:
-    """What a SCIM server said in an error answer: ``scimType`` and ``detail`` when present."""
+    """What a SCIM server said in an error answer: ``scimType`` and ``detail`` when present.
+
+    Registered secrets are masked: a server may echo the credentials it refused.
+    """
     body = exc.body
     if isinstance(body, dict) and "status" in body:
         try:
             error = Error.model_validate(body)
         except ValidationError:
-            return str(exc)
+            return redact(str(exc))
         kind = f" ({error.scim_type})" if error.scim_type else ""
         detail = error.detail or "no detail"
-        return f"{exc.method} {exc.path}: HTTP {exc.status}{kind}: {detail}"
-    return str(exc)
+        return redact(f"{exc.method} {exc.path}: HTTP {exc.status}{kind}: {detail}")
+    return redact(str(exc))
 
 
 @dataclass

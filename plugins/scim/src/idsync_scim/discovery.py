@@ -155,17 +155,22 @@ class ResourceKind:
         return None
 
     def patch_problem(self, operations: Sequence[Mapping[str, Any]]) -> str | None:
-        """Why the schema refuses these PATCH operations; None when it accepts them."""
-        try:
-            PatchOp[self.model].model_validate(  # type: ignore[name-defined]
-                {
-                    "schemas": ["urn:ietf:params:scim:api:messages:2.0:PatchOp"],
-                    "Operations": [dict(op) for op in operations],
-                },
-                scim_ctx=Context.RESOURCE_PATCH_REQUEST,
-            )
-        except ValidationError as exc:
-            return f"the {self.name} schema refuses the change: {_errors(exc)}"
+        """Why the schema refuses these PATCH operations (naming each path); None when fine."""
+        refused = []
+        for operation in operations:
+            try:
+                PatchOp[self.model].model_validate(  # type: ignore[name-defined]
+                    {
+                        "schemas": ["urn:ietf:params:scim:api:messages:2.0:PatchOp"],
+                        "Operations": [dict(operation)],
+                    },
+                    scim_ctx=Context.RESOURCE_PATCH_REQUEST,
+                )
+            except ValidationError as exc:
+                where = operation.get("path") or "(no path)"
+                refused.append(f"{operation.get('op')} {where}: {_errors(exc)}")
+        if refused:
+            return f"the {self.name} schema refuses the change: {'; '.join(refused)}"
         return None
 
 
