@@ -31,7 +31,7 @@ from idsync.engine import (
     RunReport,
     approve_kinds,
 )
-from idsync.model import ActionStatus, HookContext
+from idsync.model import ActionStatus, Correlation, HookContext
 from idsync.plugins import PluginLoadError, Registry
 from idsync.report import print_audit, print_plan, print_problems, print_run, progress_bars
 from idsync.schedule import graceful_stop
@@ -227,6 +227,16 @@ def check_cmd(
         try:
             system = registry.system(name, cfg.plugin, pipeline.settings_for(name))
             ctx = HookContext(system=name, dry_run=True, settings=system.settings)
+            if name in pipeline.targets:  # the keys a target's schema may refuse (no values)
+                account = pipeline.targets[name].account
+                keys = [k for k in [*account.mapping, *account.unique] if not k.startswith("@")]
+                ctx.account = dict.fromkeys(keys)
+                if account.correlate is not None:
+                    ctx.correlation = Correlation(
+                        person_field=account.correlate.person,
+                        account_field=account.correlate.account,
+                        value=None,
+                    )
             result = system.hook.idsync_check_connection(ctx=ctx)
         except Exception as exc:
             ok = False  # a connection test that raises has failed

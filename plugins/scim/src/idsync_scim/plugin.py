@@ -388,7 +388,7 @@ class ScimPlugin:
             keys = self._keys(ctx, ctx.account)
         except KeyProblem as exc:
             return _failure(f"not created, nothing sent: {exc}")
-        values: dict[Key, Any] = {keys[k]: v for k, v in ctx.account.items() if v is not None}
+        values = {keys[k]: v for k, v in ctx.account.items() if _assigned(v) is not None}
         manager = ctx.manager_reference if settings.set_manager else None
         if manager and _fold(ENTERPRISE) in map(_fold, kind.extensions):
             values[_MANAGER_VALUE] = manager
@@ -503,7 +503,7 @@ class ScimPlugin:
             keys = self._keys(ctx, [*ctx.account, *ctx.changes])
         except KeyProblem as exc:
             return _failure(f"not updated, nothing sent: {exc}")
-        changes = {keys[k]: c.after for k, c in ctx.changes.items()}
+        changes = {keys[k]: _assigned(c.after) for k, c in ctx.changes.items()}
         manager = ctx.manager_reference if settings.set_manager else None
         if manager and _fold(ENTERPRISE) not in map(_fold, kind.extensions):
             manager = None
@@ -834,6 +834,11 @@ class ScimPlugin:
             self._groups[_fold(permission.name)] = (gid, permission.name)
         logger.bind(system=ctx.system).info("created group {}", permission.name)
         return ActionResult(reference=gid, messages=[f"created group {permission.name!r}"])
+
+
+def _assigned(value: Any) -> Any:
+    """A mapped value as SCIM holds it: an empty text or list is unassigned (RFC 7643 §2.5)."""
+    return None if value in ("", []) else value
 
 
 def _members(group: Mapping[str, Any]) -> set[str]:
