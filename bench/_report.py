@@ -239,6 +239,32 @@ def _noop(r: dict[str, Any]) -> list[str]:
     ]
 
 
+def _joiners_scim(results: list[dict[str, Any]]) -> list[str]:
+    out = [
+        "## Joiners against a real SCIM server",
+        "",
+        "`bench/joiners_scim.py`: every person a joiner starting today (create, enable, one",
+        "department group), against scim2-server in a process of its own; the 80 department",
+        "groups are made as resources in the same run. Requests counted from the server's",
+        "access log.",
+        "",
+        "| concurrency | joiners | time | joiners/s | requests/joiner | writes/joiner | requests/s | failed |",
+        "|---:|---:|---:|---:|---:|---:|---:|---|",
+    ]
+    for r in results:
+        out.append(
+            f"| {r['concurrency']} | {_n(r['joiners'])} | {_s(r['wall']['enforce'])} |"
+            f" {r['joiners_per_s']:.1f} | {r['requests_per_joiner']:.2f} |"
+            f" {r['writes_per_joiner']:.2f} | {r['requests_per_s']:.0f} |"
+            f" {_actions(r['failed'])} |"
+        )
+    last = results[-1]
+    out += ["", f"Requests by endpoint at concurrency {last['concurrency']}:", ""]
+    out += ["| request | count |", "|---|---:|"]
+    out += [f"| `{k}` | {_n(v)} |" for k, v in last["http"]["by_endpoint"].items()]
+    return [*out, ""]
+
+
 def write(results: dict[str, Any], path: Path) -> None:
     """Write the Markdown report of ``results`` to ``path``."""
     m = results["machine"]
@@ -263,4 +289,6 @@ def write(results: dict[str, Any], path: Path) -> None:
         lines += _enforce(results["enforce"])
     if "noop" in results:
         lines += _noop(results["noop"])
+    if "joiners-scim" in results:
+        lines += _joiners_scim(results["joiners-scim"])
     path.write_text("\n".join(lines), encoding="utf-8")

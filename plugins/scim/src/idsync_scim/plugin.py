@@ -126,6 +126,7 @@ class ScimPlugin:
         self._client: ScimClient | None = None
         self._discovery: Discovery | None = None
         self._lock = threading.Lock()
+        self._discovering = threading.Lock()
         self._groups: dict[str, tuple[str, str]] = {}
         """Groups by folded displayName: (id, displayName)."""
         self._versions: OrderedDict[str, tuple[str, dict[str, Any]]] = OrderedDict()
@@ -170,24 +171,28 @@ class ScimPlugin:
             self._known.clear()
 
     def discovery(self, ctx: HookContext | None = None, *, fresh: bool = False) -> Discovery:
-        """What the server says about itself, read once per instance (again with ``fresh``)."""
+        """What the server says about itself, read once per instance (again with ``fresh``).
+
+        Concurrent first callers wait for one reading rather than each sending their own.
+        """
         settings = self._configured(ctx)
-        with self._lock:
-            known = self._discovery
-        if known is not None and not fresh:
-            return known
-        if not settings.discovery:
-            found = defaults()
-        else:
-            client = self.client(ctx)
-            found = discover(
-                client.discover("/ServiceProviderConfig"),
-                client.discover("/Schemas") or {"Resources": []},
-                client.discover("/ResourceTypes") or {"Resources": []},
-            )
-        with self._lock:
-            self._discovery = found
-        return found
+        with self._discovering:
+            with self._lock:
+                known = self._discovery
+            if known is not None and not fresh:
+                return known
+            if not settings.discovery:
+                found = defaults()
+            else:
+                client = self.client(ctx)
+                found = discover(
+                    client.discover("/ServiceProviderConfig"),
+                    client.discover("/Schemas") or {"Resources": []},
+                    client.discover("/ResourceTypes") or {"Resources": []},
+                )
+            with self._lock:
+                self._discovery = found
+            return found
 
     def _users(self, ctx: HookContext) -> ResourceKind:
         return self.discovery(ctx).kind(self._configured(ctx).user_resource)
