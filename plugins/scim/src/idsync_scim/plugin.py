@@ -328,7 +328,7 @@ class ScimPlugin:
                 if wrong and "read-only" not in wrong:
                     problems[ctx.correlation.account_field] = f"correlation: {wrong}"
         if problems:
-            return _failure(*[f"mapping key {why}" for why in problems.values()])
+            return _failure(*[f"mapping: {why}" for why in problems.values()])
         return ActionResult(
             messages=[f"connected to SCIM at {settings.base_url}: {found.describe()}"]
         )
@@ -347,8 +347,8 @@ class ScimPlugin:
         key = kind.key(field)
         keys = [kind.key(k) for k in ctx.account if not kind.problem(k)]
         found = self._holders(ctx, kind, key, value)
-        for resource in found:
-            self._known.add(str(resource.get("id")))
+        with self._lock:
+            self._known.update(str(r.get("id")) for r in found)
         return [self._account(kind, r, [key, *keys]) for r in found]
 
     def _holders(
@@ -792,11 +792,16 @@ class ScimPlugin:
             return _failure("revoke needs a permission and the account reference (the SCIM id)")
         if permission.kind != "group":
             return _failure(f"SCIM has no {permission.kind!r} permissions; use group:<name>")
-        group = self._group(ctx, permission, cached=False)
+        group = self._group(ctx, permission)
+        member = self._is_member(ctx, group[0], rid) if group is not None else None
+        if member is None:  # not known, or gone since it was looked up: look again
+            self._forget_group(permission)
+            group = self._group(ctx, permission, cached=False)
+            member = self._is_member(ctx, group[0], rid) if group is not None else None
         if group is None:
             return _gone(f"group {permission.name!r} no longer exists on the SCIM server")
         gid, name = group
-        if not self._is_member(ctx, gid, rid):
+        if not member:
             return _gone(f"not a member of group {name!r}", gid)
         if ctx.dry_run:
             return ActionResult(
