@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any
 
 import httpx
@@ -22,7 +22,7 @@ from scim2_models import Error
 
 from idsync_scim.settings import ScimSettings
 
-__all__ = ["MEDIA_TYPE", "Page", "ScimClient", "Stale", "problem"]
+__all__ = ["MEDIA_TYPE", "Page", "ScimClient", "Stale", "Written", "problem"]
 
 MEDIA_TYPE = "application/scim+json"
 _SEND = {"Content-Type": MEDIA_TYPE}
@@ -66,7 +66,6 @@ class Written:
 
     resource: dict[str, Any] | None
     etag: str | None
-    extra: dict[str, Any] = field(default_factory=dict)
 
 
 def _etag(response: httpx.Response, body: Any) -> str | None:
