@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
+import httpx
 from idsync import Correlation
-from idsync.testing import Sample, target_contract
+from idsync.testing import Created, Sample, target_contract
 from idsync_scim import ScimPlugin
 
 ENTERPRISE = "urn:ietf:params:scim:schemas:extension:enterprise:2.0:User"
@@ -33,10 +34,19 @@ def _sample(unique: str) -> Sample:
     )
 
 
+def _cleanup(api: httpx.Client, created: Created) -> None:
+    """Remove the groups the resource checks made (the kit deletes the accounts itself)."""
+    for resource in created.resources:
+        if resource.reference:
+            answer = api.delete(f"/Groups/{resource.reference}")
+            assert answer.status_code in (204, 404), answer.text
+
+
 TestScimContract = target_contract(
     plugin=ScimPlugin,
     settings=lambda make_settings: make_settings(),
     writes=lambda scim_server: scim_server.writes(),
     sample=_sample,
     permissions=lambda staff_group: ["group:Contract Staff"],
+    cleanup=_cleanup,
 )
