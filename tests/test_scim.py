@@ -102,7 +102,9 @@ class ScimOrg:
 
     def run(self, as_of: str, check: int | None = 0) -> Any:
         """``idsync run --as-of`` with JSON output, parsed."""
-        answer = self.idsync("run", str(self.pipeline), "--as-of", as_of, "--json", check=check)
+        answer = self.idsync(
+            "run", str(self.pipeline), "--as-of", as_of, "--time-travel", "--json", check=check
+        )
         return json.loads(answer.stdout)
 
     def all(self, endpoint: str) -> list[dict[str, Any]]:
