@@ -8,7 +8,7 @@ PYPROJECTS := pyproject.toml $(addsuffix /pyproject.toml,$(PACKAGES))
 CONSTRAINTS := constraints.txt
 PIP := $(BIN)/python -m pip install --quiet --disable-pip-version-check -c $(CONSTRAINTS)
 
-.PHONY: install demo test lint typecheck pytest bench docs reference constraints clean
+.PHONY: install demo test lint typecheck pytest bench docs reference screenshots constraints clean
 
 install: $(STAMP)
 
@@ -38,6 +38,9 @@ pytest: $(STAMP)
 
 bench: $(STAMP)
 	$(BIN)/python bench/run.py
+
+screenshots: $(STAMP)
+	IDSYNC_SCREENSHOTS=1 $(BIN)/pytest tests/test_console.py -k approves -q
 
 docs: $(STAMP)
 	$(PIP) --group docs

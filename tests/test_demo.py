@@ -50,3 +50,5 @@ def test_the_demo_story_holds(tmp_path: Path, monkeypatch: object) -> None:
     assert story.state == (tmp_path / "demo" / "idsync.db").resolve()
     text = (tmp_path / "demo.txt").read_text(encoding="utf-8")
     assert "HR loses a department" in text
+    # It ends by saying how to open the web console on the state it left.
+    assert "idsync serve ../examples/afas-helloid.yaml" in text.replace("\n", " ")

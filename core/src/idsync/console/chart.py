@@ -11,6 +11,7 @@ __all__ = ["KIND_COLORS", "actions_chart"]
 KIND_COLORS = {
     "create": "#2e7d32",
     "link": "#66bb6a",
+    "correlate": "#66bb6a",
     "update": "#1565c0",
     "enable": "#00897b",
     "grant": "#7e57c2",
@@ -41,7 +42,7 @@ def actions_chart(runs: list[dict[str, Any]]) -> Markup:
     top = max([sum(t.values()) for t in totals] + [1])
     plot_w, plot_h = _WIDTH - _LEFT, _HEIGHT - _BOTTOM
     step = plot_w / len(runs)
-    bar = max(2.0, step * 0.7)
+    bar = min(max(2.0, step * 0.7), 28.0)
     parts = [
         f'<svg class="chart" viewBox="0 0 {_WIDTH} {_HEIGHT}" role="img" '
         f'aria-label="actions per run, the last {len(runs)} runs">',
