@@ -239,6 +239,31 @@ def _noop(r: dict[str, Any]) -> list[str]:
     ]
 
 
+def _console(r: dict[str, Any]) -> list[str]:
+    setup = r["setup"]
+    goal = r["goal_ms"]
+    out = [
+        "## The web console",
+        "",
+        f"`idsync serve`'s application over a state store of {_n(setup['persons'])} persons"
+        f" with accounts, {_n(setup['permissions'])} permissions, {_n(setup['audit'])} audit"
+        f" records in {_n(setup['runs'])} runs and held work ({_n(setup['db_mb'])} MB of SQLite,"
+        f" written in {_s(setup['seconds'])}), in a process of its own; a signed-in client on"
+        f" 127.0.0.1 asks each page once (*cold*) and {r['repeat']} times more. Goal: every page"
+        f" under {goal:.0f} ms.",
+        "",
+        "| page | cold | median | 95th percentile | worst | size | goal |",
+        "|---|---:|---:|---:|---:|---:|---|",
+    ]
+    for p in r["pages"]:
+        out.append(
+            f"| {p['page']} (`{p['path']}`) | {p['cold_ms']:.0f} ms | {p['median_ms']:.0f} ms"
+            f" | {p['p95_ms']:.0f} ms | {p['max_ms']:.0f} ms | {p['kb']:.0f} kB"
+            f" | {_ok(p['median_ms'] < goal)} |"
+        )
+    return [*out, ""]
+
+
 def write(results: dict[str, Any], path: Path) -> None:
     """Write the Markdown report of ``results`` to ``path``."""
     m = results["machine"]
@@ -263,4 +288,6 @@ def write(results: dict[str, Any], path: Path) -> None:
         lines += _enforce(results["enforce"])
     if "noop" in results:
         lines += _noop(results["noop"])
+    if "console" in results:
+        lines += _console(results["console"])
     path.write_text("\n".join(lines), encoding="utf-8")

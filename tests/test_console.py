@@ -159,7 +159,9 @@ def test_an_approver_reviews_and_approves_held_work_and_is_in_the_audit_trail(
     _no_secrets(page)
 
     held_link.click()
-    expect(page.get_by_role("heading", name=f"Held #{console.held}: helloid disable")).to_be_visible()
+    expect(
+        page.get_by_role("heading", name=f"Held #{console.held}: helloid disable")
+    ).to_be_visible()
     release = page.locator("table").filter(has_text="disable")
     expect(release).to_contain_text("Piet Jansen")
     expect(release).to_contain_text("last contract ended 2026-01-31")
@@ -207,7 +209,7 @@ def test_an_approver_reviews_and_approves_held_work_and_is_in_the_audit_trail(
     page.get_by_role("button", name="Filter").click()
     expect(page.locator("table.audit tbody tr")).to_have_count(3)  # the item, Piet, Sara
     _shot(page, "audit")
-    exported = page.request.get(f"/p/e2e/audit.csv?actor=alice&person=1003")
+    exported = page.request.get("/p/e2e/audit.csv?actor=alice&person=1003")
     assert exported.status == 200
     assert exported.headers["content-type"].startswith("text/csv")
     rows = list(csv.DictReader(io.StringIO(exported.text())))
