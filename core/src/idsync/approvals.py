@@ -203,7 +203,10 @@ def _decision_audit(
 
 
 def _listed_persons(item: dict[str, Any]) -> list[str]:
+    """The persons a held item lists (its actions' persons, or its persons)."""
     detail = item["detail"]
+    if isinstance(detail, dict) and isinstance(detail.get("persons"), list):
+        return [str(p) for p in detail["persons"]]
     actions = detail.get("actions", []) if isinstance(detail, dict) else detail or []
     return [a["person"] for a in actions if isinstance(a, dict) and a.get("person")]
 
@@ -356,7 +359,7 @@ def approve(
         persons = [
             a.person
             for a in (released.actions if released else [])
-            if a.person and a.kind.value == item["kind"]
+            if a.person and item["kind"] in (a.kind.value, getattr(a, "transition", None))
         ]
         store.decide_held(
             item["id"],

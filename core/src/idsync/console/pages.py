@@ -274,6 +274,9 @@ def held(request: Request, console: Console, user: User) -> dict[str, Any]:
 
 
 def _actions_of(detail: Any) -> list[dict[str, Any]]:
+    """The actions a held item lists (or, when it lists persons only, one row each)."""
+    if isinstance(detail, dict) and "actions" not in detail and "persons" in detail:
+        return [{"person": p} for p in detail["persons"] or [] if isinstance(p, str)]
     actions = detail.get("actions", []) if isinstance(detail, dict) else detail
     return [a for a in actions or [] if isinstance(a, dict)]
 

@@ -47,6 +47,8 @@ class Page:
     rows: list[dict[str, Any]]
     next: str | None = None
     previous: str | None = None
+    searched: tuple[int, int] | None = None
+    """For a text search: the ids of the records this page read."""
 
 
 def _shared_store(store: Store, pipeline: str) -> bool:
@@ -280,6 +282,10 @@ def _day_start(value: str) -> dt.datetime:
     return dt.datetime.combine(dt.date.fromisoformat(value), dt.time(), tzinfo=dt.UTC)
 
 
+TEXT_WINDOW = 100_000
+"""How many audit records one page of a text search reads at most (the rest on the next)."""
+
+
 def audit_page(
     store: Store,
     pipeline: str,
@@ -288,10 +294,44 @@ def audit_page(
     before: int | None = None,
     after: int | None = None,
     limit: int = PAGE,
+    window: int | None = TEXT_WINDOW,
 ) -> Page:
-    """Audit records of the pipeline, newest first, filtered, a page at a time."""
+    """Audit records of the pipeline, newest first, filtered, a page at a time.
+
+    A text search (``q``) has no index to use: each page reads at most ``window`` records
+    (from the cursor on), and offers the next window when it found fewer than a page there,
+    so a search answers as fast in a million records as in a thousand, a window at a time.
+    """
+    a = t.audit.c
     query = sa.select(t.audit).where(_of_pipeline(store, pipeline), *audit_filter.where())
-    return _keyset(store, query, t.audit.c.id, before, after, limit)
+    if not audit_filter.q or window is None:
+        return _keyset(store, query, a.id, before, after, limit)
+    if after is not None:
+        upper = after + window
+        page = _keyset(store, query.where(a.id <= upper), a.id, before, after, limit)
+        page.searched = (after + 1, upper)
+        if page.previous is None and _exists(store, a.id > upper):
+            page.previous = str(upper)
+        return page
+    start = before if before is not None else _newest(store) + 1
+    lower = max(1, start - window)
+    page = _keyset(store, query.where(a.id >= lower), a.id, start, None, limit)
+    page.searched = (lower, start - 1)
+    if before is None:
+        page.previous = None
+    if page.next is None and lower > 1:
+        page.next = str(lower)
+    return page
+
+
+def _newest(store: Store) -> int:
+    with store.engine.connect() as conn:
+        return int(conn.execute(sa.select(sa.func.max(t.audit.c.id))).scalar() or 0)
+
+
+def _exists(store: Store, condition: sa.ColumnElement[bool]) -> bool:
+    with store.engine.connect() as conn:
+        return conn.execute(sa.select(t.audit.c.id).where(condition).limit(1)).first() is not None
 
 
 def audit_rows(
@@ -300,7 +340,7 @@ def audit_rows(
     """Every matching audit record, newest first, read a chunk at a time (for export)."""
     before: int | None = None
     while True:
-        page = audit_page(store, pipeline, audit_filter, before=before, limit=chunk)
+        page = audit_page(store, pipeline, audit_filter, before=before, limit=chunk, window=None)
         yield from page.rows
         if page.next is None:
             return
@@ -321,12 +361,11 @@ def search_persons(store: Store, text: str, limit: int = PAGE) -> list[dict[str,
     folded = fold(text)
     found: dict[str, set[str]] = {}
     with store.engine.connect() as conn:
-        by_id = (
-            sa.select(p.external_id)
-            .where(sa.or_(p.external_id == text, p.external_id.startswith(text, autoescape=True)))
-            .distinct()
-            .limit(limit)
-        )
+        if conn.dialect.name == "sqlite":  # binary order: a range on the index is a prefix
+            prefix = sa.and_(p.external_id >= text, p.external_id < text + "\U0010ffff")
+        else:
+            prefix = p.external_id.startswith(text, autoescape=True)
+        by_id = sa.select(p.external_id).where(prefix).distinct().limit(limit)
         for (pid,) in conn.execute(by_id):
             found.setdefault(pid, set()).add("id")
         if folded:
@@ -338,13 +377,14 @@ def search_persons(store: Store, text: str, limit: int = PAGE) -> list[dict[str,
             )
             for (pid,) in conn.execute(by_name):
                 found.setdefault(pid, set()).add("name")
-        by_account = (
-            sa.select(a.person, a.target)
-            .where(sa.func.lower(sa.cast(a.data, sa.Text)).contains(text.lower(), autoescape=True))
-            .limit(limit)
-        )
-        for pid, target in conn.execute(by_account):
-            found.setdefault(pid, set()).add(f"account in {target}")
+        if folded:
+            by_account = (
+                sa.select(a.person, a.target)
+                .where(a.folded_values.contains(folded, autoescape=True))
+                .limit(limit)
+            )
+            for pid, target in conn.execute(by_account):
+                found.setdefault(pid, set()).add(f"account in {target}")
         ids = sorted(found)[:limit]
         names: dict[str, str] = {}
         sources: dict[str, list[str]] = {}

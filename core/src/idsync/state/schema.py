@@ -78,7 +78,11 @@ accounts = sa.Table(
     sa.Column("disabled_on", sa.Date),
     sa.Column("created", sa.DateTime(timezone=True), nullable=False),
     sa.Column("updated", sa.DateTime(timezone=True), nullable=False),
+    sa.Column("folded_values", sa.String(1000)),
+    sa.Index("ix_accounts_person", "person"),
+    sa.Index("ix_accounts_folded_values", "folded_values", "person", "target"),
 )
+"""``folded_values``: the account's text attribute values folded, to find a person by user name."""
 
 permissions = sa.Table(
     "permissions",
@@ -88,6 +92,7 @@ permissions = sa.Table(
     sa.Column("key", sa.String(500), primary_key=True),
     sa.Column("reference", sa.String(500)),
     sa.Column("granted", sa.DateTime(timezone=True), nullable=False),
+    sa.Index("ix_permissions_person", "person"),
 )
 
 resources = sa.Table(

@@ -3,8 +3,12 @@
 from __future__ import annotations
 
 import unicodedata
+from typing import Any
 
-__all__ = ["fold"]
+__all__ = ["fold", "folded_values"]
+
+FOLDED_VALUES = 1000
+"""How much of an account's folded attribute values is kept for search."""
 
 
 def fold(text: str) -> str:
@@ -12,3 +16,10 @@ def fold(text: str) -> str:
     decomposed = unicodedata.normalize("NFKD", text)
     bare = "".join(c for c in decomposed if not unicodedata.combining(c))
     return " ".join(bare.casefold().split())
+
+
+def folded_values(data: Any) -> str:
+    """An account's text attribute values (user name, e-mail…), folded, for search."""
+    if not isinstance(data, dict):
+        return ""
+    return fold(" ".join(v for v in data.values() if isinstance(v, str)))[:FOLDED_VALUES]

@@ -31,7 +31,7 @@ from sqlalchemy.engine import Connection, Engine
 from idsync import collector
 from idsync.secrets import redact, redact_data
 from idsync.state import schema as t
-from idsync.state.search import fold
+from idsync.state.search import fold, folded_values
 
 __all__ = ["AccountState", "BlockedAction", "LockHeld", "Missing", "Store", "now"]
 
@@ -667,6 +667,7 @@ class Store:
         existing = conn.execute(_ACCOUNT_EXISTS, which).first()
         if "data" in values:
             values["data"] = redact_data(values["data"])
+            values["folded_values"] = folded_values(values["data"])
         if existing is None:
             conn.execute(
                 _ACCOUNT_INSERT,

@@ -12,7 +12,7 @@ from typing import Any
 
 import sqlalchemy as sa
 from alembic import op
-from idsync.state.search import fold
+from idsync.state.search import fold, folded_values
 
 revision = "0004"
 down_revision = "0003"
@@ -51,7 +51,16 @@ def upgrade() -> None:
         batch_op.create_index(
             "ix_persons_folded_name", ["folded_name", "external_id"], unique=False
         )
+    with op.batch_alter_table("accounts", schema=None) as batch_op:
+        batch_op.add_column(sa.Column("folded_values", sa.String(length=1000), nullable=True))
+        batch_op.create_index("ix_accounts_person", ["person"], unique=False)
+        batch_op.create_index(
+            "ix_accounts_folded_values", ["folded_values", "person", "target"], unique=False
+        )
+    with op.batch_alter_table("permissions", schema=None) as batch_op:
+        batch_op.create_index("ix_permissions_person", ["person"], unique=False)
     _fill_folded_names()
+    _fill_folded_values()
 
 
 def _fill_folded_names() -> None:
@@ -83,11 +92,48 @@ def _fill_folded_names() -> None:
         conn.execute(update, values[i : i + _CHUNK])
 
 
+def _fill_folded_values() -> None:
+    """Give the accounts already stored their folded values (new writes keep them)."""
+    conn = op.get_bind()
+    accounts = sa.table(
+        "accounts",
+        sa.column("target", sa.String),
+        sa.column("person", sa.String),
+        sa.column("data", sa.JSON),
+        sa.column("folded_values", sa.String),
+    )
+    rows = conn.execute(sa.select(accounts.c.target, accounts.c.person, accounts.c.data)).all()
+    update = (
+        accounts.update()
+        .where(
+            (accounts.c.target == sa.bindparam("w_target"))
+            & (accounts.c.person == sa.bindparam("w_person"))
+        )
+        .values(folded_values=sa.bindparam("w_values"))
+    )
+    values = [
+        {
+            "w_target": target,
+            "w_person": person,
+            "w_values": folded_values(json.loads(data) if isinstance(data, str) else data),
+        }
+        for target, person, data in rows
+    ]
+    for i in range(0, len(values), _CHUNK):
+        conn.execute(update, values[i : i + _CHUNK])
+
+
 def downgrade() -> None:
     with op.batch_alter_table("persons", schema=None) as batch_op:
         batch_op.drop_index("ix_persons_folded_name")
         batch_op.drop_index("ix_persons_external_id")
         batch_op.drop_column("folded_name")
+    with op.batch_alter_table("permissions", schema=None) as batch_op:
+        batch_op.drop_index("ix_permissions_person")
+    with op.batch_alter_table("accounts", schema=None) as batch_op:
+        batch_op.drop_index("ix_accounts_folded_values")
+        batch_op.drop_index("ix_accounts_person")
+        batch_op.drop_column("folded_values")
     with op.batch_alter_table("runs", schema=None) as batch_op:
         batch_op.drop_index("ix_runs_pipeline")
     with op.batch_alter_table("audit", schema=None) as batch_op:
