@@ -369,11 +369,10 @@ def search_persons(store: Store, text: str, limit: int = PAGE) -> list[dict[str,
         for (pid,) in conn.execute(by_id):
             found.setdefault(pid, set()).add("id")
         if folded:
-            by_name = (
+            by_name = (  # not DISTINCT: it would read the table instead of the index alone
                 sa.select(p.external_id)
                 .where(p.folded_name.contains(folded, autoescape=True))
-                .distinct()
-                .limit(limit)
+                .limit(limit * 2)
             )
             for (pid,) in conn.execute(by_name):
                 found.setdefault(pid, set()).add("name")

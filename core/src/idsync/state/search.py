@@ -19,7 +19,9 @@ def fold(text: str) -> str:
 
 
 def folded_values(data: Any) -> str:
-    """An account's text attribute values (user name, e-mail…), folded, for search."""
+    """An account's identifiers (the text attribute values without spaces: user name,
+    e-mail address, employee number…), folded, once each, for search."""
     if not isinstance(data, dict):
         return ""
-    return fold(" ".join(v for v in data.values() if isinstance(v, str)))[:FOLDED_VALUES]
+    words = (fold(v) for v in data.values() if isinstance(v, str) and v and " " not in v.strip())
+    return " ".join(dict.fromkeys(w for w in words if w))[:FOLDED_VALUES]
