@@ -68,6 +68,12 @@ class Jobs:
                 if job.kind == kind and job.pipeline == pipeline and job.running:
                     return job
             job = Job(id=secrets.token_hex(8), kind=kind, pipeline=pipeline, by=by, subject=subject)
+            for old in [
+                j
+                for j in self._jobs.values()
+                if (j.kind, j.pipeline, j.subject) == (kind, pipeline, subject)
+            ]:
+                del self._jobs[old.id]  # superseded (and a plan of 100,000 persons is large)
             self._jobs[job.id] = job
             self._forget_old()
         self._pool.submit(self._run, job, work)

@@ -476,6 +476,7 @@ def audit_csv(request: Request, console: Console, user: User) -> Response:
         writer = csv.writer(buffer)
         writer.writerow(_CSV_COLUMNS)
         for n, row in enumerate(queries.audit_rows(loaded.store, loaded.label, flt), 1):
+            row["messages"] = "; ".join(str(m) for m in row.get("messages") or [])
             writer.writerow([_cell(row.get(c)) for c in _CSV_COLUMNS])
             if n % 500 == 0:
                 yield buffer.getvalue()
