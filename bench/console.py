@@ -331,6 +331,7 @@ def _measure(url: str) -> list[dict[str, Any]]:
 
 def run(work: Path, scale: float = 1.0) -> dict[str, Any]:
     """Set up the state store, serve it, and time every page."""
+    started, load = dt.datetime.now(dt.UTC), [round(x, 2) for x in os.getloadavg()]
     size, audit = int(PERSONS * scale), int(AUDIT * scale)
     db = work / "console" / "state.db"
     db.parent.mkdir(parents=True, exist_ok=True)
@@ -344,7 +345,15 @@ def run(work: Path, scale: float = 1.0) -> dict[str, Any]:
     with start_server(command, "idsync console on") as line:
         url = line.split("idsync console on ", 1)[1]
         pages = _measure(url)
-    return {"setup": setup, "pages": pages, "goal_ms": GOAL_MS, "repeat": REPEAT}
+    return {
+        "setup": setup,
+        "pages": pages,
+        "goal_ms": GOAL_MS,
+        "repeat": REPEAT,
+        "started": started.isoformat(),
+        "load": load,
+        "command": "python bench/run.py --only console" + (" --quick" if scale < 1 else ""),
+    }
 
 
 def main() -> None:
