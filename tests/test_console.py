@@ -158,6 +158,18 @@ def test_an_approver_reviews_and_approves_held_work_and_is_in_the_audit_trail(
     _shot(page, "overview")
     _no_secrets(page)
 
+    page.get_by_role("link", name="Plan", exact=True).click()
+    page.get_by_role("button", name="Plan now").click()
+    expect(page.get_by_role("heading", name="By transition and target")).to_be_visible(
+        timeout=60_000
+    )
+    leaving = page.locator("article.person-plan", has_text="Piet Jansen")
+    expect(leaving).to_contain_text("disable")
+    expect(leaving.locator(".status.s-held")).to_be_visible()  # planned, and held
+    expect(leaving).to_contain_text("last contract ended 2026-01-31")
+    _shot(page, "plan")
+    page.get_by_role("link", name="Overview", exact=True).click()
+
     held_link.click()
     expect(
         page.get_by_role("heading", name=f"Held #{console.held}: helloid disable")
@@ -220,13 +232,6 @@ def test_an_approver_reviews_and_approves_held_work_and_is_in_the_audit_trail(
     page.get_by_role("link", name="Runs", exact=True).click()
     expect(page.locator("table tbody tr").first).to_contain_text(str(run_id))
     _shot(page, "runs")
-
-    page.get_by_role("link", name="Plan", exact=True).click()
-    page.get_by_role("button", name="Plan now").click()
-    expect(page.get_by_role("heading", name="By transition and target")).to_be_visible(
-        timeout=60_000
-    )
-    _shot(page, "plan")
 
     page.get_by_role("link", name="Reconcile", exact=True).click()
     page.get_by_role("button", name="Reconcile now").click()
