@@ -860,15 +860,24 @@ users_app = typer.Typer(
 app.add_typer(users_app, name="users")
 
 
-def _users_store(pipeline_file: Path) -> Any:
-    registry = _registry()
-    pipeline = _load(pipeline_file, registry, offline=True)
+@contextmanager
+def _users_of(pipeline_file: Path) -> Iterator[tuple[Any, Any]]:
+    """The console package and the pipeline's state store (closed after); a user error
+    fails the command with its message."""
+    console_package = _console()
+    pipeline = _load(pipeline_file, _registry(), offline=True)
     from idsync.state import Store
 
     try:
-        return Store(pipeline.state)
+        store = Store(pipeline.state)
     except Exception as exc:
         raise _fail(f"cannot open the state store {pipeline.state!r}: {exc}") from None
+    try:
+        yield console_package, store
+    except console_package.UserError as exc:
+        raise _fail(str(exc)) from None
+    finally:
+        store.close()
 
 
 @users_app.command("add")
@@ -884,18 +893,13 @@ def users_add_cmd(
     ] = False,
 ) -> None:
     """Add a console user (the password is asked for, or read from standard input)."""
-    console_package = _console()
+    _console()
     if password_stdin:
         password = sys.stdin.readline().rstrip("\r\n")
     else:
         password = typer.prompt("password", hide_input=True, confirmation_prompt=True)
-    store = _users_store(pipeline_file)
-    try:
+    with _users_of(pipeline_file) as (console_package, store):
         added = console_package.add_user(store, name, password, role, replace=replace)
-    except console_package.UserError as exc:
-        raise _fail(str(exc)) from None
-    finally:
-        store.close()
     console.print(f"{'added' if added else 'updated'} {escape(name)} ({role})", highlight=False)
 
 
@@ -905,26 +909,16 @@ def users_remove_cmd(
     name: Annotated[str, typer.Argument(help="The user name.", show_default=False)],
 ) -> None:
     """Remove a console user; their sessions end at once."""
-    console_package = _console()
-    store = _users_store(pipeline_file)
-    try:
+    with _users_of(pipeline_file) as (console_package, store):
         console_package.remove_user(store, name)
-    except console_package.UserError as exc:
-        raise _fail(str(exc)) from None
-    finally:
-        store.close()
     console.print(f"removed {escape(name)}", highlight=False)
 
 
 @users_app.command("list")
 def users_list_cmd(pipeline_file: PipelineArg, as_json: JsonOpt = False) -> None:
     """List the console's users and their roles."""
-    console_package = _console()
-    store = _users_store(pipeline_file)
-    try:
+    with _users_of(pipeline_file) as (console_package, store):
         users = console_package.list_users(store)
-    finally:
-        store.close()
     if as_json:
         _print_json(users)
         return

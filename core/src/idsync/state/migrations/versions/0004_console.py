@@ -8,6 +8,7 @@ Create Date: 2026-12-04 23:30:00.000000
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
 from typing import Any
 
 import sqlalchemy as sa
@@ -59,65 +60,38 @@ def upgrade() -> None:
         )
     with op.batch_alter_table("permissions", schema=None) as batch_op:
         batch_op.create_index("ix_permissions_person", ["person"], unique=False)
-    _fill_folded_names()
-    _fill_folded_values()
+    _fill("persons", ("source", "external_id"), "folded_name", _display_name)
+    _fill("accounts", ("target", "person"), "folded_values", folded_values)
 
 
-def _fill_folded_names() -> None:
-    """Give the persons already stored their folded name (new snapshots write it)."""
+def _display_name(data: Any) -> str:
+    return fold(str(data.get("display_name") or "")) if isinstance(data, dict) else ""
+
+
+def _fill(table: str, keys: tuple[str, str], column: str, compute: Callable[[Any], str]) -> None:
+    """Fill ``column`` of the rows already stored from their ``data`` (new writes keep it)."""
     conn = op.get_bind()
-    persons = sa.table(
-        "persons",
-        sa.column("source", sa.String),
-        sa.column("external_id", sa.String),
+    rows_of = sa.table(
+        table,
+        *(sa.column(k, sa.String) for k in keys),
         sa.column("data", sa.JSON),
-        sa.column("folded_name", sa.String),
+        sa.column(column, sa.String),
     )
-    rows = conn.execute(sa.select(persons.c.source, persons.c.external_id, persons.c.data)).all()
+    c = rows_of.c
+    rows = conn.execute(sa.select(c[keys[0]], c[keys[1]], c.data)).all()
     update = (
-        persons.update()
-        .where(
-            (persons.c.source == sa.bindparam("w_source"))
-            & (persons.c.external_id == sa.bindparam("w_id"))
-        )
-        .values(folded_name=sa.bindparam("w_name"))
-    )
-    values: list[dict[str, Any]] = []
-    for source, external_id, data in rows:
-        if isinstance(data, str):  # a driver that hands JSON back as text
-            data = json.loads(data)
-        name = data.get("display_name") if isinstance(data, dict) else None
-        values.append({"w_source": source, "w_id": external_id, "w_name": fold(name or "")})
-    for i in range(0, len(values), _CHUNK):
-        conn.execute(update, values[i : i + _CHUNK])
-
-
-def _fill_folded_values() -> None:
-    """Give the accounts already stored their folded values (new writes keep them)."""
-    conn = op.get_bind()
-    accounts = sa.table(
-        "accounts",
-        sa.column("target", sa.String),
-        sa.column("person", sa.String),
-        sa.column("data", sa.JSON),
-        sa.column("folded_values", sa.String),
-    )
-    rows = conn.execute(sa.select(accounts.c.target, accounts.c.person, accounts.c.data)).all()
-    update = (
-        accounts.update()
-        .where(
-            (accounts.c.target == sa.bindparam("w_target"))
-            & (accounts.c.person == sa.bindparam("w_person"))
-        )
-        .values(folded_values=sa.bindparam("w_values"))
+        rows_of.update()
+        .where((c[keys[0]] == sa.bindparam("w_a")) & (c[keys[1]] == sa.bindparam("w_b")))
+        .values({column: sa.bindparam("w_value")})
     )
     values = [
         {
-            "w_target": target,
-            "w_person": person,
-            "w_values": folded_values(json.loads(data) if isinstance(data, str) else data),
+            "w_a": a,
+            "w_b": b,
+            # a driver may hand JSON back as text
+            "w_value": compute(json.loads(data) if isinstance(data, str) else data),
         }
-        for target, person, data in rows
+        for a, b, data in rows
     ]
     for i in range(0, len(values), _CHUNK):
         conn.execute(update, values[i : i + _CHUNK])
