@@ -71,7 +71,7 @@ class Console:
 
 def _serve(org: Org) -> Iterator[str]:
     process = subprocess.Popen(
-        [str(IDSYNC), "serve", str(org.pipeline), "--port", "0", "--as-of", MOVED],
+        [str(IDSYNC), "serve", str(org.pipeline), "--port", "0", "--as-of", MOVED, "--time-travel"],
         env=org.env,
         stdout=subprocess.PIPE,
         stderr=subprocess.STDOUT,

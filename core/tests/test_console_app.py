@@ -301,7 +301,7 @@ def test_the_migration_gives_stored_persons_their_folded_name(tmp_path: Path) ->
     cfg = Config()
     cfg.set_main_option("script_location", str(files("idsync.state") / "migrations"))
     cfg.set_main_option("sqlalchemy.url", url)
-    command.upgrade(cfg, "0002")
+    command.upgrade(cfg, "0003")
     engine = sa.create_engine(url)
     with engine.begin() as conn:
         conn.execute(

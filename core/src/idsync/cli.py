@@ -783,6 +783,7 @@ def serve_cmd(
     ] = "127.0.0.1",
     port: Annotated[int, typer.Option("--port", help="The port (0: a free one).")] = 8080,
     as_of: AsOfOpt = None,
+    time_travel: TimeTravelOpt = False,
     trust_header: Annotated[
         str | None,
         typer.Option(
@@ -837,6 +838,7 @@ def serve_cmd(
         )
     settings = console_package.ConsoleSettings(
         as_of=day,
+        time_travel=time_travel,
         trust_header=trust_header,
         trusted_proxies=tuple(trusted_proxy or ()),
         secure_cookies=secure_cookies,

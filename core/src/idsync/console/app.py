@@ -52,7 +52,9 @@ class ConsoleSettings:
     """How the console runs (``idsync serve`` sets these from its options)."""
 
     as_of: dt.date | None = None
-    """Plans and approvals evaluate at this date (default: today, each time)."""
+    """Plans and approvals evaluate at this date (default: the pipeline's today, each time)."""
+    time_travel: bool = False
+    """Let approvals enforce on ``as_of`` when it is not today (as ``--time-travel``)."""
     trust_header: str | None = None
     """The request header naming the user a reverse proxy authenticated (off by default)."""
     trusted_proxies: tuple[str, ...] = ()
@@ -148,9 +150,11 @@ class Console:
         """The store the users are kept in: the first pipeline's."""
         return next(iter(self.pipelines.values())).store
 
-    def as_of(self) -> dt.date:
-        """The date plans and approvals evaluate at."""
-        return self.settings.as_of or dt.date.today()
+    def as_of(self, loaded: Loaded | None = None) -> dt.date:
+        """The date plans and approvals evaluate at: ``as_of``, or the pipeline's today."""
+        if self.settings.as_of is not None:
+            return self.settings.as_of
+        return loaded.pipeline.today() if loaded is not None else dt.date.today()
 
     def job_engine(self, label: str) -> Engine:
         """A fresh engine for background work on a pipeline (sharing its store)."""

@@ -255,7 +255,10 @@ def compute_plan(request: Request, console: Console, user: User, form: dict[str,
         return console.refuse(request, 409, _offline(loaded), user)
     label = loaded.label
     console.jobs.start(
-        "plan", label, user.name, lambda: plan_view(console.job_engine(label).plan(console.as_of()))
+        "plan",
+        label,
+        user.name,
+        lambda: plan_view(console.job_engine(label).plan(console.as_of(loaded))),
     )
     return _redirect(request, "plan", pipeline=label)
 
@@ -343,12 +346,17 @@ def approve_held(request: Request, console: Console, user: User, form: dict[str,
     held_id = int(request.path_params["held"])
     if not loaded.online:
         return console.refuse(request, 409, _offline(loaded), user)
-    label, comment, as_of = loaded.label, _comment(form), console.as_of()
+    label, comment, as_of = loaded.label, _comment(form), console.as_of(loaded)
 
     def work() -> Any:
         try:
             decision = approve(
-                console.job_engine(label), [held_id], as_of=as_of, actor=user.name, comment=comment
+                console.job_engine(label),
+                [held_id],
+                as_of=as_of,
+                time_travel=console.settings.time_travel,
+                actor=user.name,
+                comment=comment,
             )
         except LockHeld:
             raise ApprovalError(
@@ -391,7 +399,7 @@ def person(request: Request, console: Console, user: User) -> dict[str, Any] | R
     """One person: contracts in conditions per target, accounts, permissions, audit trail."""
     loaded = _pipeline(request, console)
     pid = request.path_params["person"]
-    view = person_view(loaded.engine, pid, console.as_of())
+    view = person_view(loaded.engine, pid, console.as_of(loaded))
     if view is None:
         return console.refuse(request, 404, f"person {pid!r} is not in the state store", user)
     trail = queries.audit_page(
@@ -514,7 +522,7 @@ def compute_reconcile(
         "reconcile",
         label,
         user.name,
-        lambda: Reconciler(console.job_engine(label)).run(console.as_of()),
+        lambda: Reconciler(console.job_engine(label)).run(console.as_of(loaded)),
     )
     return _redirect(request, "reconcile", pipeline=label)
 

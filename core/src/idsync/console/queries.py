@@ -2,7 +2,7 @@
 
 Lists page by key (``id`` below or above a cursor), never by offset, so the thousandth page
 costs what the first does; every filter a page offers has an index behind it (migration
-0003). Audit records belong to a pipeline through their run: when the store holds the runs
+0004). Audit records belong to a pipeline through their run: when the store holds the runs
 of one pipeline only (the usual case), no join is needed, and none is made.
 """
 

@@ -19,7 +19,6 @@ runs = sa.Table(
     sa.Column("status", sa.String(20), nullable=False),
     sa.Column("exit_code", sa.Integer),
     sa.Column("counts", sa.JSON),
-    sa.Index("ix_runs_pipeline", "pipeline", "id"),
 )
 
 snapshots = sa.Table(

@@ -44,8 +44,6 @@ def upgrade() -> None:
         batch_op.create_index("ix_audit_status", ["status"], unique=False)
         batch_op.create_index("ix_audit_actor", ["actor"], unique=False)
         batch_op.create_index("ix_audit_at", ["at"], unique=False)
-    with op.batch_alter_table("runs", schema=None) as batch_op:
-        batch_op.create_index("ix_runs_pipeline", ["pipeline", "id"], unique=False)
     with op.batch_alter_table("persons", schema=None) as batch_op:
         batch_op.add_column(sa.Column("folded_name", sa.String(length=500), nullable=True))
         batch_op.create_index("ix_persons_external_id", ["external_id"], unique=False)
@@ -108,8 +106,6 @@ def downgrade() -> None:
         batch_op.drop_index("ix_accounts_folded_values")
         batch_op.drop_index("ix_accounts_person")
         batch_op.drop_column("folded_values")
-    with op.batch_alter_table("runs", schema=None) as batch_op:
-        batch_op.drop_index("ix_runs_pipeline")
     with op.batch_alter_table("audit", schema=None) as batch_op:
         batch_op.drop_index("ix_audit_at")
         batch_op.drop_index("ix_audit_actor")
