@@ -8,7 +8,7 @@ PYPROJECTS := pyproject.toml $(addsuffix /pyproject.toml,$(PACKAGES))
 CONSTRAINTS := constraints.txt
 PIP := $(BIN)/python -m pip install --quiet --disable-pip-version-check -c $(CONSTRAINTS)
 
-.PHONY: install demo test lint typecheck pytest bench docs reference constraints clean
+.PHONY: install demo test lint typecheck pytest bench docs reference screenshots constraints clean
 
 install: $(STAMP)
 
@@ -16,7 +16,7 @@ $(STAMP): $(PYPROJECTS) $(CONSTRAINTS)
 	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --disable-pip-version-check pip==26.3
 	$(PIP) --group dev \
-		-e 'core[sandbox,postgres]' \
+		-e 'core[sandbox,postgres,console]' \
 		-e 'plugins/afas[sandbox]' -e 'plugins/topdesk[sandbox]' -e 'plugins/helloid[sandbox]' \
 		-e 'plugins/scim[testing]'
 	@touch $(STAMP)
@@ -39,6 +39,9 @@ pytest: $(STAMP)
 
 bench: $(STAMP)
 	$(BIN)/python bench/run.py
+
+screenshots: $(STAMP)
+	IDSYNC_SCREENSHOTS=1 $(BIN)/pytest tests/test_console.py -k approves -q
 
 docs: $(STAMP)
 	$(PIP) --group docs

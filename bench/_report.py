@@ -265,6 +265,40 @@ def _joiners_scim(results: list[dict[str, Any]]) -> list[str]:
     return [*out, ""]
 
 
+def _console(r: dict[str, Any]) -> list[str]:
+    setup = r["setup"]
+    goal = r["goal_ms"]
+    out = [
+        "## The web console",
+        "",
+        f"`idsync serve`'s application over a state store of {_n(setup['persons'])} persons"
+        f" with accounts, {_n(setup['permissions'])} permissions, {_n(setup['audit'])} audit"
+        f" records in {_n(setup['runs'])} runs and held work ({_n(setup['db_mb'])} MB of SQLite,"
+        f" written in {_s(setup['seconds'])}), in a process of its own; a signed-in client on"
+        f" 127.0.0.1 asks each page once (*cold*) and {r['repeat']} times more. Goal: every page"
+        f" answers under {goal:.0f} ms (its 95th percentile).",
+        "",
+        *(
+            [
+                f"Measured {r['started'][:19].replace('T', ' ')} UTC with `{r['command']}`;"
+                f" load average at the start {r['load']}.",
+                "",
+            ]
+            if "started" in r
+            else []
+        ),
+        "| page | cold | median | 95th percentile | worst | size | goal |",
+        "|---|---:|---:|---:|---:|---:|---|",
+    ]
+    for p in r["pages"]:
+        out.append(
+            f"| {p['page']} (`{p['path']}`) | {p['cold_ms']:.0f} ms | {p['median_ms']:.0f} ms"
+            f" | {p['p95_ms']:.0f} ms | {p['max_ms']:.0f} ms | {p['kb']:.0f} kB"
+            f" | {_ok(p['p95_ms'] < goal)} |"
+        )
+    return [*out, ""]
+
+
 def write(results: dict[str, Any], path: Path) -> None:
     """Write the Markdown report of ``results`` to ``path``."""
     m = results["machine"]
@@ -291,4 +325,6 @@ def write(results: dict[str, Any], path: Path) -> None:
         lines += _noop(results["noop"])
     if "joiners-scim" in results:
         lines += _joiners_scim(results["joiners-scim"])
+    if "console" in results:
+        lines += _console(results["console"])
     path.write_text("\n".join(lines), encoding="utf-8")

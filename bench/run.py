@@ -7,6 +7,7 @@ Benchmarks (one module each; every measurement in a process of its own):
 - ``enforce``: creates and grants against HelloID with 50 ms per request, at 1, 8 and 32;
 - ``noop``: the second run over an unchanged organisation of 100,000;
 - ``joiners-scim``: joiners created, enabled and granted a group on a real SCIM server.
+- ``console``: the web console's pages over 100,000 persons and a million audit records.
 
 ``--quick`` runs everything at a tenth of the size, to check the harness in a minute.
 """
@@ -26,7 +27,7 @@ from _common import BENCH, machine
 
 PLAN_SIZES = (10_000, 100_000)
 AFAS_SIZE = 100_000
-ALL = ("plan", "import", "enforce", "noop", "joiners-scim")
+ALL = ("plan", "import", "enforce", "noop", "joiners-scim", "console")
 
 
 def main() -> int:
@@ -79,6 +80,11 @@ def main() -> int:
 
             print("joiners against scim2-server", flush=True)
             results["joiners-scim"] = joiners_scim.run(work, scale)
+        if "console" in chosen:
+            import console
+
+            print("the web console's pages", flush=True)
+            results["console"] = console.run(work, scale)
     results["seconds"] = round(time.perf_counter() - clock, 1)
     results["machine"]["load_after"] = machine()["load"]
     (BENCH / "results.json").write_text(json.dumps(results, indent=1, default=str) + "\n")

@@ -35,6 +35,7 @@ TABLES = {
     "audit",
     "locks",
     "exclusions",
+    "users",
 }
 
 
