@@ -14,6 +14,7 @@ bind password included, so only the result code, its name and the server's messa
 from __future__ import annotations
 
 import contextlib
+import math
 import queue
 import random
 import ssl
@@ -120,7 +121,7 @@ class Directory:
             password=settings.password.get_secret_value(),
             client_strategy=ldap3.SAFE_SYNC,
             raise_exceptions=False,
-            receive_timeout=settings.timeout,
+            receive_timeout=max(1, math.ceil(settings.timeout)),  # ldap3 packs it as an integer
             auto_referrals=False,
         )
         try:

@@ -160,8 +160,9 @@ class _DirectoryPlugin:
         """``name`` (casefolded) → (group DN, reference), as found this run."""
         self._users: dict[str, str] = {}
         """Account reference → DN, as found or made this run."""
-        self._fresh: set[str] = set()
-        """DNs (casefolded) of accounts created by this instance: they hold no group but ours."""
+        self._fresh: dict[str, set[str]] = {}
+        """Accounts created by this instance (DN casefolded) → the groups (DN casefolded) it
+        added them to: a new account holds no other group, so those need no reading."""
         self._clean: set[str] = set()
         """Group DNs (casefolded) known to hold no placeholder member."""
 
@@ -468,7 +469,7 @@ class _DirectoryPlugin:
             return _failure(f"created {dn}, but cannot read its {self.REFERENCE} back")
         with self._lock:
             self._users[reference] = dn
-            self._fresh.add(dn.casefold())
+            self._fresh[dn.casefold()] = set()
         logger.bind(system=ctx.system).info("created account {} ({})", dn, reference)
         messages = [f"created disabled account {dn}"]
         if manager:
@@ -670,7 +671,7 @@ class _DirectoryPlugin:
         result = self.directory(ctx).delete(dn, self._delete_controls(), accept=frozenset({32}))
         with self._lock:
             self._users.pop(ctx.reference or "", None)
-            self._fresh.discard(dn.casefold())
+            self._fresh.pop(dn.casefold(), None)
         if result.get("result") == 32:
             return _gone(f"{dn} was deleted meanwhile")
         logger.bind(system=ctx.system).info("deleted {}", dn)
@@ -751,8 +752,9 @@ class _DirectoryPlugin:
             return _failure(f"account {ctx.reference} not found", not_found=True)
         directory = self.directory(ctx)
         with self._lock:
-            fresh = user.casefold() in self._fresh
-        if not fresh and self._is_member(directory, group_dn, user):
+            fresh = self._fresh.get(user.casefold())
+        known = fresh is not None and group_dn.casefold() in fresh
+        if known or (fresh is None and self._is_member(directory, group_dn, user)):
             return ActionResult(reference=group_ref, messages=[f"already a member of {group_dn}"])
         if ctx.dry_run:
             return ActionResult(reference=group_ref, messages=[f"dry-run: would add to {group_dn}"])
@@ -765,6 +767,8 @@ class _DirectoryPlugin:
         result = directory.modify(group_dn, {self._member(): change}, accept=frozenset({20, 68}))
         with self._lock:
             self._clean.add(group_dn.casefold())
+            if fresh is not None:
+                fresh.add(group_dn.casefold())
         if result.get("result") in (20, 68):
             return ActionResult(reference=group_ref, messages=[f"already a member of {group_dn}"])
         logger.bind(system=ctx.system).info("added {} to {}", user, group_dn)
@@ -810,6 +814,8 @@ class _DirectoryPlugin:
             )
             with self._lock:
                 self._clean.discard(group_dn.casefold())
+        with self._lock:
+            self._fresh.get(user.casefold(), set()).discard(group_dn.casefold())
         logger.bind(system=ctx.system).info("removed {} from {}", user, group_dn)
         return ActionResult(reference=group_ref, messages=[f"removed from {group_dn}"])
 

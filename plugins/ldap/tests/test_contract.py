@@ -1,0 +1,74 @@
+"""The idsync contract kit run against both plugins and their real servers.
+
+The write probes read the servers themselves: slapd's monitor counts every add, modify, modify
+DN and delete it started (failed ones too); Samba's highest committed USN grows with every
+change. So "writes nothing" means the directory saw no write, not that the plugin says so.
+"""
+
+from __future__ import annotations
+
+import pytest
+from idsync import Correlation
+from idsync.testing import Sample, target_contract
+from idsync_ldap import ActiveDirectoryPlugin, LdapPlugin
+from ldapservers import AD_GROUPS, EMPLOYEES, PEOPLE, STANDING_GROUPS, samba_writes, slapd_writes
+
+
+def _ldap_sample(unique: str) -> Sample:
+    uid = f"contract-{unique}"
+    return Sample(
+        account={
+            "uid": uid,
+            "cn": f"Contract {unique}",
+            "sn": "Test",
+            "givenName": "Contract",
+            "mail": f"{uid}@example.org",
+            "employeeNumber": f"E{unique}",
+            "container": PEOPLE,
+        },
+        correlation=Correlation(
+            person_field="external_id", account_field="employeeNumber", value=f"E{unique}"
+        ),
+        changes={"sn": "Changed", "title": "Tester"},
+    )
+
+
+def _ad_sample(unique: str) -> Sample:
+    return Sample(
+        account={
+            "cn": f"Contract {unique}",
+            "sAMAccountName": f"c{unique}",
+            "userPrincipalName": f"c{unique}@example.test",
+            "givenName": "Contract",
+            "sn": "Test",
+            "employeeID": f"E{unique}",
+            "container": EMPLOYEES,
+        },
+        correlation=Correlation(
+            person_field="external_id", account_field="employeeID", value=f"E{unique}"
+        ),
+        changes={"sn": "Changed", "title": "Tester", "department": "ICT"},
+        may_change=("whenChanged", "uSNChanged"),
+    )
+
+
+TestLdapContract = target_contract(
+    plugin=LdapPlugin,
+    settings=lambda make_ldap_settings: make_ldap_settings(),
+    writes=lambda slapd: slapd_writes(slapd),
+    sample=_ldap_sample,
+    permissions=[f"group:{name}" for name in STANDING_GROUPS],
+)
+
+
+TestActiveDirectoryContract = target_contract(
+    plugin=ActiveDirectoryPlugin,
+    settings=lambda make_ad_settings: make_ad_settings(resource_container=AD_GROUPS),
+    writes=lambda samba: samba_writes(samba),
+    sample=_ad_sample,
+    permissions=[f"group:{name}" for name in STANDING_GROUPS],
+)
+TestActiveDirectoryContract.pytestmark = [
+    *TestActiveDirectoryContract.pytestmark,
+    pytest.mark.xdist_group("samba"),
+]

@@ -1,0 +1,542 @@
+"""Real directory servers for the tests: OpenLDAP's slapd and a Samba AD domain controller.
+
+Both come from Debian's packages (installed with ``apt-get`` when missing and we are root, under
+the lock every test server's installation shares, see ``tests/debian.py``) and run on 127.0.0.1
+from a temporary directory, each stopped by its process id.
+
+- :class:`Slapd`: OpenLDAP 2.5 on two free ports (``ldap://`` with StartTLS, and ``ldaps://``)
+  with a certificate from a CA made for the run, the memberOf, refint, ppolicy and retcode
+  overlays, a monitor database (its operation counters prove that a call wrote nothing), a
+  service account for idsync with the rights it needs, and a size limit that only paged
+  searches get past. Starts in a fraction of a second.
+- :class:`SambaDC`: a Samba 4 Active Directory domain (``EXAMPLE.TEST``) provisioned once, on
+  AD's fixed ports 389 and 636, so only one may run on the machine: it holds a machine-wide
+  lock while it runs. Provisioning and the first start take some seconds.
+
+Used by the test fixtures, and on its own::
+
+    python tests/ldapservers.py --install    # only make sure the packages are there
+    python tests/ldapservers.py slapd        # print the URL, stop on Ctrl-C
+    python tests/ldapservers.py samba
+"""
+
+from __future__ import annotations
+
+import contextlib
+import ctypes
+import fcntl
+import os
+import shutil
+import signal
+import socket
+import ssl
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+from types import FrameType
+from typing import IO
+
+import ldap3
+
+if __package__ in (None, ""):  # run as a script: the shared helpers live in this folder
+    sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+import debian
+
+__all__ = [
+    "SAMBA_PACKAGES",
+    "SLAPD_PACKAGES",
+    "DirectoryError",
+    "SambaDC",
+    "Slapd",
+    "bind",
+    "install",
+    "samba_writes",
+    "slapd_writes",
+]
+
+SLAPD_PACKAGES = ["slapd", "ldap-utils", "openssl"]
+SAMBA_PACKAGES = [
+    "samba",
+    "samba-ad-dc",
+    "samba-ad-provision",
+    "samba-dsdb-modules",
+    "samba-vfs-modules",
+]
+"""``samba-ad-provision`` is needed: without it provisioning misses the schema files."""
+
+SUFFIX = "dc=example,dc=org"
+ADMIN = f"cn=admin,{SUFFIX}"
+ADMIN_PASSWORD = "admin-secret-for-tests"
+SERVICE = f"cn=idsync,ou=services,{SUFFIX}"
+SERVICE_PASSWORD = "idsync-secret-for-tests"
+SIZE_LIMIT = 25
+"""Entries one unpaged search may return to the service account (paged ones: any number)."""
+
+REALM, DOMAIN = "EXAMPLE.TEST", "EXAMPLE"
+AD_BASE = "DC=example,DC=test"
+AD_ADMIN = "Administrator@example.test"
+AD_PASSWORD = "Passw0rd!ForTests"
+AD_HOST = "DC1.example.test"
+
+PEOPLE = f"ou=people,{SUFFIX}"
+GROUPS = f"ou=groups,{SUFFIX}"
+EMPLOYEES = f"OU=Employees,{AD_BASE}"
+AD_GROUPS = f"OU=Groups,{AD_BASE}"
+DISABLED = f"OU=Disabled,{AD_BASE}"
+STANDING_GROUPS = ("ICT Admins", "Staff")
+"""Groups that exist in both directories before the tests (``group:ICT Admins``)."""
+
+MONITORED = ("Add", "Modify", "Modrdn", "Delete")
+
+
+_SAMBA_LOCK = Path(tempfile.gettempdir()) / "idsync-samba.lock"
+_PR_SET_PDEATHSIG = 1
+
+
+class DirectoryError(RuntimeError):
+    """A server could not be installed, set up or started; says what failed."""
+
+
+def install(*, samba: bool = True) -> None:
+    """Make sure slapd (and Samba) are installed; installs them with apt-get when missing."""
+    wanted = SLAPD_PACKAGES + (SAMBA_PACKAGES if samba else [])
+    try:
+        debian.ensure(wanted)
+    except debian.DebianError as exc:
+        raise DirectoryError(str(exc)) from None
+
+
+def _die_with_parent() -> None:
+    """In the child: be sent SIGTERM when the test process dies, even by SIGKILL."""
+    with contextlib.suppress(OSError, AttributeError):
+        ctypes.CDLL(None, use_errno=True).prctl(_PR_SET_PDEATHSIG, signal.SIGTERM)
+
+
+def _run(command: list[str], what: str, timeout: float = 120) -> str:
+    try:
+        done = subprocess.run(command, capture_output=True, text=True, timeout=timeout, check=False)
+    except (OSError, subprocess.TimeoutExpired) as exc:
+        raise DirectoryError(f"{what}: {exc}") from exc
+    if done.returncode != 0:
+        raise DirectoryError(
+            f"{what} failed (exit {done.returncode}): {' '.join(command)}\n"
+            f"{done.stdout[-2000:]}\n{done.stderr[-2000:]}"
+        )
+    return done.stdout
+
+
+def _free_port() -> int:
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as probe:
+        probe.bind(("127.0.0.1", 0))
+        return int(probe.getsockname()[1])
+
+
+def _listening(port: int) -> bool:
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as probe:
+        probe.settimeout(0.2)
+        return probe.connect_ex(("127.0.0.1", port)) == 0
+
+
+def _stop(process: subprocess.Popen[bytes] | None, timeout: float = 10) -> None:
+    if process is None or process.poll() is not None:
+        return
+    process.send_signal(signal.SIGTERM)
+    try:
+        process.wait(timeout)
+    except subprocess.TimeoutExpired:
+        process.kill()
+        process.wait()
+
+
+def make_certificate(folder: Path, name: str = "localhost") -> tuple[Path, Path, Path]:
+    """A CA and a server certificate for ``name`` and 127.0.0.1: ``(ca, cert, key)``."""
+    ca_key, ca = folder / "ca.key", folder / "ca.pem"
+    key, csr, cert = folder / "server.key", folder / "server.csr", folder / "server.pem"
+    ext = folder / "server.ext"
+    ext.write_text(f"subjectAltName=DNS:{name},IP:127.0.0.1\n", encoding="ascii")
+    openssl = shutil.which("openssl") or "openssl"
+    _run(
+        [openssl, "req", "-x509", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:prime256v1", "-nodes", "-days", "2",
+         "-subj", "/CN=idsync test CA", "-keyout", str(ca_key), "-out", str(ca)],
+        "making the test CA",
+    )  # fmt: skip
+    _run(
+        [openssl, "req", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:prime256v1", "-nodes", "-subj", f"/CN={name}",
+         "-keyout", str(key), "-out", str(csr)],
+        "making the server key",
+    )  # fmt: skip
+    _run(
+        [openssl, "x509", "-req", "-in", str(csr), "-CA", str(ca), "-CAkey", str(ca_key),
+         "-CAcreateserial", "-days", "2", "-extfile", str(ext), "-out", str(cert)],
+        "signing the server certificate",
+    )  # fmt: skip
+    return ca, cert, key
+
+
+def bind(url: str, user: str, password: str, *, tls: bool = False) -> ldap3.Connection:
+    server = ldap3.Server(
+        url, get_info=ldap3.NONE, tls=ldap3.Tls(validate=ssl.CERT_NONE) if tls else None
+    )
+    return ldap3.Connection(server, user, password, auto_bind=True, raise_exceptions=False)
+
+
+# --- write probes: what proves that a call wrote nothing --------------------------------
+
+
+def slapd_writes(slapd: Slapd) -> int:
+    """Add, modify, modify-DN and delete operations slapd has started (cn=Monitor)."""
+    connection = bind(slapd.url, ADMIN, ADMIN_PASSWORD)
+    try:
+        connection.search(
+            "cn=Operations,cn=Monitor", "(objectClass=*)", attributes=["monitorOpInitiated"]
+        )
+        return sum(
+            int(entry.monitorOpInitiated.value)
+            for entry in connection.entries
+            if entry.entry_dn.split(",")[0].split("=")[1] in MONITORED
+        )
+    finally:
+        connection.unbind()
+
+
+def samba_writes(samba: SambaDC) -> int:
+    """The domain's highest committed update sequence number: it grows with every write."""
+    connection = bind(samba.url, AD_ADMIN, AD_PASSWORD, tls=True)
+    try:
+        connection.search(
+            "", "(objectClass=*)", search_scope=ldap3.BASE, attributes=["highestCommittedUSN"]
+        )
+        return int(connection.entries[0].highestCommittedUSN.value)
+    finally:
+        connection.unbind()
+
+
+# --- OpenLDAP ----------------------------------------------------------------------------
+
+_SLAPD_CONF = """\
+include         /etc/ldap/schema/core.schema
+include         /etc/ldap/schema/cosine.schema
+include         /etc/ldap/schema/nis.schema
+include         /etc/ldap/schema/inetorgperson.schema
+pidfile         {root}/slapd.pid
+argsfile        {root}/slapd.args
+modulepath      /usr/lib/ldap
+moduleload      back_mdb
+moduleload      memberof
+moduleload      refint
+moduleload      ppolicy
+moduleload      retcode
+TLSCACertificateFile  {ca}
+TLSCertificateFile    {cert}
+TLSCertificateKeyFile {key}
+sizelimit       {size_limit}
+
+database        mdb
+maxsize         268435456
+suffix          "{suffix}"
+rootdn          "{admin}"
+rootpw          {admin_password}
+directory       {root}/data
+index           objectClass eq
+index           uid,cn,mail,employeeNumber,member eq
+index           entryUUID eq
+limits          dn.exact="{service}" size.soft={size_limit} size.hard={size_limit} size.pr=unlimited size.prtotal=unlimited
+access to attrs=userPassword
+    by dn.exact="{service}" write
+    by anonymous auth
+    by * none
+access to dn.subtree="ou=people,{suffix}"
+    by dn.exact="{service}" write
+    by * read
+access to dn.subtree="ou=groups,{suffix}"
+    by dn.exact="{service}" write
+    by * read
+access to dn.subtree="ou=retcode,{suffix}"
+    by dn.exact="{service}" write
+    by * read
+access to *
+    by dn.exact="{service}" read
+    by anonymous auth
+    by * none
+overlay         memberof
+memberof-group-oc groupOfNames
+memberof-member-ad member
+memberof-memberof-ad memberOf
+memberof-refint TRUE
+overlay         refint
+refint_attributes member
+overlay         ppolicy
+ppolicy_default "cn=default,ou=policies,{suffix}"
+overlay         retcode
+retcode-parent  "ou=retcode,{suffix}"
+retcode-item    "uid=busy" 0x33 op=add,modify text="the server is busy, try again later"
+
+database        monitor
+access to *
+    by dn.exact="{admin}" read
+    by * none
+"""
+
+_SLAPD_BASE = """\
+dn: {suffix}
+objectClass: dcObject
+objectClass: organization
+dc: example
+o: Example
+
+dn: ou=people,{suffix}
+objectClass: organizationalUnit
+ou: people
+
+dn: ou=groups,{suffix}
+objectClass: organizationalUnit
+ou: groups
+
+dn: ou=services,{suffix}
+objectClass: organizationalUnit
+ou: services
+
+dn: ou=policies,{suffix}
+objectClass: organizationalUnit
+ou: policies
+
+dn: cn=default,ou=policies,{suffix}
+objectClass: applicationProcess
+objectClass: pwdPolicy
+cn: default
+pwdAttribute: userPassword
+pwdLockout: TRUE
+
+dn: {service}
+objectClass: applicationProcess
+objectClass: simpleSecurityObject
+cn: idsync
+userPassword: {service_password}
+"""
+
+
+class Slapd:
+    """One throwaway OpenLDAP server: :meth:`start`, then :attr:`url`; :meth:`stop`."""
+
+    def __init__(self) -> None:
+        self.root: Path | None = None
+        self.port = 0
+        self.tls_port = 0
+        self.ca: Path | None = None
+        self._process: subprocess.Popen[bytes] | None = None
+
+    @property
+    def url(self) -> str:
+        """``ldap://127.0.0.1:PORT`` (StartTLS available)."""
+        return f"ldap://127.0.0.1:{self.port}"
+
+    @property
+    def tls_url(self) -> str:
+        """``ldaps://127.0.0.1:PORT``."""
+        return f"ldaps://127.0.0.1:{self.tls_port}"
+
+    def start(self) -> Slapd:
+        """Install if needed, write the configuration and base entries, start slapd."""
+        install(samba=False)
+        self.root = Path(tempfile.mkdtemp(prefix="idsync-slapd-"))
+        try:
+            self._setup()
+            self._launch()
+        except BaseException:
+            self.stop()
+            raise
+        return self
+
+    def _setup(self) -> None:
+        assert self.root is not None
+        (self.root / "data").mkdir()
+        self.ca, cert, key = make_certificate(self.root)
+        values = {
+            "root": self.root,
+            "ca": self.ca,
+            "cert": cert,
+            "key": key,
+            "suffix": SUFFIX,
+            "admin": ADMIN,
+            "admin_password": ADMIN_PASSWORD,
+            "service": SERVICE,
+            "service_password": SERVICE_PASSWORD,
+            "size_limit": SIZE_LIMIT,
+        }
+        conf = self.root / "slapd.conf"
+        conf.write_text(_SLAPD_CONF.format(**values), encoding="utf-8")
+        base = self.root / "base.ldif"
+        base.write_text(_SLAPD_BASE.format(**values), encoding="utf-8")
+        _run(["slapadd", "-f", str(conf), "-l", str(base)], "slapadd")
+
+    def _launch(self) -> None:
+        assert self.root is not None
+        last = ""
+        for _ in range(5):  # a free port can be taken between probing and listening
+            self.port, self.tls_port = _free_port(), _free_port()
+            log = (self.root / "slapd.log").open("ab")
+            self._process = subprocess.Popen(
+                ["slapd", "-f", str(self.root / "slapd.conf"),
+                 "-h", f"{self.url}/ {self.tls_url}/", "-d", "0"],
+                stdout=log, stderr=subprocess.STDOUT, preexec_fn=_die_with_parent,
+            )  # fmt: skip
+            log.close()
+            deadline = time.monotonic() + 15
+            while time.monotonic() < deadline and self._process.poll() is None:
+                if _listening(self.port) and _listening(self.tls_port):
+                    return
+                time.sleep(0.02)
+            last = self.log()[-2000:]
+            _stop(self._process)
+        raise DirectoryError(f"slapd did not start:\n{last}")
+
+    def log(self) -> str:
+        """What slapd printed so far."""
+        if self.root is None:
+            return ""
+        try:
+            return (self.root / "slapd.log").read_text(errors="replace")
+        except OSError:
+            return ""
+
+    def stop(self) -> None:
+        """Stop slapd by its process id and remove its directory. Safe to call twice."""
+        _stop(self._process)
+        self._process = None
+        if self.root is not None:
+            shutil.rmtree(self.root, ignore_errors=True)
+            self.root = None
+
+
+# --- Samba AD ----------------------------------------------------------------------------
+
+
+class SambaDC:
+    """A Samba AD domain controller on 127.0.0.1:389/636, provisioned in a temp directory."""
+
+    url = "ldaps://127.0.0.1:636"
+    plain_url = "ldap://127.0.0.1:389"
+
+    def __init__(self) -> None:
+        self.root: Path | None = None
+        self._process: subprocess.Popen[bytes] | None = None
+        self._lock: IO[str] | None = None
+
+    @property
+    def ca(self) -> Path:
+        """The CA certificate Samba made for its LDAPS port."""
+        assert self.root is not None
+        return self.root / "dc" / "private" / "tls" / "ca.pem"
+
+    def start(self, wait_for_lock: float = 900) -> SambaDC:
+        """Take the machine-wide lock, provision the domain and start Samba."""
+        if os.geteuid() != 0:
+            raise DirectoryError("Samba AD needs root (it listens on the LDAP ports 389 and 636)")
+        install()
+        self._lock = _SAMBA_LOCK.open("a")
+        deadline = time.monotonic() + wait_for_lock
+        while True:
+            try:
+                fcntl.flock(self._lock, fcntl.LOCK_EX | fcntl.LOCK_NB)
+                break
+            except BlockingIOError:
+                if time.monotonic() > deadline:
+                    raise DirectoryError("another Samba AD for tests still runs here") from None
+                time.sleep(0.5)
+        try:
+            if _listening(389) or _listening(636):
+                raise DirectoryError("something else listens on port 389 or 636 of 127.0.0.1")
+            self.root = Path(tempfile.mkdtemp(prefix="idsync-samba-"))
+            self._provision()
+            self._launch()
+        except BaseException:
+            self.stop()
+            raise
+        return self
+
+    def _provision(self) -> None:
+        assert self.root is not None
+        dc = self.root / "dc"
+        _run(
+            ["samba-tool", "domain", "provision", f"--targetdir={dc}", f"--realm={REALM}",
+             f"--domain={DOMAIN}", "--server-role=dc", "--dns-backend=NONE",
+             f"--adminpass={AD_PASSWORD}", "--host-ip=127.0.0.1", "--host-name=dc1",
+             "--option=interfaces=lo", "--option=bind interfaces only=yes",
+             "--option=server services=ldap, cldap, rpc, kdc",
+             f"--option=log file={dc}/log.%m"],
+            "samba-tool domain provision",
+            timeout=300,
+        )  # fmt: skip
+        run = dc / "run"
+        run.mkdir()
+        conf = dc / "etc" / "smb.conf"
+        text = conf.read_text(encoding="utf-8")
+        text = text.replace("[global]\n", f"[global]\n\tpid directory = {run}\n", 1)
+        conf.write_text(text, encoding="utf-8")
+
+    def _launch(self) -> None:
+        assert self.root is not None
+        log = (self.root / "samba.log").open("ab")
+        self._process = subprocess.Popen(
+            ["samba", "-s", str(self.root / "dc" / "etc" / "smb.conf"), "-F",
+             "--debug-stdout", "-d", "1"],
+            stdout=log, stderr=subprocess.STDOUT, preexec_fn=_die_with_parent,
+        )  # fmt: skip
+        log.close()
+        deadline = time.monotonic() + 120
+        while time.monotonic() < deadline and self._process.poll() is None:
+            if _listening(636) and _listening(389) and self.ca.exists():
+                return
+            time.sleep(0.1)
+        tail = (self.root / "samba.log").read_text(errors="replace")[-3000:]
+        raise DirectoryError(f"Samba did not start:\n{tail}")
+
+    def stop(self) -> None:
+        """Stop Samba by its process id, remove its directory, and release the lock."""
+        _stop(self._process, timeout=20)
+        self._process = None
+        if self.root is not None:
+            shutil.rmtree(self.root, ignore_errors=True)
+            self.root = None
+        if self._lock is not None:
+            self._lock.close()  # closing releases the lock
+            self._lock = None
+
+
+def main(argv: list[str] | None = None) -> int:
+    """``--install``: only install the packages; ``slapd`` or ``samba``: run one until Ctrl-C."""
+    args = sys.argv[1:] if argv is None else argv
+    try:
+        if args == ["--install"]:
+            install(samba=os.geteuid() == 0)
+            return 0
+        if args not in (["slapd"], ["samba"]):
+            print("usage: ldapservers.py --install | slapd | samba", file=sys.stderr)
+            return 2
+        server: Slapd | SambaDC = Slapd() if args == ["slapd"] else SambaDC()
+        server.start()
+    except DirectoryError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 1
+    stop = False
+
+    def _stop_signal(_signum: int, _frame: FrameType | None) -> None:
+        nonlocal stop
+        stop = True
+
+    signal.signal(signal.SIGINT, _stop_signal)
+    signal.signal(signal.SIGTERM, _stop_signal)
+    try:
+        print(server.url, flush=True)
+        while not stop:
+            time.sleep(0.2)
+    finally:
+        server.stop()
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
