@@ -222,7 +222,7 @@ def test_bad_file_reports_every_error_at_once(write: Write, registry: Registry) 
     )
     assert errors["targets.helloid.settings.colour"] == "Extra inputs are not permitted"
     assert errors["sources.desk.plugin"] == (
-        "no plugin named 'nosuch' (installed: afas, helloid, topdesk)"
+        "no plugin named 'nosuch' (installed: ad, afas, helloid, ldap, topdesk)"
     )
     assert errors["targets.helloid.account.when"].startswith(
         "rule 'contract.department.code ==' does not compile"
