@@ -33,10 +33,12 @@ import ssl
 import subprocess
 import sys
 import tempfile
+import threading
 import time
+from collections.abc import Iterator
 from pathlib import Path
 from types import FrameType
-from typing import IO
+from typing import IO, Any, Literal
 
 import ldap3
 
@@ -54,6 +56,7 @@ __all__ = [
     "bind",
     "install",
     "samba_writes",
+    "shared",
     "slapd_writes",
 ]
 
@@ -176,11 +179,15 @@ def make_certificate(folder: Path, name: str = "localhost") -> tuple[Path, Path,
     return ca, cert, key
 
 
-def bind(url: str, user: str, password: str, *, tls: bool = False) -> ldap3.Connection:
+def bind(
+    url: str, user: str, password: str, *, tls: bool = False, auto: bool = True
+) -> ldap3.Connection:
+    """A plain ldap3 connection for looking behind idsync's back (bound unless ``auto`` is
+    false; ``tls`` accepts any certificate: these are the tests' own servers)."""
     server = ldap3.Server(
         url, get_info=ldap3.NONE, tls=ldap3.Tls(validate=ssl.CERT_NONE) if tls else None
     )
-    return ldap3.Connection(server, user, password, auto_bind=True, raise_exceptions=False)
+    return ldap3.Connection(server, user, password, auto_bind=auto, raise_exceptions=False)
 
 
 # --- write probes: what proves that a call wrote nothing --------------------------------
@@ -504,6 +511,72 @@ class SambaDC:
         if self._lock is not None:
             self._lock.close()  # closing releases the lock
             self._lock = None
+
+
+def _seed_slapd(server: Slapd) -> None:
+    admin = bind(server.url, ADMIN, ADMIN_PASSWORD)
+    try:
+        for name in STANDING_GROUPS:
+            admin.add(
+                f"cn={name},{GROUPS}", ["groupOfNames"], {"cn": name, "member": ["cn=nobody"]}
+            )
+            if admin.result["result"] != 0:
+                raise DirectoryError(f"adding the group {name}: {admin.result['description']}")
+    finally:
+        admin.unbind()
+
+
+def _seed_samba(server: SambaDC) -> None:
+    admin = bind(server.url, AD_ADMIN, AD_PASSWORD, tls=True)
+    try:
+        for ou in (EMPLOYEES, AD_GROUPS, DISABLED):
+            admin.add(ou, ["organizationalUnit"])
+            if admin.result["result"] != 0:
+                raise DirectoryError(f"adding {ou}: {admin.result['description']}")
+        for name in STANDING_GROUPS:
+            admin.add(
+                f"CN={name},{AD_GROUPS}",
+                ["top", "group"],
+                {"sAMAccountName": name.replace(" ", "_"), "groupType": str(-2147483646)},
+            )
+            if admin.result["result"] != 0:
+                raise DirectoryError(f"adding the group {name}: {admin.result['description']}")
+    finally:
+        admin.unbind()
+
+
+_running: dict[str, list[Any]] = {}
+_running_lock = threading.Lock()
+
+
+@contextlib.contextmanager
+def shared(kind: Literal["slapd", "samba"]) -> Iterator[Any]:
+    """The test process's one running server of ``kind`` (started by the first user, with the
+    OUs and standing groups, and stopped when the last one is done), so fixtures in several
+    conftest files share it."""
+    with _running_lock:
+        if kind not in _running:
+            server: Slapd | SambaDC = Slapd() if kind == "slapd" else SambaDC()
+            server.start()
+            try:
+                if isinstance(server, Slapd):
+                    _seed_slapd(server)
+                else:
+                    _seed_samba(server)
+            except BaseException:
+                server.stop()
+                raise
+            _running[kind] = [server, 0]
+        _running[kind][1] += 1
+        server = _running[kind][0]
+    try:
+        yield server
+    finally:
+        with _running_lock:
+            _running[kind][1] -= 1
+            if _running[kind][1] == 0:
+                del _running[kind]
+                server.stop()
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -24,17 +24,16 @@ from ldapservers import (
     AD_PASSWORD,
     ADMIN,
     ADMIN_PASSWORD,
-    DISABLED,
     EMPLOYEES,
     GROUPS,
     PEOPLE,
     SERVICE,
     SERVICE_PASSWORD,
-    STANDING_GROUPS,
     SUFFIX,
     SambaDC,
     Slapd,
     bind,
+    shared,
 )
 
 # --- servers -----------------------------------------------------------------------------
@@ -43,45 +42,15 @@ from ldapservers import (
 @pytest.fixture(scope="session")
 def slapd() -> Iterator[Slapd]:
     """OpenLDAP for this test process, with the standing groups."""
-    server = Slapd().start()
-    try:
-        admin = bind(server.url, ADMIN, ADMIN_PASSWORD)
-        for name in STANDING_GROUPS:
-            _check(
-                admin.add(
-                    f"cn={name},{GROUPS}", ["groupOfNames"], {"cn": name, "member": ["cn=nobody"]}
-                )
-            )
-        admin.unbind()
+    with shared("slapd") as server:
         yield server
-    finally:
-        server.stop()
 
 
 @pytest.fixture(scope="session")
 def samba() -> Iterator[SambaDC]:
     """The Samba AD domain of this test run, with its OUs and standing groups."""
-    server = SambaDC().start()
-    try:
-        admin = bind(server.url, AD_ADMIN, AD_PASSWORD, tls=True)
-        for ou in (EMPLOYEES, AD_GROUPS, DISABLED):
-            _check(admin.add(ou, ["organizationalUnit"]))
-        for name in STANDING_GROUPS:
-            _check(
-                admin.add(
-                    f"CN={name},{AD_GROUPS}",
-                    ["top", "group"],
-                    {"sAMAccountName": name.replace(" ", "_"), "groupType": str(-2147483646)},
-                )
-            )
-        admin.unbind()
+    with shared("samba") as server:
         yield server
-    finally:
-        server.stop()
-
-
-def _check(ok: bool) -> None:
-    assert ok, "setting up the directory failed"
 
 
 @pytest.fixture
