@@ -764,9 +764,13 @@ class _DirectoryPlugin:
             clean = group_dn.casefold() in self._clean
         if placeholder and not clean and self._is_member(directory, group_dn, placeholder):
             change.append((ldap3.MODIFY_DELETE, [placeholder]))
-        result = directory.modify(group_dn, {self._member(): change}, accept=frozenset({16, 20, 68}))
+        result = directory.modify(
+            group_dn, {self._member(): change}, accept=frozenset({16, 20, 68})
+        )
         if result.get("result") == 16:  # another worker removed the placeholder meanwhile
-            result = directory.modify(group_dn, {self._member(): change[:1]}, accept=frozenset({20, 68}))
+            result = directory.modify(
+                group_dn, {self._member(): change[:1]}, accept=frozenset({20, 68})
+            )
         with self._lock:
             self._clean.add(group_dn.casefold())
             if fresh is not None:
