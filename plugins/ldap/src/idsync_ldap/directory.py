@@ -41,6 +41,9 @@ PAGED_RESULTS = "1.2.840.113556.1.4.319"
 IDLE_SECONDS = 60.0
 """A pooled connection unused for longer is replaced before use (servers drop idle ones)."""
 
+_CERTIFICATE_PROBLEMS = ("CERTIFICATE_VERIFY_FAILED", "doesn't match", "certificate")
+"""A certificate that is refused stays refused: not worth another attempt."""
+
 _SCOPES = {"base": ldap3.BASE, "one": ldap3.LEVEL, "sub": ldap3.SUBTREE}
 
 
@@ -81,6 +84,9 @@ class Directory:
         self._lock = threading.Lock()
         self._slots = threading.BoundedSemaphore(settings.connections)
         self._requests = 0
+        self._open = 0
+        self.opened = 0
+        """The most connections open at once so far."""
 
     @property
     def requests(self) -> int:
@@ -132,11 +138,14 @@ class Directory:
             ok, result, _, _ = connection.bind()
         except LDAPException as exc:
             _close(connection)
+            # ldap3 remembers a failed address as unavailable: start afresh next time.
+            self._server = self._make_server()
+            text = _exception_text(exc)
             raise LdapError(
                 f"connecting to {settings.url}",
                 None,
-                message=_exception_text(exc),
-                retriable=True,
+                message=text,
+                retriable=not any(mark in text for mark in _CERTIFICATE_PROBLEMS),
             ) from None
         if not ok:
             _close(connection)
@@ -147,7 +156,15 @@ class Directory:
                 description=str(result.get("description") or ""),
                 message=str(result.get("message") or ""),
             )
+        with self._lock:
+            self._open += 1
+            self.opened = max(self.opened, self._open)
         return connection
+
+    def _discard(self, connection: ldap3.Connection) -> None:
+        _close(connection)
+        with self._lock:
+            self._open -= 1
 
     @contextmanager
     def _borrow(self) -> Iterator[ldap3.Connection]:
@@ -160,7 +177,7 @@ class Directory:
                     connection = self._connect()
                     break
                 if time.monotonic() - since > IDLE_SECONDS or connection.closed:
-                    _close(connection)  # servers drop idle connections: do not write on one
+                    self._discard(connection)  # servers drop idle connections: never write on one
                     connection = None
             healthy = True
             try:
@@ -172,7 +189,7 @@ class Directory:
                 if healthy and not connection.closed:
                     self._idle.put((connection, time.monotonic()))
                 else:
-                    _close(connection)
+                    self._discard(connection)
 
     def close(self) -> None:
         """Unbind every idle connection; later operations open new ones."""
@@ -181,7 +198,7 @@ class Directory:
                 connection, _ = self._idle.get_nowait()
             except queue.Empty:
                 return
-            _close(connection)
+            self._discard(connection)
 
     # --- one request, retried --------------------------------------------------------------
 

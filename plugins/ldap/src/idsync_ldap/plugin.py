@@ -33,7 +33,6 @@ from idsync import (
     hookimpl,
 )
 from ldap3.utils.conv import escape_filter_chars
-from ldap3.utils.dn import parse_dn
 from loguru import logger
 from pydantic import BaseModel
 
@@ -484,7 +483,7 @@ class _DirectoryPlugin:
 
     def _make_container(self, directory: Directory, container: str) -> None:
         """Create the organizational units of ``container`` that are missing, top down."""
-        components = parse_dn(container)
+        components = _dn.parse_dn(container)
         missing = []
         for depth in range(len(components)):
             dn = ",".join(f"{a}={v}" for a, v, _ in components[depth:])
@@ -599,8 +598,7 @@ class _DirectoryPlugin:
 
     @staticmethod
     def _first_rdn(dn: str) -> str:
-        first = parse_dn(dn)[0]
-        return f"{first[0]}={first[1]}"
+        return _dn.first_rdn(dn)
 
     def _parked(self, entry: Entry) -> bool:
         """Whether the account sits, disabled, in the disabled container (it stays there)."""

@@ -11,7 +11,6 @@ from typing import Literal
 from urllib.parse import urlsplit
 
 from ldap3.core.exceptions import LDAPInvalidDnError
-from ldap3.utils.dn import parse_dn
 from pydantic import BaseModel, ConfigDict, Field, SecretStr, field_validator, model_validator
 
 __all__ = ["ActiveDirectorySettings", "DirectorySettings", "LdapSettings"]
@@ -20,6 +19,8 @@ __all__ = ["ActiveDirectorySettings", "DirectorySettings", "LdapSettings"]
 def _dn(value: str | None, name: str) -> str | None:
     if value is None:
         return None
+    from idsync_ldap._dn import parse_dn
+
     value = value.strip()
     try:
         parse_dn(value)
