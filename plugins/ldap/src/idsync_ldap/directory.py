@@ -423,4 +423,8 @@ def _close(connection: ldap3.Connection) -> None:
 def _exception_text(exc: LDAPException) -> str:
     """ldap3's exception text, which names the socket problem (and carries no request)."""
     text = " ".join(str(exc).split())
+    mismatch = text.find("doesn't match any name in")
+    if mismatch >= 0:  # ldap3 quotes the whole certificate before it: keep what matters
+        names = text[mismatch:].rstrip("\"')(,; ")
+        return f"the server's certificate {names} (set tls_server_name to the name it carries)"
     return text[:300] or type(exc).__name__
