@@ -239,6 +239,28 @@ def _noop(r: dict[str, Any]) -> list[str]:
     ]
 
 
+def _joiners_ldap(results: list[dict[str, Any]]) -> list[str]:
+    out = [
+        "## Joiners into OpenLDAP",
+        "",
+        "Joiners created in a real slapd (127.0.0.1, its own process) by the `ldap` plugin, each",
+        "granted three `groupOfNames` groups: correlate (search), the unique `uid` checked",
+        "(search), the add, its `entryUUID` read back (search), and one modify per group.",
+        "Requests are slapd's own count of the operations it completed (`cn=Monitor`).",
+        "",
+        "| concurrency | joiners | time | joiners/s | requests/joiner | requests/s | by kind | failed |",
+        "|---:|---:|---:|---:|---:|---:|---|---:|",
+    ]
+    for r in results:
+        kinds = ", ".join(f"{k} {_n(v)}" for k, v in r["requests"].items() if v)
+        out.append(
+            f"| {r['concurrency']} | {_n(r['done'].get('create', 0))} | {_s(r['seconds'])} |"
+            f" {r['joiners_per_s']:.1f} | {r['requests_per_joiner']:.2f} |"
+            f" {r['requests_per_s']:.0f} | {kinds} | {sum(r['failed'].values())} |"
+        )
+    return [*out, ""]
+
+
 def write(results: dict[str, Any], path: Path) -> None:
     """Write the Markdown report of ``results`` to ``path``."""
     m = results["machine"]
@@ -263,4 +285,6 @@ def write(results: dict[str, Any], path: Path) -> None:
         lines += _enforce(results["enforce"])
     if "noop" in results:
         lines += _noop(results["noop"])
+    if "joiners_ldap" in results:
+        lines += _joiners_ldap(results["joiners_ldap"])
     path.write_text("\n".join(lines), encoding="utf-8")

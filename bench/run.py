@@ -5,7 +5,8 @@ Benchmarks (one module each; every measurement in a process of its own):
 - ``plan``: plan 10,000 and 100,000 synthetic persons, first run and steady state;
 - ``import``: 100,000 persons from the AFAS simulator over HTTP;
 - ``enforce``: creates and grants against HelloID with 50 ms per request, at 1, 8 and 32;
-- ``noop``: the second run over an unchanged organisation of 100,000.
+- ``noop``: the second run over an unchanged organisation of 100,000;
+- ``joiners-ldap``: joiners created and granted three groups in a real OpenLDAP, at 1 and 8.
 
 ``--quick`` runs everything at a tenth of the size, to check the harness in a minute.
 """
@@ -25,7 +26,7 @@ from _common import BENCH, machine
 
 PLAN_SIZES = (10_000, 100_000)
 AFAS_SIZE = 100_000
-ALL = ("plan", "import", "enforce", "noop")
+ALL = ("plan", "import", "enforce", "noop", "joiners-ldap")
 
 
 def main() -> int:
@@ -73,6 +74,11 @@ def main() -> int:
 
             print("enforce near the limit", flush=True)
             results["enforce"] = enforce.run(work, scale)
+        if "joiners-ldap" in chosen:
+            import joiners_ldap
+
+            print("joiners into OpenLDAP", flush=True)
+            results["joiners_ldap"] = joiners_ldap.run(work, scale)
     results["seconds"] = round(time.perf_counter() - clock, 1)
     results["machine"]["load_after"] = machine()["load"]
     (BENCH / "results.json").write_text(json.dumps(results, indent=1, default=str) + "\n")
