@@ -248,15 +248,16 @@ def _joiners_ldap(results: list[dict[str, Any]]) -> list[str]:
         "(search), the add, its `entryUUID` read back (search), and one modify per group.",
         "Requests are slapd's own count of the operations it completed (`cn=Monitor`).",
         "",
-        "| concurrency | joiners | time | joiners/s | requests/joiner | requests/s | by kind | failed |",
-        "|---:|---:|---:|---:|---:|---:|---|---:|",
+        "| concurrency | joiners | time | joiners/s | requests/joiner | requests/s | engine CPU/joiner | by kind | failed |",
+        "|---:|---:|---:|---:|---:|---:|---:|---|---:|",
     ]
     for r in results:
         kinds = ", ".join(f"{k} {_n(v)}" for k, v in r["requests"].items() if v)
         out.append(
             f"| {r['concurrency']} | {_n(r['done'].get('create', 0))} | {_s(r['seconds'])} |"
             f" {r['joiners_per_s']:.1f} | {r['requests_per_joiner']:.2f} |"
-            f" {r['requests_per_s']:.0f} | {kinds} | {sum(r['failed'].values())} |"
+            f" {r['requests_per_s']:.0f} | {r['cpu_ms_per_joiner']:.1f} ms | {kinds} |"
+            f" {sum(r['failed'].values())} |"
         )
     return [*out, ""]
 

@@ -138,11 +138,13 @@ def _case(server: ldapservers.Slapd, work: Path, persons: int, concurrency: int)
         requests=requests,
         requests_per_joiner=total / max(1, creates),
         joiners_per_s=creates / result["seconds"],
+        cpu_ms_per_joiner=1000 * result["cpu"]["run"] / max(1, creates),
         requests_per_s=total / result["seconds"],
     )
     print(
         f"  joiners into slapd c={concurrency:<2} {creates:>5} joiners in {result['seconds']:5.1f} s:"
-        f" {result['joiners_per_s']:6.1f} joiners/s, {result['requests_per_joiner']:.2f} req/joiner"
+        f" {result['joiners_per_s']:6.1f} joiners/s, {result['requests_per_joiner']:.2f} req/joiner,"
+        f" {result['cpu_ms_per_joiner']:.1f} ms engine CPU/joiner"
         f" ({', '.join(f'{k} {v}' for k, v in requests.items() if v)})",
         flush=True,
     )
