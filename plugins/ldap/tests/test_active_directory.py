@@ -9,7 +9,7 @@ from typing import Any
 
 import ldap3
 import pytest
-from idsync import HookContext
+from idsync import Change, HookContext
 from idsync_ldap import ActiveDirectoryPlugin, ActiveDirectorySettings, _passwords
 from ldapservers import AD_BASE, DISABLED, EMPLOYEES, SambaDC, bind, samba_writes
 from loguru import logger
@@ -208,3 +208,29 @@ def test_the_certificate_must_carry_the_servers_name(
     assert (
         make_hook(ActiveDirectoryPlugin(settings=named)).idsync_check_connection(ctx=ctx()).success
     )
+
+
+def test_a_name_that_needs_escaping_makes_a_valid_dn(
+    ad_hook: Any, ctx: Ctx, ad_admin: ldap3.Connection, samba: SambaDC
+) -> None:
+    unique = _unique()
+    odd = f'de Vries, Jan "JdV" + Co #1 <{unique}>; a\\b'
+    account = _account(unique, cn=odd)
+    created = ad_hook.idsync_create(ctx=ctx(account=account))
+    assert created.success, created.messages
+    ad_admin.search(EMPLOYEES, f"(employeeID=N{unique})", attributes=["cn", "distinguishedName"])
+    (entry,) = ad_admin.entries
+    assert entry.cn.value == odd
+    renamed = f"{odd} (2)"
+    update = ctx(
+        reference=created.reference,
+        account={**account, "cn": renamed},
+        changes={"cn": Change(before=odd, after=renamed)},
+    )
+    assert ad_hook.idsync_update(ctx=update).success
+    ad_admin.search(EMPLOYEES, f"(employeeID=N{unique})", attributes=["cn"])
+    assert ad_admin.entries[0].cn.value == renamed
+    before = samba_writes(samba)
+    again = ad_hook.idsync_update(ctx=update)
+    assert again.success, again.messages
+    assert samba_writes(samba) == before, "a repeated rename wrote again"
