@@ -11,7 +11,8 @@ from a temporary directory, each stopped by its process id.
   searches get past. Starts in a fraction of a second.
 - :class:`SambaDC`: a Samba 4 Active Directory domain (``EXAMPLE.TEST``) provisioned once, on
   AD's fixed ports 389 and 636, so only one may run on the machine: it holds a machine-wide
-  lock while it runs. Provisioning and the first start take some seconds.
+  lock while it runs. The domain is provisioned once per machine (a template in the temporary
+  folder) and copied for every start; Samba makes its TLS keys when it first starts.
 
 Used by the test fixtures, and on its own::
 
@@ -141,6 +142,16 @@ def _listening(port: int) -> bool:
     with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as probe:
         probe.settimeout(0.2)
         return probe.connect_ex(("127.0.0.1", port)) == 0
+
+
+def _released(ports: tuple[int, ...], timeout: float) -> bool:
+    """Whether nothing listens on ``ports`` of 127.0.0.1 (waiting up to ``timeout`` seconds)."""
+    deadline = time.monotonic() + timeout
+    while any(_listening(port) for port in ports):
+        if time.monotonic() > deadline:
+            return False
+        time.sleep(0.2)
+    return True
 
 
 def _stop(process: subprocess.Popen[bytes] | None, timeout: float = 10) -> None:
@@ -421,6 +432,36 @@ class Slapd:
 # --- Samba AD ----------------------------------------------------------------------------
 
 
+def _template() -> Path:
+    """A domain provisioned once per machine and Samba version, copied by every start.
+
+    Provisioning takes from 5 s to over a minute on a busy machine; a copy takes a tenth of a
+    second, and only ``smb.conf`` names the folder. Called under the Samba lock.
+    """
+    version = _run(["samba", "-V"], "samba -V").strip().replace(" ", "-").replace("/", "_")
+    template = Path(tempfile.gettempdir()) / f"idsync-samba-template-{version}" / "dc"
+    if (template / "etc" / "smb.conf").exists():
+        return template
+    building = Path(tempfile.mkdtemp(prefix="idsync-samba-provision-")) / "dc"
+    _run(
+        ["samba-tool", "domain", "provision", f"--targetdir={building}", f"--realm={REALM}",
+         f"--domain={DOMAIN}", "--server-role=dc", "--dns-backend=NONE",
+         f"--adminpass={AD_PASSWORD}", "--host-ip=127.0.0.1", "--host-name=dc1",
+         "--option=interfaces=lo", "--option=bind interfaces only=yes",
+         "--option=server services=ldap, cldap, rpc, kdc",
+         f"--option=log file={building}/log.%m"],
+        "samba-tool domain provision",
+        timeout=600,
+    )  # fmt: skip
+    conf = building / "etc" / "smb.conf"
+    conf.write_text(conf.read_text(encoding="utf-8").replace(str(building), str(template)))
+    template.parent.mkdir(parents=True, exist_ok=True)
+    shutil.rmtree(template, ignore_errors=True)
+    shutil.move(str(building), str(template))
+    shutil.rmtree(building.parent, ignore_errors=True)
+    return template
+
+
 class SambaDC:
     """A Samba AD domain controller on 127.0.0.1:389/636, provisioned in a temp directory."""
 
@@ -454,7 +495,7 @@ class SambaDC:
                     raise DirectoryError("another Samba AD for tests still runs here") from None
                 time.sleep(0.5)
         try:
-            if _listening(389) or _listening(636):
+            if not _released((389, 636), 30):  # a Samba stopped just before may linger
                 raise DirectoryError("something else listens on port 389 or 636 of 127.0.0.1")
             self.root = Path(tempfile.mkdtemp(prefix="idsync-samba-"))
             self._provision()
@@ -465,22 +506,15 @@ class SambaDC:
         return self
 
     def _provision(self) -> None:
+        """Copy the provisioned domain of this machine (made once, see :func:`_template`)."""
         assert self.root is not None
+        template = _template()
         dc = self.root / "dc"
-        _run(
-            ["samba-tool", "domain", "provision", f"--targetdir={dc}", f"--realm={REALM}",
-             f"--domain={DOMAIN}", "--server-role=dc", "--dns-backend=NONE",
-             f"--adminpass={AD_PASSWORD}", "--host-ip=127.0.0.1", "--host-name=dc1",
-             "--option=interfaces=lo", "--option=bind interfaces only=yes",
-             "--option=server services=ldap, cldap, rpc, kdc",
-             f"--option=log file={dc}/log.%m"],
-            "samba-tool domain provision",
-            timeout=300,
-        )  # fmt: skip
+        shutil.copytree(template, dc, symlinks=True)
         run = dc / "run"
         run.mkdir()
         conf = dc / "etc" / "smb.conf"
-        text = conf.read_text(encoding="utf-8")
+        text = conf.read_text(encoding="utf-8").replace(str(template), str(dc))
         text = text.replace("[global]\n", f"[global]\n\tpid directory = {run}\n", 1)
         conf.write_text(text, encoding="utf-8")
 
@@ -503,8 +537,11 @@ class SambaDC:
 
     def stop(self) -> None:
         """Stop Samba by its process id, remove its directory, and release the lock."""
+        stopped = self._process is not None
         _stop(self._process, timeout=20)
         self._process = None
+        if stopped:
+            _released((389, 636), 20)  # its prefork children close the ports after it
         if self.root is not None:
             shutil.rmtree(self.root, ignore_errors=True)
             self.root = None
