@@ -7,11 +7,28 @@ change. So "writes nothing" means the directory saw no write, not that the plugi
 
 from __future__ import annotations
 
+from typing import Any
+
 import pytest
 from idsync import Correlation
 from idsync.testing import Sample, target_contract
+from idsync.testing.spec import Created
 from idsync_ldap import ActiveDirectoryPlugin, LdapPlugin
-from ldapservers import AD_GROUPS, EMPLOYEES, PEOPLE, STANDING_GROUPS, samba_writes, slapd_writes
+from ldap3.utils.dn import escape_rdn
+from ldapservers import (
+    AD_ADMIN,
+    AD_GROUPS,
+    AD_PASSWORD,
+    ADMIN,
+    ADMIN_PASSWORD,
+    EMPLOYEES,
+    GROUPS,
+    PEOPLE,
+    STANDING_GROUPS,
+    bind,
+    samba_writes,
+    slapd_writes,
+)
 
 
 def _ldap_sample(unique: str) -> Sample:
@@ -52,12 +69,24 @@ def _ad_sample(unique: str) -> Sample:
     )
 
 
+def _remove_groups(connection: Any, container: str, created: Created) -> None:
+    """Delete the groups the checks made as resources (no hook removes a resource)."""
+    try:
+        for resource in created.resources:
+            connection.delete(f"cn={escape_rdn(resource.name)},{container}")
+    finally:
+        connection.unbind()
+
+
 TestLdapContract = target_contract(
     plugin=LdapPlugin,
     settings=lambda make_ldap_settings: make_ldap_settings(),
     writes=lambda slapd: slapd_writes(slapd),
     sample=_ldap_sample,
     permissions=[f"group:{name}" for name in STANDING_GROUPS],
+    cleanup=lambda created, slapd: _remove_groups(
+        bind(slapd.url, ADMIN, ADMIN_PASSWORD), GROUPS, created
+    ),
 )
 
 
@@ -67,6 +96,9 @@ TestActiveDirectoryContract = target_contract(
     writes=lambda samba: samba_writes(samba),
     sample=_ad_sample,
     permissions=[f"group:{name}" for name in STANDING_GROUPS],
+    cleanup=lambda created, samba: _remove_groups(
+        bind(samba.url, AD_ADMIN, AD_PASSWORD, tls=True), AD_GROUPS, created
+    ),
 )
 TestActiveDirectoryContract.pytestmark = [
     *TestActiveDirectoryContract.pytestmark,
