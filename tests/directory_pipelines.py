@@ -14,6 +14,8 @@ import json
 import os
 import subprocess
 import uuid
+from collections.abc import Callable
+from contextlib import AbstractContextManager, nullcontext
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -160,6 +162,8 @@ class DirectoryOrg:
     writes_probe: Any
     id_attribute: str
     outputs: list[str] = field(default_factory=list)
+    quiet: Callable[[], AbstractContextManager[None]] = nullcontext
+    """A block in which no other test writes to the server (Samba is shared by processes)."""
 
     # --- running idsync --------------------------------------------------------------
 

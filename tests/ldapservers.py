@@ -26,6 +26,7 @@ from __future__ import annotations
 import contextlib
 import ctypes
 import fcntl
+import json
 import os
 import re
 import shutil
@@ -40,7 +41,7 @@ import time
 from collections.abc import Iterator
 from pathlib import Path
 from types import FrameType
-from typing import IO, Any, Literal
+from typing import Any, Literal
 
 import ldap3
 
@@ -60,6 +61,7 @@ __all__ = [
     "samba_writes",
     "shared",
     "slapd_writes",
+    "writing_to_samba",
 ]
 
 SLAPD_PACKAGES = ["slapd", "ldap-utils", "openssl"]
@@ -85,6 +87,8 @@ AD_BASE = "DC=example,DC=test"
 AD_ADMIN = "Administrator@example.test"
 AD_PASSWORD = "Passw0rd!ForTests"
 AD_HOST = "DC1.example.test"
+MIN_PASSWORD = 20
+"""The domain's minimum password length (the tests' Samba is strict)."""
 
 PEOPLE = f"ou=people,{SUFFIX}"
 GROUPS = f"ou=groups,{SUFFIX}"
@@ -464,15 +468,22 @@ def _template() -> Path:
 
 
 class SambaDC:
-    """A Samba AD domain controller on 127.0.0.1:389/636, provisioned in a temp directory."""
+    """A Samba AD domain controller on 127.0.0.1:389/636, shared by the processes of one run.
+
+    AD's ports are fixed, so one Samba serves every test process (xdist worker) of a test
+    run: the first to :meth:`start` it copies the provisioned domain, starts Samba and adds
+    the OUs and standing groups; the others find it in the state file and join; the last to
+    :meth:`stop` ends it by its process id. Another run waits until it is gone. A Samba whose
+    users have all died (a killed run) is ended by the next one to come.
+    """
 
     url = "ldaps://127.0.0.1:636"
     plain_url = "ldap://127.0.0.1:389"
 
     def __init__(self) -> None:
         self.root: Path | None = None
+        self.pid: int | None = None
         self._process: subprocess.Popen[bytes] | None = None
-        self._lock: IO[str] | None = None
 
     @property
     def ca(self) -> Path:
@@ -480,31 +491,45 @@ class SambaDC:
         assert self.root is not None
         return self.root / "dc" / "private" / "tls" / "ca.pem"
 
-    def start(self, wait_for_lock: float = 900) -> SambaDC:
-        """Take the machine-wide lock, provision the domain and start Samba."""
+    def start(self, wait: float = 900) -> SambaDC:
+        """Join this run's Samba, or start it (waiting for another run's to end)."""
         if os.geteuid() != 0:
             raise DirectoryError("Samba AD needs root (it listens on the LDAP ports 389 and 636)")
         install()
-        self._lock = _SAMBA_LOCK.open("a")
-        deadline = time.monotonic() + wait_for_lock
+        run = os.environ.get("PYTEST_XDIST_TESTRUNUID") or f"process-{os.getpid()}"
+        deadline = time.monotonic() + wait
         while True:
-            try:
-                fcntl.flock(self._lock, fcntl.LOCK_EX | fcntl.LOCK_NB)
-                break
-            except BlockingIOError:
-                if time.monotonic() > deadline:
-                    raise DirectoryError("another Samba AD for tests still runs here") from None
-                time.sleep(0.5)
+            with _samba_lock():
+                state = _samba_state()
+                if state is not None and not _in_use(state):
+                    _end(state)  # left behind by a run that was killed
+                    state = None
+                if state is not None and state["run"] == run:
+                    state["users"].append(os.getpid())
+                    _SAMBA_STATE.write_text(json.dumps(state), encoding="utf-8")
+                    self.root, self.pid = Path(state["root"]), int(state["pid"])
+                    return self
+                if state is None:
+                    self._start_here(run)
+                    return self
+            if time.monotonic() > deadline:
+                raise DirectoryError("another test run's Samba AD still runs here")
+            time.sleep(1)
+
+    def _start_here(self, run: str) -> None:
+        if not _released((389, 636), 30):
+            raise DirectoryError("something else listens on port 389 or 636 of 127.0.0.1")
+        self.root = Path(tempfile.mkdtemp(prefix="idsync-samba-"))
         try:
-            if not _released((389, 636), 30):  # a Samba stopped just before may linger
-                raise DirectoryError("something else listens on port 389 or 636 of 127.0.0.1")
-            self.root = Path(tempfile.mkdtemp(prefix="idsync-samba-"))
             self._provision()
             self._launch()
+            _seed_samba(self)
         except BaseException:
-            self.stop()
+            _end({"pid": self.pid, "root": str(self.root)})
+            self.root = self.pid = None
             raise
-        return self
+        state = {"run": run, "pid": self.pid, "root": str(self.root), "users": [os.getpid()]}
+        _SAMBA_STATE.write_text(json.dumps(state), encoding="utf-8")
 
     def _provision(self) -> None:
         """Copy the provisioned domain of this machine (made once, see :func:`_template`)."""
@@ -524,12 +549,14 @@ class SambaDC:
     def _launch(self) -> None:
         assert self.root is not None
         log = (self.root / "samba.log").open("ab")
+        # Its own session: it outlives the process that started it while others use it.
         self._process = subprocess.Popen(
             ["samba", "-s", str(self.root / "dc" / "etc" / "smb.conf"), "-F",
              "--debug-stdout", "-d", "1"],
-            stdout=log, stderr=subprocess.STDOUT, preexec_fn=_die_with_parent,
+            stdout=log, stderr=subprocess.STDOUT, start_new_session=True,
         )  # fmt: skip
         log.close()
+        self.pid = self._process.pid
         deadline = time.monotonic() + 120
         while time.monotonic() < deadline and self._process.poll() is None:
             if _listening(636) and _listening(389) and self.ca.exists():
@@ -539,18 +566,81 @@ class SambaDC:
         raise DirectoryError(f"Samba did not start:\n{tail}")
 
     def stop(self) -> None:
-        """Stop Samba by its process id, remove its directory, and release the lock."""
-        stopped = self._process is not None
-        _stop(self._process, timeout=20)
-        self._process = None
-        if stopped:
-            _released((389, 636), 20)  # its prefork children close the ports after it
-        if self.root is not None:
-            shutil.rmtree(self.root, ignore_errors=True)
-            self.root = None
-        if self._lock is not None:
-            self._lock.close()  # closing releases the lock
-            self._lock = None
+        """Leave this run's Samba; the last process to leave ends it. Safe to call twice."""
+        if self.pid is None:
+            return
+        with _samba_lock():
+            state = _samba_state()
+            if state is not None and int(state["pid"]) == self.pid:
+                state["users"] = [u for u in state["users"] if u != os.getpid() and _alive(u)]
+                if state["users"]:
+                    _SAMBA_STATE.write_text(json.dumps(state), encoding="utf-8")
+                else:
+                    _end(state, self._process)
+        self.root = self.pid = self._process = None
+
+
+_SAMBA_STATE = Path(tempfile.gettempdir()) / "idsync-samba.json"
+"""The running Samba of the tests: its run, process id, folder and the processes using it."""
+
+
+@contextlib.contextmanager
+def _samba_lock() -> Iterator[None]:
+    with _SAMBA_LOCK.open("a") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        yield
+
+
+def _samba_state() -> dict[str, Any] | None:
+    try:
+        state: dict[str, Any] = json.loads(_SAMBA_STATE.read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return None
+    return state
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
+
+
+def _in_use(state: dict[str, Any]) -> bool:
+    return _alive(int(state["pid"])) and any(_alive(int(u)) for u in state.get("users", []))
+
+
+def _end(state: dict[str, Any], process: subprocess.Popen[bytes] | None = None) -> None:
+    """End the Samba of ``state`` by its process id and remove its folder and the state."""
+    pid = state.get("pid")
+    if process is not None:
+        _stop(process, timeout=20)
+    elif pid is not None and _alive(int(pid)):
+        with contextlib.suppress(ProcessLookupError):
+            os.kill(int(pid), signal.SIGTERM)
+    _released((389, 636), 30)  # it and its prefork children close the ports
+    if state.get("root"):
+        shutil.rmtree(state["root"], ignore_errors=True)
+    _SAMBA_STATE.unlink(missing_ok=True)
+
+
+@contextlib.contextmanager
+def writing_to_samba() -> Iterator[Any]:
+    """Hold the contract kit's lock on the ``ad`` plugin's endpoint, shared, for a block that
+    writes to Samba outside the kit: a kit check that proves "this wrote nothing" (Samba's
+    write counter is domain-wide) then never sees these writes from another process. Yields
+    the lock: ``with lock.exclusive():`` around a block that must see no other writes."""
+    from idsync.testing.sharing import EndpointLock
+
+    lock = EndpointLock("idsync_ldap.plugin.ActiveDirectoryPlugin")
+    try:
+        with lock.shared():
+            yield lock
+    finally:
+        lock.close()
 
 
 def _seed_slapd(server: Slapd) -> None:
@@ -569,6 +659,10 @@ def _seed_slapd(server: Slapd) -> None:
 def _seed_samba(server: SambaDC) -> None:
     admin = bind(server.url, AD_ADMIN, AD_PASSWORD, tls=True)
     try:
+        # A strict domain: initial passwords must have 20 characters (the plugin makes 24).
+        admin.modify(AD_BASE, {"minPwdLength": [(ldap3.MODIFY_REPLACE, [str(MIN_PASSWORD)])]})
+        if admin.result["result"] != 0:
+            raise DirectoryError(f"setting the password policy: {admin.result['description']}")
         for ou in (EMPLOYEES, AD_GROUPS, DISABLED):
             admin.add(ou, ["organizationalUnit"])
             if admin.result["result"] != 0:
@@ -600,9 +694,7 @@ def shared(kind: Literal["slapd", "samba"]) -> Iterator[Any]:
             server.start()
             try:
                 if isinstance(server, Slapd):
-                    _seed_slapd(server)
-                else:
-                    _seed_samba(server)
+                    _seed_slapd(server)  # Samba seeds itself, once for every process
             except BaseException:
                 server.stop()
                 raise

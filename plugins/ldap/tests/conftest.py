@@ -1,9 +1,8 @@
 """Fixtures: a real OpenLDAP slapd and a real Samba AD domain controller on 127.0.0.1.
 
 slapd starts once per test process on free ports. Samba AD needs the fixed ports 389 and 636,
-so it starts once per test run: every test that uses it carries the ``xdist_group("samba")``
-mark, and ``--dist loadgroup`` sends them all to one worker. A server that cannot be installed
-or started fails its tests with the reason: they are never skipped.
+so one Samba serves every test process of a run (see ``SambaDC``). A server that cannot be
+installed or started fails its tests with the reason: they are never skipped.
 """
 
 from __future__ import annotations

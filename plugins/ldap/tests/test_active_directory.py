@@ -11,12 +11,27 @@ import ldap3
 import pytest
 from idsync import Change, HookContext
 from idsync_ldap import ActiveDirectoryPlugin, ActiveDirectorySettings, _passwords
-from ldapservers import AD_BASE, DISABLED, EMPLOYEES, SambaDC, bind, samba_writes
+from ldapservers import (
+    AD_BASE,
+    DISABLED,
+    EMPLOYEES,
+    MIN_PASSWORD,
+    SambaDC,
+    bind,
+    samba_writes,
+    writing_to_samba,
+)
 from loguru import logger
 
-pytestmark = pytest.mark.xdist_group("samba")
-
 Ctx = Callable[..., HookContext]
+
+
+@pytest.fixture(autouse=True)
+def samba_lock() -> Iterator[Any]:
+    """These tests write to the Samba whose writes the contract checks count (and count
+    writes themselves: ``with samba_lock.exclusive():``)."""
+    with writing_to_samba() as lock:
+        yield lock
 
 
 def _unique() -> str:
@@ -89,25 +104,23 @@ def test_a_password_the_domain_refuses_fails_that_create_only(
     spied_passwords: list[str],
     log_lines: list[str],
 ) -> None:
-    assert ad_admin.modify(AD_BASE, {"minPwdLength": [(ldap3.MODIFY_REPLACE, ["30"])]})
-    try:
-        hook = make_hook(ActiveDirectoryPlugin(settings=make_ad_settings(password_length=16)))
-        unique = _unique()
-        refused = hook.idsync_create(ctx=ctx(account=_account(unique)))
-    finally:
-        assert ad_admin.modify(AD_BASE, {"minPwdLength": [(ldap3.MODIFY_REPLACE, ["7"])]})
+    # The domain wants 20 characters (MIN_PASSWORD); these settings make 16.
+    hook = make_hook(ActiveDirectoryPlugin(settings=make_ad_settings(password_length=16)))
+    unique = _unique()
+    refused = hook.idsync_create(ctx=ctx(account=_account(unique)))
     assert not refused.success
     text = refused.messages[0]
     assert f"cn=User {unique},{EMPLOYEES}".lower() in text.lower()
     assert "constraintViolation (19)" in text
-    assert "password is too short" in text
+    assert f"password is too short. It should be equal or longer than {MIN_PASSWORD}" in text
     assert "unicodePwd" in text  # the attribute is named, its value never
     (password,) = spied_passwords
     assert password not in text
     assert password not in " ".join(log_lines)
     ad_admin.search(EMPLOYEES, f"(employeeID=N{unique})", attributes=["cn"])
     assert ad_admin.entries == []  # nothing half-made
-    assert hook.idsync_create(ctx=ctx(account=_account(_unique()))).success
+    strong = make_hook(ActiveDirectoryPlugin(settings=make_ad_settings()))
+    assert strong.idsync_create(ctx=ctx(account=_account(_unique()))).success
 
 
 def test_an_attribute_the_schema_refuses_fails_naming_it(ad_hook: Any, ctx: Ctx) -> None:
@@ -123,16 +136,22 @@ def test_an_attribute_the_schema_refuses_fails_naming_it(ad_hook: Any, ctx: Ctx)
 
 
 def test_unique_names_are_compared_as_the_domain_compares_them(
-    ad_hook: Any, ctx: Ctx, samba: SambaDC
+    ad_hook: Any, ctx: Ctx, samba: SambaDC, samba_lock: Any
 ) -> None:
     unique = _unique()
     created = ad_hook.idsync_create(ctx=ctx(account=_account(unique)))
     assert created.success, created.messages
     ask = ad_hook.idsync_attribute_available
-    before = samba_writes(samba)
+    with samba_lock.exclusive():
+        before = samba_writes(samba)
+        _ask_everything(ask, ctx, unique, created.reference)
+        assert samba_writes(samba) == before
+
+
+def _ask_everything(ask: Any, ctx: Ctx, unique: str, reference: str) -> None:
     assert ask(ctx=ctx(), attribute="sAMAccountName", value=f"U{unique}".upper()) is False
     assert ask(ctx=ctx(), attribute="userPrincipalName", value=f"U{unique}@EXAMPLE.TEST") is False
-    own = ctx(reference=created.reference)
+    own = ctx(reference=reference)
     assert ask(ctx=own, attribute="sAMAccountName", value=f"U{unique}".upper()) is True
     assert ask(ctx=ctx(), attribute="sAMAccountName", value=f"v{unique}") is True
     # The naming attribute is unique within its container only.
@@ -144,7 +163,6 @@ def test_unique_names_are_compared_as_the_domain_compares_them(
         ask(ctx=ctx(account={"container": DISABLED}), attribute="cn", value=f"User {unique}")
         is True
     )
-    assert samba_writes(samba) == before
 
 
 def test_disabled_accounts_are_parked_and_come_back_to_their_ou(
@@ -153,6 +171,7 @@ def test_disabled_accounts_are_parked_and_come_back_to_their_ou(
     ctx: Ctx,
     ad_admin: ldap3.Connection,
     samba: SambaDC,
+    samba_lock: Any,
 ) -> None:
     hook = make_hook(ActiveDirectoryPlugin(settings=make_ad_settings(disabled_container=DISABLED)))
     unique = _unique()
@@ -162,11 +181,12 @@ def test_disabled_accounts_are_parked_and_come_back_to_their_ou(
     assert _where(ad_admin, unique) == (EMPLOYEES.lower(), 512)
     assert hook.idsync_disable(ctx=ctx(reference=reference)).success
     assert _where(ad_admin, unique) == (DISABLED.lower(), 514)
-    before = samba_writes(samba)
-    again = hook.idsync_disable(ctx=ctx(reference=reference))
+    with samba_lock.exclusive():
+        before = samba_writes(samba)
+        again = hook.idsync_disable(ctx=ctx(reference=reference))
+        assert samba_writes(samba) == before
     assert again.success
     assert "already disabled" in again.messages[0]
-    assert samba_writes(samba) == before
     assert hook.idsync_enable(ctx=ctx(reference=reference, account=account)).success
     assert _where(ad_admin, unique) == (EMPLOYEES.lower(), 512)
     assert hook.idsync_delete(ctx=ctx(reference=reference)).success
@@ -211,7 +231,7 @@ def test_the_certificate_must_carry_the_servers_name(
 
 
 def test_a_name_that_needs_escaping_makes_a_valid_dn(
-    ad_hook: Any, ctx: Ctx, ad_admin: ldap3.Connection, samba: SambaDC
+    ad_hook: Any, ctx: Ctx, ad_admin: ldap3.Connection, samba: SambaDC, samba_lock: Any
 ) -> None:
     unique = _unique()
     odd = f'de Vries, Jan "JdV" + Co #1 <{unique}>; a\\b'
@@ -230,7 +250,8 @@ def test_a_name_that_needs_escaping_makes_a_valid_dn(
     assert ad_hook.idsync_update(ctx=update).success
     ad_admin.search(EMPLOYEES, f"(employeeID=N{unique})", attributes=["cn"])
     assert ad_admin.entries[0].cn.value == renamed
-    before = samba_writes(samba)
-    again = ad_hook.idsync_update(ctx=update)
+    with samba_lock.exclusive():
+        before = samba_writes(samba)
+        again = ad_hook.idsync_update(ctx=update)
+        assert samba_writes(samba) == before, "a repeated rename wrote again"
     assert again.success, again.messages
-    assert samba_writes(samba) == before, "a repeated rename wrote again"

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 from typing import Any
 
-import pytest
 from idsync import Correlation
 from idsync.testing import Sample, target_contract
 from idsync.testing.spec import Created
@@ -100,7 +99,3 @@ TestActiveDirectoryContract = target_contract(
         bind(samba.url, AD_ADMIN, AD_PASSWORD, tls=True), AD_GROUPS, created
     ),
 )
-TestActiveDirectoryContract.pytestmark = [
-    *TestActiveDirectoryContract.pytestmark,
-    pytest.mark.xdist_group("samba"),
-]
