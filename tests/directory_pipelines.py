@@ -188,7 +188,9 @@ class DirectoryOrg:
     def run(self, as_of: str, check: int | None = 0) -> dict[str, Any]:
         """``idsync run --as-of`` with ``--json``: the run's summary."""
         result: dict[str, Any] = json.loads(
-            self.idsync("run", str(self.pipeline), "--as-of", as_of, "--json", check=check).stdout
+            self.idsync(
+                "run", str(self.pipeline), "--as-of", as_of, "--time-travel", "--json", check=check
+            ).stdout
         )
         return result
 
