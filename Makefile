@@ -3,7 +3,7 @@ PYTHON ?= python3.11
 VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
-PACKAGES := core plugins/afas plugins/topdesk plugins/helloid plugins/scim
+PACKAGES := core plugins/afas plugins/topdesk plugins/helloid plugins/scim plugins/ldap
 PYPROJECTS := pyproject.toml $(addsuffix /pyproject.toml,$(PACKAGES))
 CONSTRAINTS := constraints.txt
 PIP := $(BIN)/python -m pip install --quiet --disable-pip-version-check -c $(CONSTRAINTS)
@@ -18,7 +18,7 @@ $(STAMP): $(PYPROJECTS) $(CONSTRAINTS)
 	$(PIP) --group dev \
 		-e 'core[sandbox,postgres,console]' \
 		-e 'plugins/afas[sandbox]' -e 'plugins/topdesk[sandbox]' -e 'plugins/helloid[sandbox]' \
-		-e 'plugins/scim[testing]'
+		-e 'plugins/scim[testing]' -e plugins/ldap
 	@touch $(STAMP)
 
 demo: $(STAMP)
@@ -35,6 +35,7 @@ typecheck: $(STAMP)
 
 pytest: $(STAMP)
 	$(BIN)/python tests/reliability/pgserver.py --install
+	$(BIN)/python tests/ldapservers.py --install
 	$(BIN)/pytest -n 2
 
 bench: $(STAMP)

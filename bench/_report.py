@@ -299,6 +299,29 @@ def _console(r: dict[str, Any]) -> list[str]:
     return [*out, ""]
 
 
+def _joiners_ldap(results: list[dict[str, Any]]) -> list[str]:
+    out = [
+        "## Joiners into OpenLDAP",
+        "",
+        "Joiners created in a real slapd (127.0.0.1, its own process) by the `ldap` plugin, each",
+        "granted three `groupOfNames` groups: correlate (search), the unique `uid` checked",
+        "(search), the add, its `entryUUID` read back (search), and one modify per group.",
+        "Requests are slapd's own count of the operations it completed (`cn=Monitor`).",
+        "",
+        "| concurrency | joiners | time | joiners/s | requests/joiner | requests/s | engine CPU/joiner | by kind | failed |",
+        "|---:|---:|---:|---:|---:|---:|---:|---|---:|",
+    ]
+    for r in results:
+        kinds = ", ".join(f"{k} {_n(v)}" for k, v in r["requests"].items() if v)
+        out.append(
+            f"| {r['concurrency']} | {_n(r['done'].get('create', 0))} | {_s(r['seconds'])} |"
+            f" {r['joiners_per_s']:.1f} | {r['requests_per_joiner']:.2f} |"
+            f" {r['requests_per_s']:.0f} | {r['cpu_ms_per_joiner']:.1f} ms | {kinds} |"
+            f" {sum(r['failed'].values())} |"
+        )
+    return [*out, ""]
+
+
 def write(results: dict[str, Any], path: Path) -> None:
     """Write the Markdown report of ``results`` to ``path``."""
     m = results["machine"]
@@ -327,4 +350,6 @@ def write(results: dict[str, Any], path: Path) -> None:
         lines += _joiners_scim(results["joiners-scim"])
     if "console" in results:
         lines += _console(results["console"])
+    if "joiners_ldap" in results:
+        lines += _joiners_ldap(results["joiners_ldap"])
     path.write_text("\n".join(lines), encoding="utf-8")

@@ -8,6 +8,7 @@ Benchmarks (one module each; every measurement in a process of its own):
 - ``noop``: the second run over an unchanged organisation of 100,000;
 - ``joiners-scim``: joiners created, enabled and granted a group on a real SCIM server.
 - ``console``: the web console's pages over 100,000 persons and a million audit records.
+- ``joiners-ldap``: joiners created and granted three groups in a real OpenLDAP, at 1 and 8.
 
 ``--quick`` runs everything at a tenth of the size, to check the harness in a minute.
 """
@@ -27,7 +28,7 @@ from _common import BENCH, machine
 
 PLAN_SIZES = (10_000, 100_000)
 AFAS_SIZE = 100_000
-ALL = ("plan", "import", "enforce", "noop", "joiners-scim", "console")
+ALL = ("plan", "import", "enforce", "noop", "joiners-scim", "joiners-ldap", "console")
 
 
 def main() -> int:
@@ -85,6 +86,11 @@ def main() -> int:
 
             print("the web console's pages", flush=True)
             results["console"] = console.run(work, scale)
+        if "joiners-ldap" in chosen:
+            import joiners_ldap
+
+            print("joiners into OpenLDAP", flush=True)
+            results["joiners_ldap"] = joiners_ldap.run(work, scale)
     results["seconds"] = round(time.perf_counter() - clock, 1)
     results["machine"]["load_after"] = machine()["load"]
     (BENCH / "results.json").write_text(json.dumps(results, indent=1, default=str) + "\n")
