@@ -3,12 +3,12 @@ PYTHON ?= python3.11
 VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
-PACKAGES := core plugins/afas plugins/topdesk plugins/helloid
+PACKAGES := core plugins/afas plugins/topdesk plugins/helloid plugins/scim plugins/ldap
 PYPROJECTS := pyproject.toml $(addsuffix /pyproject.toml,$(PACKAGES))
 CONSTRAINTS := constraints.txt
 PIP := $(BIN)/python -m pip install --quiet --disable-pip-version-check -c $(CONSTRAINTS)
 
-.PHONY: install demo test lint typecheck pytest bench docs reference constraints clean
+.PHONY: install demo test lint typecheck pytest bench docs reference screenshots constraints clean
 
 install: $(STAMP)
 
@@ -16,8 +16,9 @@ $(STAMP): $(PYPROJECTS) $(CONSTRAINTS)
 	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --disable-pip-version-check pip==26.3
 	$(PIP) --group dev \
-		-e 'core[sandbox,postgres]' \
-		-e 'plugins/afas[sandbox]' -e 'plugins/topdesk[sandbox]' -e 'plugins/helloid[sandbox]'
+		-e 'core[sandbox,postgres,console]' \
+		-e 'plugins/afas[sandbox]' -e 'plugins/topdesk[sandbox]' -e 'plugins/helloid[sandbox]' \
+		-e 'plugins/scim[testing]' -e plugins/ldap
 	@touch $(STAMP)
 
 demo: $(STAMP)
@@ -34,10 +35,14 @@ typecheck: $(STAMP)
 
 pytest: $(STAMP)
 	$(BIN)/python tests/reliability/pgserver.py --install
+	$(BIN)/python tests/ldapservers.py --install
 	$(BIN)/pytest -n 2
 
 bench: $(STAMP)
 	$(BIN)/python bench/run.py
+
+screenshots: $(STAMP)
+	IDSYNC_SCREENSHOTS=1 $(BIN)/pytest tests/test_console.py -k approves -q
 
 docs: $(STAMP)
 	$(PIP) --group docs

@@ -239,6 +239,89 @@ def _noop(r: dict[str, Any]) -> list[str]:
     ]
 
 
+def _joiners_scim(results: list[dict[str, Any]]) -> list[str]:
+    out = [
+        "## Joiners against a real SCIM server",
+        "",
+        "`bench/joiners_scim.py`: every person a joiner starting today (create, enable, one",
+        "department group), against scim2-server in a process of its own; the 80 department",
+        "groups are made as resources in the same run. Requests counted from the server's",
+        "access log.",
+        "",
+        "| concurrency | joiners | time | joiners/s | requests/joiner | writes/joiner | requests/s | failed |",
+        "|---:|---:|---:|---:|---:|---:|---:|---|",
+    ]
+    for r in results:
+        out.append(
+            f"| {r['concurrency']} | {_n(r['joiners'])} | {_s(r['wall']['enforce'])} |"
+            f" {r['joiners_per_s']:.1f} | {r['requests_per_joiner']:.2f} |"
+            f" {r['writes_per_joiner']:.2f} | {r['requests_per_s']:.0f} |"
+            f" {_actions(r['failed'])} |"
+        )
+    last = results[-1]
+    out += ["", f"Requests by endpoint at concurrency {last['concurrency']}:", ""]
+    out += ["| request | count |", "|---|---:|"]
+    out += [f"| `{k}` | {_n(v)} |" for k, v in last["http"]["by_endpoint"].items()]
+    return [*out, ""]
+
+
+def _console(r: dict[str, Any]) -> list[str]:
+    setup = r["setup"]
+    goal = r["goal_ms"]
+    out = [
+        "## The web console",
+        "",
+        f"`idsync serve`'s application over a state store of {_n(setup['persons'])} persons"
+        f" with accounts, {_n(setup['permissions'])} permissions, {_n(setup['audit'])} audit"
+        f" records in {_n(setup['runs'])} runs and held work ({_n(setup['db_mb'])} MB of SQLite,"
+        f" written in {_s(setup['seconds'])}), in a process of its own; a signed-in client on"
+        f" 127.0.0.1 asks each page once (*cold*) and {r['repeat']} times more. Goal: every page"
+        f" answers under {goal:.0f} ms (its 95th percentile).",
+        "",
+        *(
+            [
+                f"Measured {r['started'][:19].replace('T', ' ')} UTC with `{r['command']}`;"
+                f" load average at the start {r['load']}.",
+                "",
+            ]
+            if "started" in r
+            else []
+        ),
+        "| page | cold | median | 95th percentile | worst | size | goal |",
+        "|---|---:|---:|---:|---:|---:|---|",
+    ]
+    for p in r["pages"]:
+        out.append(
+            f"| {p['page']} (`{p['path']}`) | {p['cold_ms']:.0f} ms | {p['median_ms']:.0f} ms"
+            f" | {p['p95_ms']:.0f} ms | {p['max_ms']:.0f} ms | {p['kb']:.0f} kB"
+            f" | {_ok(p['p95_ms'] < goal)} |"
+        )
+    return [*out, ""]
+
+
+def _joiners_ldap(results: list[dict[str, Any]]) -> list[str]:
+    out = [
+        "## Joiners into OpenLDAP",
+        "",
+        "Joiners created in a real slapd (127.0.0.1, its own process) by the `ldap` plugin, each",
+        "granted three `groupOfNames` groups: correlate (search), the unique `uid` checked",
+        "(search), the add, its `entryUUID` read back (search), and one modify per group.",
+        "Requests are slapd's own count of the operations it completed (`cn=Monitor`).",
+        "",
+        "| concurrency | joiners | time | joiners/s | requests/joiner | requests/s | engine CPU/joiner | by kind | failed |",
+        "|---:|---:|---:|---:|---:|---:|---:|---|---:|",
+    ]
+    for r in results:
+        kinds = ", ".join(f"{k} {_n(v)}" for k, v in r["requests"].items() if v)
+        out.append(
+            f"| {r['concurrency']} | {_n(r['done'].get('create', 0))} | {_s(r['seconds'])} |"
+            f" {r['joiners_per_s']:.1f} | {r['requests_per_joiner']:.2f} |"
+            f" {r['requests_per_s']:.0f} | {r['cpu_ms_per_joiner']:.1f} ms | {kinds} |"
+            f" {sum(r['failed'].values())} |"
+        )
+    return [*out, ""]
+
+
 def write(results: dict[str, Any], path: Path) -> None:
     """Write the Markdown report of ``results`` to ``path``."""
     m = results["machine"]
@@ -263,4 +346,10 @@ def write(results: dict[str, Any], path: Path) -> None:
         lines += _enforce(results["enforce"])
     if "noop" in results:
         lines += _noop(results["noop"])
+    if "joiners-scim" in results:
+        lines += _joiners_scim(results["joiners-scim"])
+    if "console" in results:
+        lines += _console(results["console"])
+    if "joiners_ldap" in results:
+        lines += _joiners_ldap(results["joiners_ldap"])
     path.write_text("\n".join(lines), encoding="utf-8")

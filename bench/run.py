@@ -5,7 +5,10 @@ Benchmarks (one module each; every measurement in a process of its own):
 - ``plan``: plan 10,000 and 100,000 synthetic persons, first run and steady state;
 - ``import``: 100,000 persons from the AFAS simulator over HTTP;
 - ``enforce``: creates and grants against HelloID with 50 ms per request, at 1, 8 and 32;
-- ``noop``: the second run over an unchanged organisation of 100,000.
+- ``noop``: the second run over an unchanged organisation of 100,000;
+- ``joiners-scim``: joiners created, enabled and granted a group on a real SCIM server.
+- ``console``: the web console's pages over 100,000 persons and a million audit records.
+- ``joiners-ldap``: joiners created and granted three groups in a real OpenLDAP, at 1 and 8.
 
 ``--quick`` runs everything at a tenth of the size, to check the harness in a minute.
 """
@@ -25,7 +28,7 @@ from _common import BENCH, machine
 
 PLAN_SIZES = (10_000, 100_000)
 AFAS_SIZE = 100_000
-ALL = ("plan", "import", "enforce", "noop")
+ALL = ("plan", "import", "enforce", "noop", "joiners-scim", "joiners-ldap", "console")
 
 
 def main() -> int:
@@ -73,6 +76,21 @@ def main() -> int:
 
             print("enforce near the limit", flush=True)
             results["enforce"] = enforce.run(work, scale)
+        if "joiners-scim" in chosen:
+            import joiners_scim
+
+            print("joiners against scim2-server", flush=True)
+            results["joiners-scim"] = joiners_scim.run(work, scale)
+        if "console" in chosen:
+            import console
+
+            print("the web console's pages", flush=True)
+            results["console"] = console.run(work, scale)
+        if "joiners-ldap" in chosen:
+            import joiners_ldap
+
+            print("joiners into OpenLDAP", flush=True)
+            results["joiners_ldap"] = joiners_ldap.run(work, scale)
     results["seconds"] = round(time.perf_counter() - clock, 1)
     results["machine"]["load_after"] = machine()["load"]
     (BENCH / "results.json").write_text(json.dumps(results, indent=1, default=str) + "\n")

@@ -40,7 +40,7 @@ def installed(package: str) -> bool:
         text=True,
         check=False,
     )
-    return done.returncode == 0 and done.stdout.strip().endswith("installed")
+    return done.returncode == 0 and done.stdout.split()[-1:] == ["installed"]
 
 
 def _run(command: list[str], what: str) -> None:

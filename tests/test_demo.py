@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+import re
 from pathlib import Path
 
 from idsync.demo import run_demo
@@ -50,3 +51,8 @@ def test_the_demo_story_holds(tmp_path: Path, monkeypatch: object) -> None:
     assert story.state == (tmp_path / "demo" / "idsync.db").resolve()
     text = (tmp_path / "demo.txt").read_text(encoding="utf-8")
     assert "HR loses a department" in text
+    # It ends by saying how to open the web console on the state it left.
+    assert "idsync users add" in text
+    assert re.search(
+        r"idsync serve \S*afas-helloid\.yaml\s+then open\s+http://127\.0\.0\.1:8080/", text
+    )

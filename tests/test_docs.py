@@ -146,6 +146,25 @@ def test_every_command_has_a_section_in_the_cli_reference(ref: ModuleType) -> No
                     assert f"`{opt}" in section, f"idsync {name} {opt} is not in its section"
 
 
+def test_every_command_of_a_group_has_a_section_in_the_cli_reference() -> None:
+    from idsync.cli import app
+    from typer.main import get_command
+
+    group: Any = get_command(app)
+    page = _page("cli.md")
+    groups = {name: c for name, c in group.commands.items() if hasattr(c, "commands")}
+    assert "users" in groups
+    for name, sub in groups.items():
+        for sub_name, command in sub.commands.items():
+            heading = f"# `idsync {name} {sub_name}`"
+            assert heading in page, f"idsync {name} {sub_name} has no section"
+            section = page.split(heading, 1)[1].split("\n#", 1)[0]
+            for parameter in command.params:
+                for opt in parameter.opts:
+                    if opt.startswith("-"):
+                        assert f"`{opt}" in section, f"idsync {name} {sub_name} {opt} is missing"
+
+
 def test_the_global_options_are_in_the_cli_reference(ref: ModuleType) -> None:
     from idsync.cli import app
     from typer.main import get_command

@@ -4,6 +4,7 @@ rejected."""
 
 from __future__ import annotations
 
+import getpass
 from typing import Any
 
 from support import Org, edit_pipeline, hr_loses
@@ -67,6 +68,13 @@ def test_a_held_kind_is_listed_rejected_held_again_and_approved_for_what_was_rev
         second["id"]: ("superseded", None),
         first["id"]: ("rejected", None),
     }
+    # On the command line, the decider is the operating-system user, in the audit trail too.
+    me = getpass.getuser()
+    deciders = {h["id"]: h["decided_by"] for h in _held(org, "--all")}
+    assert deciders == {third["id"]: me, second["id"]: None, first["id"]: me}
+    trail = org.json("audit", p, "--person", "1003")
+    decisions = [(r["kind"], r["status"], r["actor"]) for r in trail if r["actor"]]
+    assert decisions == [("approve", "approved", me), ("reject", "rejected", me)]
 
 
 def test_a_held_import_is_approved_later_unless_it_grew(org: Org) -> None:

@@ -143,6 +143,7 @@ def test_disabling_orphans_is_held_by_the_threshold_until_approved(org: Org) -> 
     assert {(r["person"], r["kind"], r["status"], r["reference"]) for r in audit} == {
         (None, "disable", "done", one["userGUID"]),
         (None, "disable", "done", two["userGUID"]),
+        (None, "approve", "approved", None),  # who approved it, beside what it did
     }
     store = state(org)
     try:

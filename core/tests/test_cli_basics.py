@@ -5,10 +5,14 @@ from __future__ import annotations
 
 import json
 from collections.abc import Callable
+from importlib.metadata import entry_points
 from pathlib import Path
 from typing import Any
 
 import pytest
+
+INSTALLED = ", ".join(sorted(entry_points(group="idsync.plugins").names))
+"""The plugins installed next to the core, as the messages list them."""
 
 Write = Callable[[str, str], Path]
 Cli = Callable[..., Any]
@@ -92,7 +96,7 @@ def test_check_exits_2_and_prints_every_problem_on_its_own_line(write: Write, cl
         "targets.helloid.settings.api_key": "environment variable NOT_SET_KEY is not set",
         "sources.desk.settings.password": "a secret must come from the environment: write ${VARIABLE}",
         "sources.desk.settings.base_url": problems["sources.desk.settings.base_url"],
-        "sources.hr.plugin": "no plugin named 'absent' (installed: afas, helloid, topdesk)",
+        "sources.hr.plugin": f"no plugin named 'absent' (installed: {INSTALLED})",
         "targets.helloid.account.when": "rule 'contract.fte >' does not compile: unexpected 'end of template'",
     }
     assert "https://" in problems["sources.desk.settings.base_url"]
@@ -187,7 +191,7 @@ def test_config_schema_is_json_schema_with_the_plugins_settings(cli: Cli) -> Non
 
     branches = defs["TargetConfig"]["allOf"]
     by_plugin = {b["if"]["properties"]["plugin"]["const"]: b["then"] for b in branches}
-    assert set(by_plugin) == {"afas", "helloid", "topdesk"}
+    assert set(by_plugin) == set(entry_points(group="idsync.plugins").names)
     assert by_plugin["helloid"] == {"properties": {"settings": {"$ref": "#/$defs/HelloIDSettings"}}}
     assert "allOf" in defs["SourceConfig"]
 

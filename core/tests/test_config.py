@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Callable
+from importlib.metadata import entry_points
 from pathlib import Path
 from typing import Any
 
@@ -12,6 +13,9 @@ from idsync.model import ActionKind
 from idsync.plugins import Registry
 from idsync.secrets import MASK, redact
 from pydantic import SecretStr, ValidationError
+
+INSTALLED = ", ".join(sorted(entry_points(group="idsync.plugins").names))
+"""The plugins installed next to the core, as the messages list them."""
 
 Write = Callable[[str, str], Path]
 
@@ -221,9 +225,7 @@ def test_bad_file_reports_every_error_at_once(write: Write, registry: Registry) 
         errors["targets.helloid.settings.api_key"] == "environment variable NOT_SET_KEY is not set"
     )
     assert errors["targets.helloid.settings.colour"] == "Extra inputs are not permitted"
-    assert errors["sources.desk.plugin"] == (
-        "no plugin named 'nosuch' (installed: afas, helloid, topdesk)"
-    )
+    assert errors["sources.desk.plugin"] == (f"no plugin named 'nosuch' (installed: {INSTALLED})")
     assert errors["targets.helloid.account.when"].startswith(
         "rule 'contract.department.code ==' does not compile"
     )

@@ -37,6 +37,7 @@ TABLES = {
     "audit",
     "locks",
     "exclusions",
+    "users",
 }
 
 

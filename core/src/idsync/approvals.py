@@ -23,6 +23,7 @@ data changed; reject says "not this", and the fix belongs in the source data or 
 from __future__ import annotations
 
 import datetime as dt
+import getpass
 import threading
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -118,6 +119,8 @@ def held_items(
             "status": item["status"],
             "decided": _iso(item["decided"]),
             "decided_run": item.get("decided_run"),
+            "decided_by": item.get("decided_by"),
+            "comment": item.get("comment"),
             "system": item["system"],
             "kind": kind,
             "command": "reconcile" if kind.startswith(HELD_PREFIX) else "run",
@@ -163,10 +166,72 @@ def _open_item(store: Store, pipeline: str, held_id: int) -> dict[str, Any]:
     return item
 
 
-def reject(store: Store, pipeline: str, held_id: int) -> Decision:
-    """Close held work without running it."""
+def _local_user() -> str:
+    """Who decides on the command line: the operating-system user."""
+    try:
+        return getpass.getuser()
+    except (OSError, KeyError):
+        return "unknown"
+
+
+def _decision_audit(
+    item: dict[str, Any],
+    status: str,
+    run_id: int,
+    actor: str,
+    comment: str | None,
+    persons: Sequence[str],
+) -> list[dict[str, Any]]:
+    """The audit records of a decision: one for the held item, one per person it concerns."""
+    kind = "approve" if status == "approved" else "reject"
+    what = (
+        f"the import of {item['system']}"
+        if item["kind"] == "import"
+        else f"{item['kind']} in {item['system']}"
+    )
+    said = f": {comment}" if comment else ""
+    message = f"held #{item['id']} ({what}) {status} by {actor}{said}"
+    base = {
+        "run_id": run_id,
+        "target": item["system"],
+        "kind": kind,
+        "status": status,
+        "key": item["kind"],
+        "messages": [message],
+    }
+    return [base, *({**base, "person": pid} for pid in dict.fromkeys(persons))]
+
+
+def _listed_persons(item: dict[str, Any]) -> list[str]:
+    """The persons a held item lists (its actions' persons, or its persons)."""
+    detail = item["detail"]
+    if isinstance(detail, dict) and isinstance(detail.get("persons"), list):
+        return [str(p) for p in detail["persons"]]
+    actions = detail.get("actions", []) if isinstance(detail, dict) else detail or []
+    return [a["person"] for a in actions if isinstance(a, dict) and a.get("person")]
+
+
+def reject(
+    store: Store,
+    pipeline: str,
+    held_id: int,
+    *,
+    actor: str | None = None,
+    comment: str | None = None,
+) -> Decision:
+    """Close held work without running it; ``actor`` (by default the operating-system user)
+    and ``comment`` are recorded with the decision and in the audit trail."""
     item = _open_item(store, pipeline, held_id)
-    store.decide_held(held_id, "rejected")
+    actor = actor or _local_user()
+    store.decide_held(
+        held_id,
+        "rejected",
+        actor=actor,
+        comment=comment,
+        audit=_decision_audit(
+            item, "rejected", item["run_id"], actor, comment, _listed_persons(item)
+        ),
+    )
     if item["kind"] == "import":
         what = (
             f"the import of {item['system']} stays unaccepted (the previous snapshot is kept); "
@@ -251,14 +316,20 @@ def approve(
     progress: Progress | None = None,
     cancel: threading.Event | None = None,
     time_travel: bool = False,
+    actor: str | None = None,
+    comment: str | None = None,
 ) -> Decision:
     """Carry out held work now: one run of the pipeline with those items approved (or, for a
     held reconciliation fix, the reconciliation again).
 
-    Raises :class:`ApprovalError` when an item is not open or the work grew since it was
-    held, and :class:`~idsync.state.LockHeld` when another runner holds the pipeline.
+    ``actor`` (by default the operating-system user) and ``comment`` are recorded with the
+    decision, and in the audit trail of the approval run and of every person whose held
+    actions it carried out. Raises :class:`ApprovalError` when an item is not open or the
+    work grew since it was held, and :class:`~idsync.state.LockHeld` when another runner
+    holds the pipeline.
     """
     as_of = as_of or engine.today()
+    actor = actor or _local_user()
     store = engine.store
     label = engine.pipeline.label
     items = [_open_item(store, label, held_id) for held_id in dict.fromkeys(held_ids)]
@@ -268,7 +339,7 @@ def approve(
     if fixes and len(items) > 1:
         raise ApprovalError("approve a held reconciliation fix on its own")
     if fixes:
-        return _approve_fix(engine, items[0], as_of, cancel, time_travel)
+        return _approve_fix(engine, items[0], as_of, cancel, time_travel, actor, comment)
     _check(engine, items, as_of)
     approved = {f"{i['system']}:{i['kind']}" for i in items}
     report = engine.run(
@@ -280,8 +351,24 @@ def approve(
             f"{report.error or '; '.join(h.reason for h in report.held)}",
             EXIT_FAILED if report.error else EXIT_HELD,
         )
+    run_id = report.run_id
+    if run_id is None:  # an enforcing run always records itself
+        raise ApprovalError("the approval run was not recorded", EXIT_FAILED)
     for item in items:
-        store.decide_held(item["id"], "approved", report.run_id)
+        released = report.plan.targets.get(item["system"])
+        persons = [
+            a.person
+            for a in (released.actions if released else [])
+            if a.person and item["kind"] in (a.kind.value, getattr(a, "transition", None))
+        ]
+        store.decide_held(
+            item["id"],
+            "approved",
+            run_id,
+            actor=actor,
+            comment=comment,
+            audit=_decision_audit(item, "approved", run_id, actor, comment, persons),
+        )
     what = ", ".join(
         f"the import of {i['system']}" if i["kind"] == "import" else f"{i['kind']} in {i['system']}"
         for i in items
@@ -302,6 +389,8 @@ def _approve_fix(
     as_of: dt.date,
     cancel: threading.Event | None,
     time_travel: bool,
+    actor: str,
+    comment: str | None,
 ) -> Decision:
     store = engine.store
     system, kind = item["system"], item["kind"]
@@ -327,7 +416,16 @@ def _approve_fix(
         ]
         where = f"; held again as #{again[0]}" if again else ""
         raise ApprovalError(f"not approved: {still[0].reason}{where}", EXIT_HELD)
-    store.decide_held(item["id"], "approved", result.run_id)
+    store.decide_held(
+        item["id"],
+        "approved",
+        result.run_id,
+        actor=actor,
+        comment=comment,
+        audit=_decision_audit(
+            item, "approved", result.run_id or item["run_id"], actor, comment, []
+        ),
+    )
     message = (
         f"reconciliation fixes run {result.run_id}"
         if result.run_id

@@ -13,7 +13,7 @@ import os
 import re
 from collections.abc import Iterator, Mapping
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Literal
+from typing import TYPE_CHECKING, Any, Literal, Self
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 import yaml
@@ -272,7 +272,7 @@ class UniqueRule(_Config):
 
     @model_validator(mode="wrap")
     @classmethod
-    def _list(cls, value: Any, handler: ModelWrapValidatorHandler[UniqueRule]) -> UniqueRule:
+    def _list(cls, value: Any, handler: ModelWrapValidatorHandler[Self]) -> Self:
         if isinstance(value, list):
             rule = handler({"candidates": value})
             rule._listed = True

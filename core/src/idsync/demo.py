@@ -327,3 +327,11 @@ def _summary(console: Console, story: Story, seconds: float, pipeline: Path, wor
         f"  Explore it: [bold]cd {workdir} && ../.venv/bin/idsync audit {relative} --person {story.followed}[/]",
         highlight=False,
     )
+    console.print(
+        "  Or in the web console (read-only here: the sandbox has stopped):\n"
+        f"    [bold]cd {workdir}[/]\n"
+        f"    [bold]../.venv/bin/idsync users add {relative} admin --role approver[/]\n"
+        f"    [bold]../.venv/bin/idsync serve {relative}[/]\n"
+        "    then open http://127.0.0.1:8080/ and sign in as admin",
+        highlight=False,
+    )

@@ -67,6 +67,9 @@ def idsync_check_connection(ctx: HookContext) -> ActionResult:  # type: ignore[e
 
     Must not write anything. Returns ``success=False`` with a message naming what failed
     (unreachable, credentials refused, unexpected answer). Used by ``idsync check --connect``.
+    For a target, ``ctx.account`` names the keys of the pipeline's mapping (their values are
+    None) and ``ctx.correlation`` its correlation (value None): a plugin that can read the
+    target's schema may fail the check naming each key the target does not have.
     """
 
 

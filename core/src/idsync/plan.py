@@ -457,7 +457,7 @@ def _person_actions(
                 )
             held = shadow.permissions
         if access == "enabled" and (shadow is None or not shadow.enabled):
-            add(ActionKind.ENABLE)
+            add(ActionKind.ENABLE, account=attributes)  # where the account belongs, e.g. its OU
         for key in sorted(set(held) - set(desired.permissions)):
             add(ActionKind.REVOKE, key=key, permission=Permission.parse(key, reference=held[key]))
         for key in sorted(set(desired.permissions) - set(held)):

@@ -48,10 +48,14 @@ persons = sa.Table(
     sa.Column("missing_since", sa.Date),
     sa.Column("missing_imports", sa.Integer, nullable=False, server_default="0"),
     sa.Column("missing_last", sa.Date),
+    sa.Column("folded_name", sa.String(500)),
+    sa.Index("ix_persons_external_id", "external_id"),
+    sa.Index("ix_persons_folded_name", "folded_name", "external_id"),
 )
 """A source's last accepted snapshot; a person missing from the latest imports keeps their row
 (since when, on how many days' imports, the last of those days) until the source's grace for
-missing persons is over."""
+missing persons is over. ``folded_name``: the display name folded for search (lower case, no
+diacritics)."""
 
 departments = sa.Table(
     "departments",
@@ -73,7 +77,11 @@ accounts = sa.Table(
     sa.Column("disabled_on", sa.Date),
     sa.Column("created", sa.DateTime(timezone=True), nullable=False),
     sa.Column("updated", sa.DateTime(timezone=True), nullable=False),
+    sa.Column("folded_values", sa.String(1000)),
+    sa.Index("ix_accounts_person", "person"),
+    sa.Index("ix_accounts_folded_values", "folded_values", "person", "target"),
 )
+"""``folded_values``: the account's text attribute values folded, to find a person by user name."""
 
 permissions = sa.Table(
     "permissions",
@@ -83,6 +91,7 @@ permissions = sa.Table(
     sa.Column("key", sa.String(500), primary_key=True),
     sa.Column("reference", sa.String(500)),
     sa.Column("granted", sa.DateTime(timezone=True), nullable=False),
+    sa.Index("ix_permissions_person", "person"),
 )
 
 resources = sa.Table(
@@ -116,6 +125,9 @@ held = sa.Table(
     sa.Column("decided", sa.DateTime(timezone=True)),
     sa.Column("detail", sa.JSON),
     sa.Column("decided_run", sa.Integer),  # the run that carried out an approval
+    sa.Column("decided_by", sa.String(200)),  # who approved or rejected it
+    sa.Column("comment", sa.Text),  # what they said when they decided
+    sa.Index("ix_held_pipeline_status", "pipeline", "status"),
 )
 
 audit = sa.Table(
@@ -133,6 +145,12 @@ audit = sa.Table(
     sa.Column("changes", sa.JSON),
     sa.Column("messages", sa.JSON),
     sa.Column("dry_run", sa.Boolean, nullable=False, default=False),
+    sa.Column("actor", sa.String(200)),  # who decided (approvals and rejections); None for runs
+    sa.Index("ix_audit_run_status", "run_id", "status"),
+    sa.Index("ix_audit_kind", "kind"),
+    sa.Index("ix_audit_status", "status"),
+    sa.Index("ix_audit_actor", "actor"),
+    sa.Index("ix_audit_at", "at"),
 )
 
 locks = sa.Table(
@@ -198,3 +216,13 @@ checked_leavers = sa.Table(
 )
 """Leavers a plan looked up in a target without finding an account (the value's hash): not
 looked up again until that value changes."""
+users = sa.Table(
+    "users",
+    metadata,
+    sa.Column("name", sa.String(200), primary_key=True),
+    sa.Column("password", sa.String(500), nullable=False),  # an argon2 hash, never the password
+    sa.Column("role", sa.String(20), nullable=False),
+    sa.Column("created", sa.DateTime(timezone=True), nullable=False),
+    sa.Column("updated", sa.DateTime(timezone=True), nullable=False),
+)
+"""The console's local users: a password hash and a role (viewer or approver)."""

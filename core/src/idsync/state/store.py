@@ -31,6 +31,7 @@ from sqlalchemy.engine import Connection, Engine
 from idsync import collector
 from idsync.secrets import redact, redact_data
 from idsync.state import schema as t
+from idsync.state.search import fold, folded_values
 
 __all__ = [
     "AccountState",
@@ -417,6 +418,7 @@ class Store:
                             "hash": digest,
                             "data": data,
                             "updated": stamp,
+                            "folded_name": fold(str(data.get("display_name") or "")),
                         }
                     )
                 conn.execute(t.persons.insert(), rows)
@@ -721,6 +723,7 @@ class Store:
         existing = conn.execute(_ACCOUNT_EXISTS, which).first()
         if "data" in values:
             values["data"] = redact_data(values["data"])
+            values["folded_values"] = folded_values(values["data"])
         if existing is None:
             conn.execute(
                 _ACCOUNT_INSERT,
@@ -1031,14 +1034,91 @@ class Store:
         with self.engine.connect() as conn:
             return [dict(r._mapping) for r in conn.execute(query)]
 
-    def decide_held(self, held_id: int, status: str, run_id: int | None = None) -> None:
-        """Mark held work ``approved`` (carried out by ``run_id``) or ``rejected``."""
+    def decide_held(
+        self,
+        held_id: int,
+        status: str,
+        run_id: int | None = None,
+        *,
+        actor: str | None = None,
+        comment: str | None = None,
+        audit: Iterable[Mapping[str, Any]] = (),
+    ) -> None:
+        """Mark held work ``approved`` (carried out by ``run_id``) or ``rejected``, by
+        ``actor`` with ``comment``.
+
+        ``audit`` are the decision's audit records (``run_id``, ``target``, ``person``,
+        ``kind``, ``status``, ``key``, ``messages``), written with ``actor`` in the same
+        transaction: who decided stands in the audit trail beside what was done.
+        """
+        stamp = now()
         with self._write() as conn:
             conn.execute(
                 t.held.update()
                 .where(t.held.c.id == held_id)
-                .values(status=status, decided=now(), decided_run=run_id)
+                .values(
+                    status=status,
+                    decided=stamp,
+                    decided_run=run_id,
+                    decided_by=actor,
+                    comment=redact_data(comment),
+                )
             )
+            rows = [
+                {
+                    "run_id": record["run_id"],
+                    "at": stamp,
+                    "target": record["target"],
+                    "person": record.get("person"),
+                    "kind": record["kind"],
+                    "status": record["status"],
+                    "key": record.get("key"),
+                    "reference": record.get("reference"),
+                    "changes": {},
+                    "messages": redact_data(list(record.get("messages") or [])),
+                    "dry_run": False,
+                    "actor": actor,
+                }
+                for record in audit
+            ]
+            for i in range(0, len(rows), _CHUNK):
+                conn.execute(_AUDIT_INSERT, rows[i : i + _CHUNK])
+
+    # --- the console's users -----------------------------------------------------------
+
+    def users(self) -> list[dict[str, Any]]:
+        """The console's users (name, password hash, role, created, updated), by name."""
+        with self.engine.connect() as conn:
+            return [dict(r._mapping) for r in conn.execute(sa.select(t.users).order_by("name"))]
+
+    def user(self, name: str) -> dict[str, Any] | None:
+        """One console user, or None."""
+        with self.engine.connect() as conn:
+            row = conn.execute(sa.select(t.users).where(t.users.c.name == name)).first()
+            return dict(row._mapping) if row else None
+
+    def save_user(self, name: str, password: str, role: str) -> bool:
+        """Add a console user or replace one's password hash and role; True when added."""
+        stamp = now()
+        with self._write() as conn:
+            done = conn.execute(
+                t.users.update()
+                .where(t.users.c.name == name)
+                .values(password=password, role=role, updated=stamp)
+            )
+            if done.rowcount:
+                return False
+            conn.execute(
+                t.users.insert().values(
+                    name=name, password=password, role=role, created=stamp, updated=stamp
+                )
+            )
+            return True
+
+    def remove_user(self, name: str) -> bool:
+        """Remove a console user; False when there was none of that name."""
+        with self._write() as conn:
+            return bool(conn.execute(t.users.delete().where(t.users.c.name == name)).rowcount)
 
     def exclude(
         self,
