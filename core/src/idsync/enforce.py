@@ -490,10 +490,12 @@ class Enforcer:
         keys = [k for k in self.config.account.mapping if not k.startswith("@")]
         keys += [k for k in self.config.account.unique if k not in keys]
         enabled = found.enabled is not False
+        correlate = self.config.account.correlate
+        on = f" on {correlate.account} = {found.data.get(correlate.account)!r}" if correlate else ""
         self._finish(
             action,
             self._ok(),
-            [f"linked to the existing account {found.reference}"],
+            [f"linked{on} to the existing account {found.reference}"],
             account={
                 "reference": found.reference,
                 "data": {k: found.data.get(k) for k in keys},
