@@ -190,7 +190,9 @@ def test_joiners_movers_leavers_against_a_real_scim_server(scim_org: ScimOrg) ->
     # The hand-made account carries the employee number: linked and brought in line.
     linked = [u for u in org.all("/Users") if u.get(ENTERPRISE, {}).get("employeeNumber") == "1001"]
     assert [u["id"] for u in linked] == [org.hand_made]
-    assert linked[0]["userName"] == "j.devries@example.org"  # the mapping's user name
+    # Its user name is the person's login already: under the default ``rename: keep`` a link
+    # keeps it, and the generated candidate stays free for others.
+    assert linked[0]["userName"] == "jan.vries@corp.example"
     assert linked[0]["name"]["familyName"] == "de Vries"
     assert linked[0][ENTERPRISE]["department"] == "Sales"
     anna = org.user("a.vanderberg@example.org")
