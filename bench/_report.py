@@ -265,6 +265,30 @@ def _joiners_scim(results: list[dict[str, Any]]) -> list[str]:
     return [*out, ""]
 
 
+def _joiners(results: list[dict[str, Any]]) -> list[str]:
+    out = [
+        "## Joiners against HelloID",
+        "",
+        "`bench/joiners.py`: 2,000 persons starting today, each created enabled and added to its",
+        "department group, against the HelloID simulator with 50 ms added to every request.",
+        "Requests counted from the simulator's log, the plan's reads included; the share of the",
+        "bound is the requests per second reached over concurrency / latency (targets: at most 3",
+        "requests per joiner, a share of at least 0.8).",
+        "",
+        "| engine | concurrency | joiners | time | joiners/s | requests/joiner | requests/s | bound | share |",
+        "|---|---:|---:|---:|---:|---:|---:|---:|---:|",
+    ]
+    for r in results:
+        out.append(
+            f"| {r['engine']} | {r['concurrency']} | {_n(r['joiners'])} |"
+            f" {_s(r['wall']['enforce'])} | {r['joiners_per_s']:.1f} |"
+            f" {r['requests_per_joiner']:.2f} {_ok(r['requests_per_joiner'] <= 3)} |"
+            f" {r['requests_per_s']:.0f} | {r['bound_requests_per_s']:.0f} |"
+            f" {r['ratio']:.2f} {_ok(r['ratio'] >= 0.8)} |"
+        )
+    return [*out, ""]
+
+
 def _console(r: dict[str, Any]) -> list[str]:
     setup = r["setup"]
     goal = r["goal_ms"]
@@ -346,6 +370,8 @@ def write(results: dict[str, Any], path: Path) -> None:
         lines += _enforce(results["enforce"])
     if "noop" in results:
         lines += _noop(results["noop"])
+    if "joiners" in results:
+        lines += _joiners(results["joiners"])
     if "joiners-scim" in results:
         lines += _joiners_scim(results["joiners-scim"])
     if "console" in results:

@@ -6,6 +6,8 @@ Benchmarks (one module each; every measurement in a process of its own):
 - ``import``: 100,000 persons from the AFAS simulator over HTTP;
 - ``enforce``: creates and grants against HelloID with 50 ms per request, at 1, 8 and 32;
 - ``noop``: the second run over an unchanged organisation of 100,000;
+- ``joiners``: 2,000 joiners created enabled and granted a group in HelloID with 50 ms per
+  request, at concurrency 32: requests per joiner and the share of the bound;
 - ``joiners-scim``: joiners created, enabled and granted a group on a real SCIM server.
 - ``console``: the web console's pages over 100,000 persons and a million audit records.
 - ``joiners-ldap``: joiners created and granted three groups in a real OpenLDAP, at 1 and 8.
@@ -28,7 +30,7 @@ from _common import BENCH, machine
 
 PLAN_SIZES = (10_000, 100_000)
 AFAS_SIZE = 100_000
-ALL = ("plan", "import", "enforce", "noop", "joiners-scim", "joiners-ldap", "console")
+ALL = ("plan", "import", "enforce", "noop", "joiners", "joiners-scim", "joiners-ldap", "console")
 
 
 def main() -> int:
@@ -76,6 +78,11 @@ def main() -> int:
 
             print("enforce near the limit", flush=True)
             results["enforce"] = enforce.run(work, scale)
+        if "joiners" in chosen:
+            import joiners
+
+            print("joiners against HelloID", flush=True)
+            results["joiners"] = joiners.run(work, scale)
         if "joiners-scim" in chosen:
             import joiners_scim
 
