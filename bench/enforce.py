@@ -1,10 +1,11 @@
 """Enforce near the limit: creates and group grants against HelloID with 50 ms per request.
 
 Every person is a joiner (contracts start in a week), so a run plans for each one a create
-(correlate first: ``GET /users/{userName}``, then ``POST /users``) and three group grants,
-and no enable. The HelloID simulator runs in a process of its own and adds 50 ms to every
-request, as a distant cloud API does. A run is a real ``Engine.run``: import, plan, and the
-enforcer's workers, each action recorded in the state store as it finishes.
+(``POST /users``: the plan looked the user name up already, in one listing of the tenant)
+and three group grants, and no enable. The HelloID simulator runs in a process of its own
+and adds 50 ms to every request, as a distant cloud API does. A run is a real
+``Engine.run``: import, plan, and the enforcer's workers, each action recorded in the state
+store as it finishes.
 
 The bound is what the target allows: ``concurrency / latency`` requests per second (or the
 simulator's rate limit when lower); requests per action are counted from the simulator's
