@@ -17,7 +17,7 @@ NO_GRACE = '    missing: {days: 0, imports: 1}\n    thresholds: {removed: "20%"}
 
 
 def _held(org: Org, *args: str) -> list[dict[str, Any]]:
-    return org.json("held", str(org.pipeline), *args)  # type: ignore[no-any-return]
+    return org.json("held", str(org.pipeline), *args)["items"]  # type: ignore[no-any-return]
 
 
 def test_a_held_kind_is_listed_rejected_held_again_and_approved_for_what_was_reviewed(

@@ -13,7 +13,9 @@ GONE = "2026-03-05"  # more than 30 days after the leaver was disabled
 
 
 def test_plan_changes_nothing_and_shows_what_a_run_would_do(org: Org) -> None:
-    plan = org.json("plan", str(org.pipeline), "--as-of", JOINED)
+    plan = org.json("plan", str(org.pipeline), "--as-of", JOINED, check=4)  # changes pending
+    assert plan["schema_version"] == 1
+    assert plan["first_run"] is True
     kinds = {(a["target"], a["person"], a["kind"]) for a in plan["actions"]}
     assert ("helloid", "1002", "create") in kinds
     assert ("helloid", "1006", "create") not in kinds  # external: no account
@@ -24,7 +26,11 @@ def test_plan_changes_nothing_and_shows_what_a_run_would_do(org: Org) -> None:
     assert update["changes"]["lastName"] == {"before": None, "after": "van der Berg"}
     assert org.helloid_writes() == []
     assert org.afas_writes() == []
-    assert org.json("audit", str(org.pipeline)) == []
+    assert not org.db.exists()  # planning never creates the state store
+    missing = org.idsync("audit", str(org.pipeline), check=2)
+    assert missing.stdout == ""
+    assert "there is no state store at" in missing.stderr
+    assert not org.db.exists()
 
 
 def test_first_run_creates_correlates_grants_and_writes_back(org: Org) -> None:
@@ -103,7 +109,7 @@ def test_dry_run_calls_every_hook_but_writes_nothing(org: Org) -> None:
     assert org.helloid_writes() == []
     assert org.afas_writes() == []
     assert org.helloid.user_by_name("a.vanderberg@example.org") is None
-    audit = org.json("audit", str(org.pipeline))
+    audit = org.json("audit", str(org.pipeline))["records"]
     assert audit
     assert {r["status"] for r in audit} == {"dry-run"}
     assert all(r["dry_run"] for r in audit)
@@ -151,7 +157,9 @@ def test_person_view_and_audit_trail(org: Org) -> None:
     assert [c["id"] for c in view["contracts"]] == ["1005-1", "1005-2"]
     assert view["accounts"]["helloid"]["permissions"] == ["group:department_HR", "product:Laptop"]
     assert view["accounts"]["helloid"]["enabled"] is True
-    audit = org.json("audit", str(org.pipeline), "--person", "1005", "--target", "helloid")
+    audit = org.json("audit", str(org.pipeline), "--person", "1005", "--target", "helloid")[
+        "records"
+    ]
     kinds = [(r["kind"], r["status"], r["key"]) for r in audit]
     assert ("revoke", "done", "group:department_SALES") in kinds
     assert ("create", "done", None) in kinds
@@ -179,7 +187,7 @@ def test_audit_and_person_read_the_state_without_the_secrets(org: Org) -> None:
     org.idsync("run", str(org.pipeline), "--as-of", JOINED)
     for name in ("AFAS_TOKEN", "HELLOID_API_KEY", "HELLOID_API_SECRET", "AFAS_BASE_URL"):
         del org.env[name]
-    assert org.json("audit", str(org.pipeline), "--person", "1002")
+    assert org.json("audit", str(org.pipeline), "--person", "1002")["records"]
     assert org.json("person", str(org.pipeline), "1002")["accounts"]["helloid"]["enabled"] is True
     assert org.idsync("run", str(org.pipeline), check=2).returncode == 2  # a run needs them
 

@@ -204,7 +204,7 @@ def test_one_mail_per_recipient_per_run_and_a_webhook_for_each_event_kind(org: O
             org.afas.data.changed()
         gone = org.json("run", str(org.pipeline), "--as-of", GONE, check=3)
         ops = sink.of_run(gone["run"])["ops@example.org"]
-        held_id = org.json("held", str(org.pipeline))[0]["id"]
+        held_id = org.json("held", str(org.pipeline))["items"][0]["id"]
         assert "helloid: delete held: 1 person to delete exceeds the threshold 0" in ops.body
         assert f"idsync approve {org.pipeline} {held_id}" in ops.body
         assert "hr: person 1008 blocked" in ops.body

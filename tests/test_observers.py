@@ -53,7 +53,7 @@ def test_observers_receive_every_action_and_the_run_and_cannot_fail_it(
     events_file = tmp_path / "events.jsonl"
     org.env.update({"PYTHONPATH": str(site), "EVENTS_FILE": str(events_file)})
 
-    listing = {p["name"]: p for p in org.json("plugins")}
+    listing = {p["name"]: p for p in org.json("plugins")["plugins"]}
     assert listing["recorder"]["kind"] is None
     assert listing["recorder"]["error"] is None
     assert listing["recorder"]["package"] == "observe-demo"

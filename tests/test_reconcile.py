@@ -12,13 +12,16 @@ JOINED = "2026-01-20"
 
 
 def _reconcile(org: Org, *args: str, check: int = 0) -> dict[str, Any]:
-    return org.json("reconcile", str(org.pipeline), "--as-of", JOINED, *args, check=check)  # type: ignore[no-any-return]
+    """``idsync reconcile --json``: exit 0 when all is in order, 4 while findings are left."""
+    report = org.json("reconcile", str(org.pipeline), "--as-of", JOINED, *args, check=check)
+    assert report["exit_code"] == check
+    return report  # type: ignore[no-any-return]
 
 
 def test_an_existing_account_is_unlinked_until_linked_and_link_never_creates(org: Org) -> None:
     existing = org.user("j.devries@example.org")
     assert existing is not None
-    before = _reconcile(org, "--target", "helloid")
+    before = _reconcile(org, "--target", "helloid", check=4)  # unlinked: pending
     helloid = before["targets"]["helloid"]
     assert helloid["accounts"] == 1
     assert helloid["linked"] == 0
@@ -29,8 +32,9 @@ def test_an_existing_account_is_unlinked_until_linked_and_link_never_creates(org
     assert unlinked["entitled"] is True
     assert unlinked["permissions"] == ["group:department_SALES"]
     assert before["run"] is None  # a report changes nothing and starts no run
+    assert not org.db.exists()  # nor makes a state store
 
-    dry = _reconcile(org, "--target", "helloid", "--link", "--dry-run")
+    dry = _reconcile(org, "--target", "helloid", "--link", "--dry-run", check=4)
     assert dry["fixes"] == {"dry-run": {"correlate": 1, "update": 1}}
     assert org.helloid_writes() == []
 
@@ -38,7 +42,7 @@ def test_an_existing_account_is_unlinked_until_linked_and_link_never_creates(org
     assert linked["fixes"] == {"done": {"correlate": 1, "update": 1}}
     assert sum(1 for u in org.helloid.users.values() if not u["isDeleted"]) == 1  # no create
     assert org.user("j.devries@example.org")["lastName"] == "de Vries"  # updated on link
-    audit = org.json("audit", str(org.pipeline), "--run", str(linked["run"]))
+    audit = org.json("audit", str(org.pipeline), "--run", str(linked["run"]))["records"]
     assert {(r["kind"], r["status"], r["reference"]) for r in audit} >= {
         ("correlate", "done", existing["userGUID"])
     }
@@ -65,7 +69,7 @@ def test_drift_and_orphans_are_reported_and_restore_fixes_only_the_drift(org: Or
     jan = org.user("jan.devries2@example.org")
     h.delete_user(jan["userGUID"])  # linked, but gone from HelloID
 
-    report = _reconcile(org, "--target", "helloid")
+    report = _reconcile(org, "--target", "helloid", check=4)
     found = report["targets"]["helloid"]
     assert {u["label"] for u in found["unmatched"]} == {
         "temp.admin@example.org",
@@ -93,20 +97,23 @@ def test_drift_and_orphans_are_reported_and_restore_fixes_only_the_drift(org: Or
         "2026-06-30",
         "--reason",
         "backup service",
+        check=4,
     )["targets"]["helloid"]
     assert [u["label"] for u in excluded["unmatched"]] == ["temp.admin@example.org"]
     assert excluded["excluded"][0]["until"] == "2026-06-30"
     assert excluded["excluded"][0]["reason"] == "backup service"
-    later = org.json("reconcile", str(org.pipeline), "--as-of", "2026-07-01", "--target", "helloid")
+    later = org.json(
+        "reconcile", str(org.pipeline), "--as-of", "2026-07-01", "--target", "helloid", check=4
+    )
     expired = next(u for u in later["targets"]["helloid"]["unmatched"] if u["expired"])
     assert expired["reference"] == backup["userGUID"]
 
     org.clear_logs()
-    dry = _reconcile(org, "--target", "helloid", "--restore", "--dry-run")
+    dry = _reconcile(org, "--target", "helloid", "--restore", "--dry-run", check=4)
     assert dry["fixes"] == {"dry-run": {"enable": 1, "grant": 1, "revoke": 1, "update": 1}}
     assert org.helloid_writes() == []
 
-    fixed = _reconcile(org, "--target", "helloid", "--restore")
+    fixed = _reconcile(org, "--target", "helloid", "--restore", check=4)  # orphans are left
     assert fixed["fixes"] == {"done": {"enable": 1, "grant": 1, "revoke": 1, "update": 1}}
     assert org.user("a.vanderberg@example.org")["lastName"] == "van der Berg"
     assert org.groups_of("a.vanderberg@example.org") == {"ICT Admins", "department_ICT"}
@@ -114,7 +121,7 @@ def test_drift_and_orphans_are_reported_and_restore_fixes_only_the_drift(org: Or
     assert org.groups_of("k.bakker@example.org") == {"department_SALES"}
     assert "Parking permit" in h.products_of(kees["userGUID"])
     assert org.user("temp.admin@example.org")["isEnabled"] is True  # orphans not touched
-    assert _reconcile(org, "--target", "helloid")["targets"]["helloid"]["drift"] == []
+    assert _reconcile(org, "--target", "helloid", check=4)["targets"]["helloid"]["drift"] == []
     assert temp["userGUID"] != backup["userGUID"]
 
 
@@ -131,7 +138,7 @@ def test_disabling_orphans_is_held_by_the_threshold_until_approved(org: Org) -> 
         ("helloid", "disable", 2)
     ]
     assert org.user("temp.admin@example.org")["isEnabled"] is True
-    [item] = org.json("held", str(org.pipeline))
+    [item] = org.json("held", str(org.pipeline))["items"]
     assert item["kind"] == "reconcile:disable"
     assert {a["reference"] for a in item["would"]} == {one["userGUID"], two["userGUID"]}
 
@@ -139,7 +146,7 @@ def test_disabling_orphans_is_held_by_the_threshold_until_approved(org: Org) -> 
     assert approved["status"] == "approved"
     assert org.user("temp.admin@example.org")["isEnabled"] is False
     assert org.user("old.intern@example.org")["isEnabled"] is False
-    audit = org.json("audit", str(org.pipeline), "--run", str(approved["run"]))
+    audit = org.json("audit", str(org.pipeline), "--run", str(approved["run"]))["records"]
     assert {(r["person"], r["kind"], r["status"], r["reference"]) for r in audit} == {
         (None, "disable", "done", one["userGUID"]),
         (None, "disable", "done", two["userGUID"]),
@@ -165,7 +172,7 @@ def test_disputed_accounts_are_reported_and_never_linked(org: Org) -> None:
     second = hand_made_user(org, "pjansen@example.org", userAttributes={"employeeId": "1003"})
     eva = hand_made_user(org, "eva@consult.example", userAttributes={"employeeId": "1006"})
 
-    report = _reconcile(org, "--target", "helloid", "--link")
+    report = _reconcile(org, "--target", "helloid", "--link", check=4)  # disputed: for a human
     found = report["targets"]["helloid"]
     [disputed] = [d for d in found["disputed"] if d["persons"] == ["1003"]]
     assert disputed["reason"] == "person 1003 correlates to 2 accounts"

@@ -133,9 +133,11 @@ def test_check_connect_fails_when_a_system_cannot_be_reached(write: Write, cli: 
     assert result.exit_code == 1, result.stdout + result.stderr
     lines = result.stdout.splitlines()
     assert lines[0].startswith("ok ")
-    assert lines[1].startswith("  failed desk (topdesk): ")
-    assert lines[2].startswith("  failed helloid (helloid): ")
-    assert len(lines) == 3
+    assert lines[1].startswith("  failed sources.desk (topdesk): TOPdesk is unreachable")
+    assert lines[2].startswith("  failed targets.helloid (helloid): HelloID at ")
+    assert "could not be reached" in lines[2]
+    assert lines[3].startswith("  ? state: sqlite:///idsync.db does not exist yet")
+    assert len(lines) == 4
     for value in ENV.values():
         assert value not in result.stdout + result.stderr
 

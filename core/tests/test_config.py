@@ -50,11 +50,12 @@ targets:
       page_size: 250
     account:
       when: "contract.department.code != 'EXT'"
-      correlate: {person: external_id, account: externalId}
+      correlate: {person: external_id, account: userAttributes.employeeId}
       mapping:
         userName: "{{ person.name.first | slug }}.{{ person.name.full_family | slug }}"
         firstName: "{{ person.name.first }}"
-        isEnabled: true
+        userAttributes.employeeId: "{{ person.external_id }}"
+        isLocked: false
       unique:
         userName:
           - "{{ person.name.first | slug }}.{{ person.name.full_family | slug }}"
@@ -112,8 +113,8 @@ def test_good_file_loads_with_plugin_settings(write: Write, registry: Registry) 
 
     target = pipeline.targets["helloid"]
     assert target.account.correlate is not None
-    assert target.account.correlate.account == "externalId"
-    assert target.account.mapping["isEnabled"] is True
+    assert target.account.correlate.account == "userAttributes.employeeId"
+    assert target.account.mapping["isLocked"] is False
     assert target.account.lifecycle.create_days_before_start == 10
     assert target.account.lifecycle.delete_days_after_disable == 30
     assert [r.grant or r.dynamic for r in target.permissions] == [
@@ -212,6 +213,7 @@ def test_bad_file_reports_every_error_at_once(write: Write, registry: Registry) 
         "targets.helloid.settings.colour",
         "targets.helloid.account.when",
         "targets.helloid.account.mapping.userName",
+        "targets.helloid.account.mapping.mail",
         "targets.helloid.account.unique.userName.0",
         "targets.helloid.permissions.0.when",
         "targets.helloid.permissions.1.dynamic",
@@ -230,6 +232,9 @@ def test_bad_file_reports_every_error_at_once(write: Write, registry: Registry) 
         "rule 'contract.department.code ==' does not compile"
     )
     assert errors["targets.helloid.account.mapping.userName"].startswith("template ")
+    assert errors["targets.helloid.account.mapping.mail"].startswith(
+        "the helloid target has no account attribute 'mail'"
+    )
     assert "does not compile" in errors["targets.helloid.resources.0"]
 
 

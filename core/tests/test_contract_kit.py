@@ -121,6 +121,7 @@ class MemoryTarget:
             version="1.0",
             settings=MemorySettings,
             permission_kinds=["group"],
+            attributes=["userName", "lastName", "title", "extra.*"],
         )
 
     @hookimpl
@@ -311,7 +312,7 @@ def test_a_plugin_that_keeps_the_contract_passes_every_check(memory: Memory) -> 
     assert ("test_dry_run_writes_nothing", "idsync_resource") in collected
     assert ("test_repeating_is_idempotent", "idsync_revoke") in collected
     assert ("test_already_gone_is_success", "idsync_delete") in collected
-    assert len(collected) == 34
+    assert len(collected) == 35
     for check, hook in collected:
         run(contract, check, memory, hook)
 
@@ -1454,3 +1455,61 @@ def test_sent_writes_counts_what_this_process_sent(idsync_serve: Any) -> None:
         api.request("PATCH", "/users/7", json={"x": 1}, params={"secret": "not shown"})
     new = sent_writes()[before:]
     assert new == [f"POST {server.url}/users", f"PATCH {server.url}/users/7"]
+
+
+# --- what a target declares -------------------------------------------------------------
+
+
+class UndeclaredTarget(MemoryTarget):
+    """Keeps every promise but one: it tells ``idsync check`` nothing of its attributes."""
+
+    @hookimpl
+    def idsync_about(self) -> PluginAbout:
+        return PluginAbout(
+            name="memory",
+            kind=PluginKind.TARGET,
+            version="1.0",
+            settings=MemorySettings,
+            permission_kinds=["group"],
+        )
+
+
+class MisdeclaredTarget(MemoryTarget):
+    """Declares attributes, but not the ones its accounts have, and a kind it never grants."""
+
+    @hookimpl
+    def idsync_about(self) -> PluginAbout:
+        return PluginAbout(
+            name="memory",
+            kind=PluginKind.TARGET,
+            version="1.0",
+            settings=MemorySettings,
+            permission_kinds=["role"],
+            attributes=["userName", "surname", "bad name"],
+        )
+
+
+@pytest.mark.parametrize(
+    ("plugin", "problems"),
+    [
+        (UndeclaredTarget, ["declares no attributes: set PluginAbout.attributes"]),
+        (
+            MisdeclaredTarget,
+            [
+                "attribute 'bad name' is not a key or 'prefix.*'",
+                "the sample account's key 'lastName' is not among the attributes",
+                "the sample permission 'group:",
+            ],
+        ),
+    ],
+)
+def test_a_declaration_that_does_not_fit_the_plugin_fails_the_kit(
+    memory: Memory, plugin: type[MemoryTarget], problems: list[str]
+) -> None:
+    contract = _target(plugin)
+    check = "test_declared_attributes_and_kinds_cover_the_sample"
+    assert (check, None) in checks(contract)
+    with pytest.raises(AssertionError) as failed:
+        run(contract, check, memory, None)
+    for problem in problems:
+        assert problem in str(failed.value)

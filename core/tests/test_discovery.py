@@ -81,7 +81,7 @@ Run = Callable[..., Any]
 def _listing(run_idsync: Run, site: Path, *flags: str) -> dict[str, dict[str, Any]]:
     result = run_idsync(*flags, "plugins", "--json", path=site)
     assert result.returncode == 0, result.stderr
-    return {entry["name"]: entry for entry in json.loads(result.stdout)}
+    return {entry["name"]: entry for entry in json.loads(result.stdout)["plugins"]}
 
 
 def test_installed_plugin_is_listed_with_its_distribution(run_idsync: Run, good_site: Path) -> None:
@@ -105,7 +105,7 @@ def test_installed_plugin_is_listed_with_its_distribution(run_idsync: Run, good_
 def test_strict_mode_passes_when_every_plugin_loads(run_idsync: Run, good_site: Path) -> None:
     result = run_idsync("--strict", "plugins", "--json", path=good_site)
     assert result.returncode == 0, result.stderr
-    assert "demo" in {e["name"] for e in json.loads(result.stdout)}
+    assert "demo" in {e["name"] for e in json.loads(result.stdout)["plugins"]}
 
 
 def test_broken_plugins_are_isolated_and_listed_with_their_error(
@@ -137,7 +137,7 @@ def test_the_working_plugin_is_usable_beside_the_broken_ones(
     good.write_text("sources:\n  hr:\n    plugin: demo\n    settings: {url: https://x.invalid}\n")
     result = run_idsync("check", "--connect", str(good), path=mixed_site)
     assert result.returncode == 0, result.stderr
-    assert result.stdout.splitlines()[1] == "  ok hr (demo): "
+    assert result.stdout.splitlines()[1] == "  ok sources.hr (demo): connected; no persons to read"
     bad = tmp_path / "bad.yaml"
     bad.write_text("sources:\n  hr:\n    plugin: broken\n")
     result = run_idsync("check", str(bad), path=mixed_site)
@@ -307,7 +307,11 @@ def test_about_markdown(cli: Callable[..., Any]) -> None:
 def test_about_json(cli: Callable[..., Any]) -> None:
     result = cli("plugins", "--about", "helloid", "--format", "json")
     assert result.exit_code == 0
-    data = json.loads(result.stdout)
+    document = json.loads(result.stdout)
+    assert document["schema_version"] == 1
+    data = document["plugin"]
+    assert data["permission_kinds"] == ["group", "product"]
+    assert "userAttributes.*" in data["attributes"]
     assert data["name"] == "helloid"
     assert data["kind"] == "target"
     assert "grant" in data["capabilities"]

@@ -43,7 +43,7 @@ TEMPLATES = [
     "{{ person.name.first | slug }}.{{ person.name.full_family | slug }}{{ suffix }}@x.org",
     "{{ contract.department.name }} ({{ contract.fte }})",
     "[{{ contract.end }}]",
-    "{{ contract.department.missing.deeper }}",
+    "{{ person.extra.missing.deeper }}",
     "{% if person.extra.badge %}{{ person.extra.badge | lower }}{% endif %}",
     "{% for c in person.contracts %}{{ c.external_id }},{% endfor %}",
     "{{ person.extra | length }}",
@@ -80,7 +80,11 @@ def test_rules_evaluate_as_jinja_evaluates_them(source: str, context: dict[str, 
 
 @pytest.mark.parametrize(
     ("source", "problem"),
-    [("{{ 1 / 0 }}", "ZeroDivisionError"), ("{{ person.__class__ }}", "is not allowed")],
+    [
+        ("{{ 1 / 0 }}", "ZeroDivisionError"),
+        ("{{ person.__class__ }}", "is not allowed"),
+        ("{{ contract.department.missing.deeper }}", "Ref has no attribute 'missing'"),
+    ],
 )
 def test_errors_are_the_same_on_the_fast_path(
     source: str, problem: str, context: dict[str, Any]

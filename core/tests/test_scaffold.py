@@ -220,7 +220,7 @@ def test_generated_plugins_install_in_a_fresh_venv_and_pass_their_tests(
     live = made.pop("acme-live")
     _run(*pip, *(f"{root}[sandbox]" for root in made.values()), str(live))
 
-    listing = json.loads(_run(venv / "bin" / "idsync", "plugins", "--json"))
+    listing = json.loads(_run(venv / "bin" / "idsync", "plugins", "--json"))["plugins"]
     found = {p["name"]: p for p in listing}
     assert found["acme-id"]["kind"] == "target"
     assert found["acme-id"]["package"] == "idsync-acme-id"

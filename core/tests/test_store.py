@@ -38,6 +38,7 @@ TABLES = {
     "locks",
     "exclusions",
     "users",
+    "blocked",
 }
 
 

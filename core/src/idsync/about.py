@@ -94,6 +94,13 @@ def _markdown(info: PluginInfo, data: dict[str, Any]) -> str:
     ]
     if kinds:
         lines.append(f"- permission kinds: {kinds}")
+    if data.get("resource_kinds"):
+        lines.append(f"- resource kinds: {', '.join(f'`{k}`' for k in data['resource_kinds'])}")
+    if data.get("attributes") is not None:
+        lines.append(f"- account attributes: {', '.join(f'`{k}`' for k in data['attributes'])}")
+    if data.get("read_only_attributes"):
+        names = ", ".join(f"`{k}`" for k in data["read_only_attributes"])
+        lines.append(f"- read-only attributes (correlation only): {names}")
     if info.error:
         lines.append(f"- error: {_cell(info.error)}")
     lines += [
@@ -119,6 +126,12 @@ def _text(info: PluginInfo, data: dict[str, Any]) -> str:
     ]
     if data.get("permission_kinds"):
         lines.append(f"  permission kinds: {', '.join(data['permission_kinds'])}")
+    if data.get("resource_kinds"):
+        lines.append(f"  resource kinds: {', '.join(data['resource_kinds'])}")
+    if data.get("attributes") is not None:
+        lines.append(f"  account attributes: {', '.join(data['attributes'])}")
+    if data.get("read_only_attributes"):
+        lines.append(f"  read-only attributes: {', '.join(data['read_only_attributes'])}")
     if info.error:
         lines.append(f"  error: {info.error}")
     lines.append("  settings:")
@@ -133,7 +146,11 @@ def describe(info: PluginInfo, fmt: str = "text") -> str:
     """A plugin's about, capabilities, permission kinds and settings as text, JSON or Markdown."""
     data = info.as_dict()
     data["settings"] = settings_rows(info)
-    data["permission_kinds"] = info.about.permission_kinds if info.about is not None else []
+    about = info.about
+    data["permission_kinds"] = about.permission_kinds if about is not None else []
+    data["resource_kinds"] = about.resource_kinds if about is not None else None
+    data["attributes"] = about.attributes if about is not None else None
+    data["read_only_attributes"] = about.read_only_attributes if about is not None else []
     if fmt == "json":
         return json.dumps(data, indent=2, default=str) + "\n"
     if fmt == "markdown":
@@ -165,4 +182,45 @@ def pipeline_schema(registry: Registry) -> dict[str, Any]:
     for system in ("SourceConfig", "TargetConfig"):
         if system in defs and branches:
             defs[system]["allOf"] = branches
-    return schema
+    if "Threshold" in defs:
+        defs["Threshold"] = _threshold_schema(defs["Threshold"])
+    result: dict[str, Any] = _with_references(schema)
+    return result
+
+
+_ENV_REFERENCE = {
+    "type": "string",
+    "pattern": r"\$\{[A-Za-z_][A-Za-z0-9_]*\}",
+    "description": "An ${ENVIRONMENT_VARIABLE} reference, resolved when the file is loaded.",
+}
+_ANNOTATIONS = ("title", "description", "default", "examples")
+
+
+def _threshold_schema(model: dict[str, Any]) -> dict[str, Any]:
+    """A threshold as the file may write it: ``10``, ``"5%"``, or ``{count, percent}``."""
+    return {
+        "title": model.get("title", "Threshold"),
+        "description": model.get("description", ""),
+        "anyOf": [
+            {"type": "integer", "minimum": 0},
+            {"type": "string", "pattern": r"^\s*(\d+|\d+(\.\d+)?\s*%)\s*$"},
+            {k: v for k, v in model.items() if k not in ("title", "description")},
+        ],
+    }
+
+
+def _with_references(node: Any) -> Any:
+    """Every number or yes/no value of the schema may also be an ``${ENV}`` reference, as
+    the loader accepts (text values take them already)."""
+    if isinstance(node, list):
+        return [_with_references(item) for item in node]
+    if not isinstance(node, dict):
+        return node
+    out = {
+        k: (v if k in ("const", "enum", "default", "examples") else _with_references(v))
+        for k, v in node.items()
+    }
+    if out.get("type") in ("integer", "number", "boolean"):
+        notes = {k: out.pop(k) for k in _ANNOTATIONS if k in out}
+        return {**notes, "anyOf": [out, _ENV_REFERENCE]}
+    return out

@@ -34,6 +34,7 @@ from rich.markup import escape
 from rich.table import Table
 
 from idsync.engine import EXIT_FAILED, EXIT_HELD, EXIT_INPUT, EXIT_OK, Engine, Progress, RunReport
+from idsync.jsondoc import timestamp
 from idsync.model import Person
 from idsync.reconcile import HELD_PREFIX, Reconciler
 from idsync.secrets import redact, redact_data
@@ -95,7 +96,8 @@ def _display_names(store: Store, ids: list[str]) -> dict[str, str]:
 
 
 def _iso(value: Any) -> str | None:
-    return value.isoformat() if isinstance(value, dt.date | dt.datetime) else value
+    result: str | None = timestamp(value)
+    return result
 
 
 def held_items(

@@ -1,8 +1,10 @@
 """The ``idsync`` command (typer + rich).
 
 Exit codes mean something: 0 all done, 1 some actions failed, 2 bad input or configuration,
-3 something held by a threshold. ``--json`` prints one JSON document on stdout for machines;
-everything for humans goes through rich.
+3 something held by a threshold, 4 (``plan``, ``reconcile``) changes pending. ``--json`` prints
+one versioned JSON document on stdout for machines (:mod:`idsync.jsondoc`); everything for
+humans goes through rich, results on stdout and errors on stderr. Without a terminal (cron
+mail, CI logs) tables are printed at their natural width instead of wrapped to 80 columns.
 """
 
 from __future__ import annotations
@@ -11,33 +13,36 @@ import datetime as dt
 import json
 import os
 import sys
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Annotated, Any
+from typing import Annotated, Any, Literal
 
 import typer
 from rich.console import Console
 from rich.markup import escape
 from rich.table import Table
 
-from idsync import log
+from idsync import __version__, log
 from idsync.config import ConfigError, Pipeline, load_pipeline
 from idsync.engine import (
     EXIT_FAILED,
     EXIT_HELD,
     EXIT_INPUT,
+    EXIT_OK,
     DateRefused,
     Engine,
     RunReport,
     approve_kinds,
 )
-from idsync.model import ActionStatus, Correlation, HookContext
+from idsync.jsondoc import dumps
+from idsync.model import ActionStatus
 from idsync.plugins import PluginLoadError, Registry
 from idsync.report import print_audit, print_plan, print_problems, print_run, progress_bars
 from idsync.schedule import graceful_stop
-from idsync.secrets import redact, redact_data
-from idsync.state import LockHeld, now
+from idsync.secrets import redact
+from idsync.state import LockHeld, StateError, Store, now
+from idsync.state.location import StateLocation, StoreMissing
 
 app = typer.Typer(
     name="idsync",
@@ -48,6 +53,12 @@ app = typer.Typer(
 )
 console = Console()
 err = Console(stderr=True, soft_wrap=True)  # one line per error, whatever the width
+
+EXIT_PENDING = 4
+"""``plan`` and ``reconcile``: changes are pending (0 says there is nothing to do)."""
+
+_UNWRAPPED = 100_000
+"""The width of output that is not a terminal: tables at their natural width, never wrapped."""
 
 
 class _State:
@@ -73,8 +84,32 @@ TargetOpt = Annotated[
 ]
 
 
+def _print_version(value: bool) -> None:
+    if not value:
+        return
+    console.print(f"idsync {__version__}", highlight=False)
+    for info in Registry().listing():
+        if not info.builtin:
+            state = f" (failed to load: {info.error})" if info.error else ""
+            console.print(
+                f"  {info.name} {info.version or '?'} ({info.package or '?'}){state}",
+                highlight=False,
+                soft_wrap=True,
+            )
+    raise typer.Exit(0)
+
+
 @app.callback()
 def _main(
+    version: Annotated[
+        bool,
+        typer.Option(
+            "--version",
+            help="Print the version (and the installed plugins') and exit.",
+            callback=_print_version,
+            is_eager=True,
+        ),
+    ] = False,
     strict: Annotated[
         bool, typer.Option("--strict", help="A plugin that fails to load is fatal.")
     ] = False,
@@ -85,6 +120,9 @@ def _main(
 ) -> None:
     """idsync: identity-lifecycle provisioning engine."""
     _state.strict = strict
+    for output in (console, err):
+        if not output.is_terminal:
+            output.width = _UNWRAPPED
     try:
         log.setup(level=log_level.upper(), json_lines=log_json)
     except ValueError:
@@ -130,17 +168,73 @@ def _load(path: Path, registry: Registry, offline: bool = False) -> Pipeline:
 
 
 @contextmanager
-def _engine(path: Path, offline: bool = False) -> Iterator[Engine]:
+def _engine(
+    path: Path,
+    offline: bool = False,
+    store: str = "read",
+    before: Callable[[Pipeline], None] | None = None,
+) -> Iterator[Engine]:
+    """The pipeline's engine over its state store, opened as the command may:
+
+    - ``"run"``: a missing store is created (the command says so), and the store is checked
+      whole (every page, every JSON value) before anything is sent anywhere;
+    - ``"plan"``: a missing store is not created; the plan is made as for a first run;
+    - ``"read"``: a missing store is an error (exit 2): reading never creates one.
+
+    A store that is empty, damaged or not migratable is an error (exit 2) for every command.
+    ``before`` checks the command's options against the pipeline before the store is opened.
+    """
     registry = _registry()
     pipeline = _load(path, registry, offline)
+    if before is not None:
+        before(pipeline)
     try:
-        engine = Engine(pipeline, registry)
+        opened = _open_store(pipeline, store)
+        engine = Engine(pipeline, registry, store=opened)
+    except StateError as exc:
+        raise _fail(str(exc)) from None
     except Exception as exc:
-        raise _fail(f"cannot open the state store {pipeline.state!r}: {exc}") from None
+        where = StateLocation.parse(pipeline.state).display
+        raise _fail(f"cannot open the state store {where}: {exc}") from None
     try:
         yield engine
+    except StateError as exc:
+        raise _fail(engine.store.diagnose() or str(exc)) from None
     finally:
         engine.close()
+
+
+def _open_store(pipeline: Pipeline, mode: str) -> Store:
+    location = StateLocation.parse(pipeline.state)
+    check: Literal["pages", "all"] = "all" if mode in ("run", "plan") else "pages"
+    try:
+        return Store(location.url, create=mode == "run", check=check)
+    except StoreMissing:
+        if mode != "plan":
+            raise
+    err.print(
+        f"[yellow]note:[/] there is no state store at {escape(location.display)} yet: "
+        "planned as the first run would (nothing was created)",
+        highlight=False,
+        soft_wrap=True,
+    )
+    return Store("sqlite://")
+
+
+def _first_run(engine: Engine) -> bool:
+    """Whether the engine plans over an empty stand-in: the pipeline's store does not exist."""
+    return engine.store.location.url != StateLocation.parse(engine.pipeline.state).url
+
+
+def _created(engine: Engine, as_json: bool) -> None:
+    """Say that this command made a new state store (a vanished store is noticed at once)."""
+    if engine.store.created and not as_json:
+        console.print(
+            f"[yellow]new state store[/] {escape(engine.store.location.display)}: created by "
+            "this run (no earlier runs were recorded here)",
+            highlight=False,
+            soft_wrap=True,
+        )
 
 
 def _lock_held(engine: Engine) -> typer.Exit:
@@ -150,7 +244,8 @@ def _lock_held(engine: Engine) -> typer.Exit:
 
 
 def _print_json(data: Any) -> None:
-    sys.stdout.write(json.dumps(redact_data(data), indent=2, default=str) + "\n")
+    """One versioned JSON document on stdout (``data``: a mapping of the command's keys)."""
+    sys.stdout.write(dumps(data) + "\n")
 
 
 # --- plugins, check, schema ---------------------------------------------------------------
@@ -174,11 +269,14 @@ def plugins_cmd(
             raise _fail(f"no plugin named {about!r}")
         if fmt not in ("text", "json", "markdown"):
             raise _fail(f"--format {fmt!r} is not one of text, json or markdown")
-        sys.stdout.write(describe(info, "json" if as_json else fmt))
+        if as_json or fmt == "json":
+            _print_json({"plugin": json.loads(describe(info, "json"))})
+        else:
+            sys.stdout.write(describe(info, fmt))
         return
     listing = registry.listing()
     if as_json:
-        _print_json([i.as_dict() for i in listing])
+        _print_json({"plugins": [i.as_dict() for i in listing]})
     else:
         table = Table(title="idsync plugins")
         for column in ("name", "kind", "package", "version", "capabilities / error"):
@@ -201,54 +299,59 @@ def plugins_cmd(
 def check_cmd(
     pipeline_file: PipelineArg,
     connect: Annotated[
-        bool, typer.Option("--connect", help="Also test each system's connection.")
+        bool,
+        typer.Option(
+            "--connect",
+            help="Also try everything a run needs: each system's reads, and the state store.",
+        ),
     ] = False,
+    as_json: JsonOpt = False,
 ) -> None:
-    """Validate a pipeline file (and with --connect, reach every system)."""
+    """Validate a pipeline file (and with --connect, try every system and the state store).
+
+    Exits 0 when all is well, 2 when the file has problems (each named with its key path),
+    1 when --connect finds a system or the state store a run could not use.
+    """
     registry = _registry()
-    pipeline = _load(pipeline_file, registry)
-    console.print(
-        f"[green]ok[/] {escape(str(pipeline_file))}: {len(pipeline.sources)} source(s), "
-        f"{len(pipeline.targets)} target(s)",
-        soft_wrap=True,
-    )
-    for where, message in pipeline.warnings():
-        err.print(
-            f"[yellow]warning[/] {escape(str(pipeline_file))}: [bold]{escape(where)}[/]: "
-            f"{escape(message)}",
-            highlight=False,
+    if as_json:
+        try:
+            pipeline = load_pipeline(pipeline_file, registry)
+        except ConfigError as exc:
+            problems = [{"key": where, "message": redact(msg)} for where, msg in exc.errors]
+            _print_json({"file": str(pipeline_file), "ok": False, "problems": problems})
+            raise typer.Exit(EXIT_INPUT) from None
+    else:
+        pipeline = _load(pipeline_file, registry)
+        console.print(
+            f"[green]ok[/] {escape(str(pipeline_file))}: {len(pipeline.sources)} source(s), "
+            f"{len(pipeline.targets)} target(s)",
             soft_wrap=True,
         )
-    if not connect:
-        return
-    failed = False
-    for name in [*pipeline.sources, *pipeline.targets]:
-        cfg = pipeline.sources.get(name) or pipeline.targets[name]
-        result = None
-        try:
-            system = registry.system(name, cfg.plugin, pipeline.settings_for(name))
-            ctx = HookContext(system=name, dry_run=True, settings=system.settings)
-            if name in pipeline.targets:  # the keys a target's schema may refuse (no values)
-                account = pipeline.targets[name].account
-                keys = [k for k in [*account.mapping, *account.unique] if not k.startswith("@")]
-                ctx.account = dict.fromkeys(keys)
-                if account.correlate is not None:
-                    ctx.correlation = Correlation(
-                        person_field=account.correlate.person,
-                        account_field=account.correlate.account,
-                        value=None,
-                    )
-            result = system.hook.idsync_check_connection(ctx=ctx)
-        except Exception as exc:
-            ok = False  # a connection test that raises has failed
-            message = f"{type(exc).__name__}: {exc}"
-        else:
-            ok = result is None or result.success
-            message = "; ".join(result.messages) if result else "no connection test"
-        failed |= not ok
-        mark = "[green]ok[/]" if ok and result else ("[yellow]?[/]" if ok else "[red]failed[/]")
+        for where, message in pipeline.warnings():
+            err.print(
+                f"[yellow]warning[/] {escape(str(pipeline_file))}: [bold]{escape(where)}[/]: "
+                f"{escape(message)}",
+                highlight=False,
+                soft_wrap=True,
+            )
+    findings = []
+    if connect:
+        from idsync.connect import check_everything
+
+        findings = check_everything(pipeline, registry)
+    failed = any(f.ok is False for f in findings)
+    if as_json:
+        data: dict[str, Any] = {"file": str(pipeline_file), "ok": not failed, "problems": []}
+        data["warnings"] = [{"key": k, "message": m} for k, m in pipeline.warnings()]
+        if connect:
+            data["connect"] = [f.as_json() for f in findings]
+        _print_json(data)
+    for finding in findings if not as_json else []:
+        mark = {True: "[green]ok[/]", False: "[red]failed[/]", None: "[yellow]?[/]"}[finding.ok]
+        plugin = f" ({escape(finding.plugin)})" if finding.plugin else ""
         console.print(
-            f"  {mark} {escape(name)} ({escape(cfg.plugin)}): {escape(redact(message))}",
+            f"  {mark} {escape(finding.key)}{plugin}: "
+            f"{escape(redact('; '.join(finding.messages)))}",
             highlight=False,
             soft_wrap=True,
         )
@@ -261,10 +364,17 @@ def config_schema_cmd() -> None:
     """Print the JSON Schema of the pipeline file, with every installed plugin's settings."""
     from idsync.about import pipeline_schema
 
-    _print_json(pipeline_schema(_registry()))
+    sys.stdout.write(json.dumps(pipeline_schema(_registry()), indent=2) + "\n")
 
 
 # --- plan and run -------------------------------------------------------------------------
+
+
+def _pending(report: RunReport) -> int:
+    """A plan's exit code: held (3) or failed (1) as a run's; else 4 with actions, 0 without."""
+    if report.exit_code != EXIT_OK:
+        return report.exit_code
+    return EXIT_PENDING if report.plan is not None and any(report.plan.actions()) else EXIT_OK
 
 
 @app.command("plan")
@@ -279,10 +389,15 @@ def plan_cmd(
         typer.Option("--out", help="Also save the plan here, for run --plan to carry out."),
     ] = None,
 ) -> None:
-    """Show what a run would do. Reads the sources and the targets; changes nothing anywhere."""
+    """Show what a run would do. Reads the sources and the targets; changes nothing anywhere.
+
+    Exits 0 when there is nothing to do, 4 when a run would carry out actions, 3 when it
+    would hold something, 1 when a source could not be read.
+    """
     day = _as_of(as_of)
-    with _engine(pipeline_file) as engine:
-        _check_targets(engine.pipeline, target)
+    with _engine(pipeline_file, store="plan", before=lambda p: _check_targets(p, target)) as engine:
+        first = _first_run(engine)
+        day = day or engine.today()
         with progress_bars(err, not as_json) as progress:
             report = engine.plan(day, targets=target, progress=progress)
         if out is not None and report.plan is not None:
@@ -294,16 +409,20 @@ def plan_cmd(
                 highlight=False,
                 soft_wrap=True,
             )
+    code = _pending(report)
     if as_json:
-        data = report.plan.as_json() if report.plan else {"actions": [], "held": [], "blocked": []}
-        if report.error:
-            data["error"] = report.error
+        data = (
+            report.plan.as_json()
+            if report.plan
+            else {"as_of": day, "actions": [], "held": [], "blocked": []}
+        )
+        data.update(error=report.error, exit_code=code, first_run=first)
         _print_json(data)
     else:
         if report.plan:
             print_plan(console, report.plan, limit)
-        print_problems(console, report)
-    raise typer.Exit(report.exit_code)
+        print_problems(console, report, errors=err)
+    raise typer.Exit(code)
 
 
 def _check_targets(pipeline: Pipeline, targets: list[str] | None) -> None:
@@ -312,6 +431,33 @@ def _check_targets(pipeline: Pipeline, targets: list[str] | None) -> None:
             raise _fail(
                 f"no target named {name!r} (targets: {', '.join(pipeline.targets) or 'none'})"
             )
+
+
+def _check_approvals(pipeline: Pipeline, approved: set[str], *, sources: bool = True) -> None:
+    """Every ``--approve <system>:<kind>`` names a system of this pipeline, and a kind that
+    system can hold: ``import`` for a source, an action kind for a target."""
+    names = ", ".join([*pipeline.sources, *pipeline.targets]) or "none"
+    for value in sorted(approved):
+        system, _, kind = value.rpartition(":")
+        if not system:
+            if kind == "import" and not sources:
+                raise _fail(f"--approve {value}: reconcile holds no imports")
+            continue
+        if system in pipeline.sources:
+            if kind != "import" or not sources:
+                raise _fail(
+                    f"--approve {value}: {system} is a source; what a source holds is its "
+                    f"import ({system}:import)"
+                    + ("" if sources else ", which reconcile never holds")
+                )
+        elif system in pipeline.targets:
+            if kind == "import":
+                raise _fail(
+                    f"--approve {value}: {system} is a target; approve one of its action kinds "
+                    f"({system}:delete, {system}:disable, …)"
+                )
+        else:
+            raise _fail(f"--approve {value}: no source or target named {system!r} ({names})")
 
 
 @app.command("run")
@@ -355,19 +501,25 @@ def run_cmd(
         approved = approve_kinds(approve or [])
     except ValueError as exc:
         raise _fail(str(exc)) from None
-    with _engine(pipeline_file) as engine:
-        _check_targets(engine.pipeline, target)
-        expect = None
+    expect = None
+
+    def options(pipeline: Pipeline) -> None:
+        nonlocal day, expect
+        _check_targets(pipeline, target)
+        _check_approvals(pipeline, approved)
         if saved_plan is not None:
             from idsync.saved import PlanChanged, load
 
             try:
-                expect = load(saved_plan, engine.pipeline.label)
+                expect = load(saved_plan, pipeline.label)
             except PlanChanged as exc:
                 raise _fail(str(exc)) from None
             if day is not None and day != expect.as_of:
                 raise _fail(f"--as-of {day} differs from the saved plan's date {expect.as_of}")
             day = expect.as_of
+
+    with _engine(pipeline_file, store="run", before=options) as engine:
+        _created(engine, as_json)
         try:
             with progress_bars(err, not as_json) as progress, graceful_stop() as cancel:
                 report = engine.run(
@@ -384,6 +536,7 @@ def run_cmd(
             raise _lock_held(engine) from None
         except DateRefused as exc:
             raise _fail(str(exc)) from None
+        created = engine.store.created
     if as_json:
         _print_json(
             {
@@ -392,17 +545,23 @@ def run_cmd(
                 "counts": report.nested_counts(),
                 "held": [h.model_dump() for h in report.held],
                 "blocked": [b.model_dump() for b in report.blocked],
+                "stopped_targets": [trip.as_json() for trip in report.breakers],
+                "state_created": created,
                 "error": report.error,
             }
         )
     else:
-        print_run(console, report)
-        print_problems(console, report)
+        if report.error is None or report.plan is not None:
+            print_run(console, report)  # a run whose sources failed did nothing to tabulate
+        print_problems(console, report, errors=err)
         if report.stopped:
             console.print("[yellow]stopped[/]: the next run does what this one did not start")
         if report.count(ActionStatus.FAILED.value):
             console.print(
-                f"[red]{report.count(ActionStatus.FAILED.value)} action(s) failed[/]: idsync audit {pipeline_file} --run {report.run_id}"
+                f"[red]{report.count(ActionStatus.FAILED.value)} action(s) failed[/]: "
+                f"idsync audit {escape(str(pipeline_file))} --run {report.run_id}",
+                highlight=False,
+                soft_wrap=True,
             )
     raise typer.Exit(report.exit_code)
 
@@ -419,13 +578,33 @@ def audit_cmd(
     limit: Annotated[int, typer.Option("--limit", help="At most this many records.")] = 200,
     as_json: JsonOpt = False,
 ) -> None:
-    """Read the audit trail, newest first."""
+    """Read the audit trail, newest first (dates and times in the local time zone).
+
+    A person, target or run the state store does not know is an error (exit 1; 2 for a
+    target the pipeline does not have), not an empty table.
+    """
     with _engine(pipeline_file, offline=True) as engine:
         records = engine.store.audit(person=person, target=target, run_id=run, limit=limit)
+        if not records:
+            _unknown_filters(engine, person, target, run)
     if as_json:
-        _print_json(records)
+        _print_json({"records": records})
         return
     print_audit(console, records)
+
+
+def _unknown_filters(
+    engine: Engine, person: str | None, target: str | None, run: int | None
+) -> None:
+    """Fail for a filter that names something the store has never seen."""
+    store = engine.store
+    if target is not None and target not in engine.pipeline.targets:
+        known = ", ".join(engine.pipeline.targets) or "none"
+        raise _fail(f"no target named {target!r} in the pipeline (targets: {known})")
+    if run is not None and store.run(run) is None:
+        raise _fail(f"there is no run {run} in the state store", EXIT_FAILED)
+    if person is not None and not store.knows_person(person):
+        raise _fail(f"person {person!r} is not in the state store", EXIT_FAILED)
 
 
 @app.command("person")
@@ -435,7 +614,8 @@ def person_cmd(
     as_of: AsOfOpt = None,
     as_json: JsonOpt = False,
 ) -> None:
-    """One person: contracts (in conditions per target), accounts, permissions, last actions."""
+    """One person: contracts (in conditions per target), accounts, permissions, last actions,
+    and why the person is blocked, when the last run blocked them."""
     from idsync.insight import person_view
 
     day = _as_of(as_of)
@@ -443,7 +623,9 @@ def person_cmd(
         view = person_view(engine, person_id, day or engine.today())
     if view is None:
         raise _fail(
-            f"person {person_id!r} is not in the state store (run the pipeline first)", EXIT_FAILED
+            f"person {person_id!r} is not in the state store: no run has seen them (the last "
+            "run's sources do not have them, and no run blocked them)",
+            EXIT_FAILED,
         )
     if as_json:
         _print_json(view)
@@ -596,8 +778,14 @@ def reconcile_cmd(
         raise _fail("--exclude needs --until YYYY-MM-DD (the last day the account is allowed)")
     if until is not None and not exclude:
         raise _fail("--until goes with --exclude REFERENCE")
-    with _engine(pipeline_file) as engine:
-        _check_targets(engine.pipeline, target)
+    fixes = link or restore or disable_orphans or bool(exclude)
+
+    def options(pipeline: Pipeline) -> None:
+        _check_targets(pipeline, target)
+        _check_approvals(pipeline, approved, sources=False)
+
+    with _engine(pipeline_file, store="run" if fixes else "plan", before=options) as engine:
+        _created(engine, as_json)
         reconciler = Reconciler(engine)
         if exclude:
             able, _ = reconciler.targets(target)
@@ -631,11 +819,26 @@ def reconcile_cmd(
             raise _lock_held(engine) from None
         except DateRefused as exc:
             raise _fail(str(exc)) from None
+    asked = {"unlinked": link, "drift": restore, "unmatched": disable_orphans}
+    fixing = set() if dry_run else {kind for kind, on in asked.items() if on}
+    code = _findings_code(report, fixing)
     if as_json:
-        _print_json(report.as_json())
+        _print_json({**report.as_json(), "exit_code": code})
     else:
         print_reconcile(console, report, limit)
-    raise typer.Exit(report.exit_code)
+    raise typer.Exit(code)
+
+
+def _findings_code(report: Any, fixed: set[str]) -> int:
+    """Reconcile's exit code: as a run's when something failed or was held; else 4 while a
+    finding is left that no fix of this command took care of, 0 when all is in order."""
+    if report.exit_code != EXIT_OK:
+        return int(report.exit_code)
+    for findings in report.targets.values():
+        for kind in ("unmatched", "unlinked", "disputed", "drift", "missing"):
+            if getattr(findings, kind) and kind not in fixed:
+                return EXIT_PENDING
+    return EXIT_OK
 
 
 @app.command("held")
@@ -659,7 +862,7 @@ def held_cmd(
             limit=limit,
         )
     if as_json:
-        _print_json(items)
+        _print_json({"items": items})
     else:
         print_held(console, items, limit)
 
@@ -681,7 +884,7 @@ def approve_cmd(
     from idsync.approvals import ApprovalError, approve
 
     day = _as_of(as_of)
-    with _engine(pipeline_file) as engine:
+    with _engine(pipeline_file, store="run") as engine:
         try:
             with progress_bars(err, not as_json) as progress, graceful_stop() as cancel:
                 decision = approve(
@@ -706,7 +909,7 @@ def approve_cmd(
         report = decision.report
         if isinstance(report, RunReport):
             print_run(console, report)
-            print_problems(console, report)
+            print_problems(console, report, errors=err)
         elif report is not None:
             from idsync.reconcile import print_reconcile
 

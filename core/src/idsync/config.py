@@ -16,7 +16,6 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal, Self
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-import yaml
 from pydantic import (
     BaseModel,
     ConfigDict,
@@ -29,10 +28,14 @@ from pydantic import (
     model_validator,
 )
 
+from idsync.declarations import check_declarations
 from idsync.expressions import ExpressionError, Expressions, accounts_read
 from idsync.model import Permission
 from idsync.notify import Notifications, notification_secrets, secret_problems
 from idsync.secrets import collect_secrets, register_secret
+from idsync.state.location import literal_password, state_problem, substitute
+from idsync.typecheck import check_targets
+from idsync.yamlfile import YamlProblem, load_yaml
 
 if TYPE_CHECKING:
     from idsync.plugins import Registry
@@ -517,7 +520,8 @@ class Pipeline(_Config):
 
 
 def _loc(parts: tuple[int | str, ...]) -> str:
-    return ".".join(str(p) for p in parts)
+    # pydantic marks a mapping's key itself as "[key]": the key path ends at the key.
+    return ".".join(str(p) for p in parts if p != "[key]")
 
 
 def _resolve(
@@ -537,6 +541,8 @@ def _resolve(
                 register_secret(env[name])
             return env[name]
 
+        if path == "state":
+            return substitute(value, sub)  # a password with any character stays intact
         return _REF.sub(sub, value)
     if isinstance(value, dict):
         return {
@@ -655,14 +661,9 @@ def load_pipeline(
     except UnicodeDecodeError:
         raise ConfigError(where, [("", "the file is not UTF-8 text")]) from None
     try:
-        raw = yaml.safe_load(text)
-    except yaml.YAMLError as exc:
-        mark = getattr(exc, "problem_mark", None)
-        at = f"line {mark.line + 1}, column {mark.column + 1}: " if mark else ""
-        problem = getattr(exc, "problem", None) or str(exc)
-        raise ConfigError(where, [("", f"not valid YAML: {at}{problem}")]) from None
-    except (ValueError, RecursionError) as exc:
-        raise ConfigError(where, [("", f"not valid YAML: {exc}")]) from None
+        raw = load_yaml(text)
+    except YamlProblem as exc:
+        raise ConfigError(where, exc.problems) from None
     if not isinstance(raw, dict):
         raise ConfigError(where, [("", "the file must be a mapping with 'sources' and 'targets'")])
 
@@ -733,10 +734,21 @@ def load_pipeline(
         errors.extend(secret_problems(pipeline.notifications, refs))
         for secret in notification_secrets(pipeline.notifications, refs):
             register_secret(secret)
+    if literal_password(raw.get("state")):
+        errors.append(("state", "a password must come from the environment: write ${VARIABLE}"))
+    elif pipeline is not None and (problem := state_problem(pipeline.state)) is not None:
+        errors.append(("state", problem))
     targets = {name: cfg for _, name, cfg, role in systems if role == "target"}
-    errors.extend(_check_expressions(targets, expressions or Expressions()))  # type: ignore[arg-type]
+    language = expressions or Expressions(registry.expression_functions())
+    errors.extend(_check_expressions(targets, language))  # type: ignore[arg-type]
     if pipeline is not None:
         errors.extend(_check_dependencies(pipeline))
+    reported = {path for path, _ in errors}
+    written = resolved.get("targets") if isinstance(resolved, dict) else None
+    others = [str(n) for n in written] if isinstance(written, dict) else []  # valid or not
+    checked = check_targets(targets, language, others)  # type: ignore[arg-type]
+    errors.extend(p for p in checked if p[0] not in reported)
+    errors.extend(check_declarations(targets, registry))  # type: ignore[arg-type]
     if errors or pipeline is None:
         raise ConfigError(where, errors)
     pipeline._path = file

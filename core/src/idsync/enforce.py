@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import datetime as dt
 import threading
+import time
 from collections import Counter, defaultdict
 from collections.abc import Callable, Collection, Iterable, Mapping
 from concurrent.futures import Future, ThreadPoolExecutor
@@ -33,6 +34,7 @@ from typing import Any
 
 from loguru import logger
 
+from idsync.breaker import Breaker, watching
 from idsync.config import TargetConfig
 from idsync.correlation import value_at
 from idsync.evaluate import MANAGER_KEY
@@ -142,6 +144,8 @@ class Enforcer:
         self.counts: Counter[tuple[str, str]] = Counter()
         self.unfinished: set[str] = set()
         """Persons with an action that did not finish (failed, held, blocked, skipped)."""
+        self.breaker = Breaker(system.name)
+        """Stops this target's work when it refuses the credentials or cannot be reached."""
         self._lock = threading.Lock()
         self._refs: dict[str, str | None] = store.references(system.name)
         self._resources: dict[str, str | None] = store.resources(system.name)
@@ -149,6 +153,9 @@ class Enforcer:
         self._fatal: BaseException | None = None
         self._open: dict[int, int] = {}
         """``{id(action): intent id}`` of the actions recorded as started, not yet finished."""
+        self._unreported: set[int] = set()
+        """The planned actions not yet counted by ``progress`` (a link or the update after
+        it is not one of them: the progress counts the plan's actions, each once)."""
 
     # --- entry point -----------------------------------------------------------------
 
@@ -162,6 +169,7 @@ class Enforcer:
         # Until a resource is made (never, under dry-run), grants of it wait.
         self._missing_resources = {a.key for a in resources if a.key}
         personal = [a for a in actions if a.kind is not ActionKind.RESOURCE]
+        self._unreported = {id(a) for a in actions}
         # Actions without a person (an orphan account's) each stand alone, by reference.
         groups = {
             key: list(g)
@@ -248,7 +256,7 @@ class Enforcer:
         return False
 
     def _one_resource(self, action: Action) -> None:
-        if self._stopping():
+        if self._stopping() or self._broken([action]):
             return
         hold = self.holds(action)
         if hold is not None:
@@ -280,6 +288,13 @@ class Enforcer:
     def _one_person(self, actions: list[Action]) -> None:
         if self._stopping():
             return  # take no new person
+        try:
+            self._person(actions)
+        finally:
+            for action in actions:  # an enable done by its create finished with the create
+                self._progressed(action, ActionStatus.DONE)
+
+    def _person(self, actions: list[Action]) -> None:
         person = actions[0].person or ""
         if person in self.waits:
             self._skip(actions, self.waits[person])
@@ -293,11 +308,15 @@ class Enforcer:
                     action, ActionStatus.HELD, [f"held by the {hold} threshold; approve to run it"]
                 )
             return
+        if self._broken(actions):
+            return  # no intents opened for a stopped target
         self._open_intents(actions)
         enabled_by_create = False
         for index, action in enumerate(actions):
             if action.kind is ActionKind.ENABLE and enabled_by_create:
                 continue  # recorded with the create that did it
+            if self._broken(actions[index:]):
+                return
             if action.kind in _NEEDS_ACCOUNT and reference is None:
                 if self.dry_run:
                     self._finish(action, ActionStatus.DRY_RUN, ["would follow the create"])
@@ -566,9 +585,22 @@ class Enforcer:
             run_id=self.run_id,
         )
 
+    def _broken(self, actions: list[Action]) -> bool:
+        """Whether the target is stopped; if so, ``actions`` are skipped with the reason."""
+        if not self.breaker.tripped:
+            return False
+        self.breaker.skipped(len(actions))
+        self._skip(actions, self.breaker.reason)
+        return True
+
     def _call(self, hook: str, ctx: HookContext) -> Any:
         caller = getattr(self.system.hook, hook)
-        result = caller(ctx=ctx)
+        started = time.monotonic()
+        with watching() as seen:
+            try:
+                result = caller(ctx=ctx)
+            finally:
+                self.breaker.record(seen, started)
         if result is None:
             raise RuntimeError(f"plugin {self.system.info.name!r} does not implement {hook}")
         if not isinstance(result, ActionResult):
@@ -700,8 +732,17 @@ class Enforcer:
                 dry_run=self.dry_run,
             )
             self.system.notify("idsync_action_finished", event=event)
-            if self.progress is not None:
-                self.progress(action, status)
+            self._progressed(action, status)
+
+    def _progressed(self, action: Action, status: ActionStatus) -> None:
+        """Tell ``progress`` of a planned action, once."""
+        if self.progress is None:
+            return
+        with self._lock:
+            if id(action) not in self._unreported:
+                return
+            self._unreported.discard(id(action))
+        self.progress(action, status)
 
 
 @dataclass

@@ -18,6 +18,7 @@ from typing import Any
 from loguru import logger
 
 from idsync import collector
+from idsync.breaker import Trip
 from idsync.config import TRANSITIONS, Pipeline
 from idsync.correlation import TargetReader, folder
 from idsync.enforce import Enforcer
@@ -80,6 +81,8 @@ class RunReport:
     exit_code: int = EXIT_OK
     stopped: bool = False
     """The run was asked to stop while enforcing; what it did not start, the next run does."""
+    breakers: list[Trip] = field(default_factory=list)
+    """Targets stopped early because they refused the credentials or could not be reached."""
 
     def count(self, status: str, kind: str | None = None) -> int:
         """How many actions ended in ``status`` (of ``kind``)."""
@@ -328,6 +331,8 @@ class Engine:
                 except Exception as exc:  # the store failed: the lock's lease runs out
                     log.error("the pipeline's lock could not be released: {}", exc)
         try:
+            if not dry_run and report.imports:  # what `idsync person` shows of a blocked person
+                self.store.replace_blocked(label, run_id, report.blocked)
             self.close_run(
                 run_id,
                 started=started,
@@ -565,6 +570,8 @@ class Engine:
                     return
                 report.stopped |= enforcer.stopped
                 unfinished[name] = enforcer.unfinished
+                if enforcer.breaker.trip is not None:
+                    report.breakers.append(enforcer.breaker.trip)
 
 
 def _import_hold(imp: SourceImport) -> Hold:

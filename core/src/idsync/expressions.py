@@ -5,7 +5,8 @@ Ops write rules (``contract.department.code != 'EXT'``) and templates
 sandbox lets them read the person model but never call into Python beyond the safe filters and
 the functions plugins contribute through ``idsync_expression_functions``. Missing data is
 forgiving: ``contract.department.code`` of a contract without a department is undefined
-(empty when rendered, unequal to any value) rather than an error. Compiled expressions
+(empty when rendered, unequal to any value) rather than an error. A name the model does not
+have (``contract.titel``) is an error: an unknown attribute is not a missing value. Compiled expressions
 are cached, so evaluating a rule for 100,000 persons compiles it once.
 """
 
@@ -17,7 +18,7 @@ import types
 import unicodedata
 from collections.abc import Callable, Mapping
 from functools import lru_cache
-from typing import Any
+from typing import Any, NoReturn
 
 from jinja2 import (
     ChainableUndefined,
@@ -41,6 +42,7 @@ from jinja2.sandbox import (
     _mutable_spec,
 )
 from jinja2.utils import missing
+from pydantic import BaseModel
 
 __all__ = [
     "ExpressionError",
@@ -219,6 +221,17 @@ def _mutates_known_mutable(kind: type, attr: str) -> bool:
     return False
 
 
+def _unknown_attribute(obj: BaseModel, attribute: Any) -> NoReturn:
+    """A model has no such attribute: an error, unlike a missing value.
+
+    ``contract.department.code`` of a contract without a department is a missing value
+    (undefined, forgiving); ``contract.titel`` is a name the model does not have, for every
+    contract, so it fails instead of quietly matching nobody. ``idsync check`` finds these
+    before a run (:mod:`idsync.typecheck`); this is the same rule at run time.
+    """
+    raise UndefinedError(f"{type(obj).__name__} has no attribute {attribute!r} (unknown attribute)")
+
+
 class _Sandbox(ImmutableSandboxedEnvironment):
     """The immutable sandbox, strict about escapes: reading an unsafe attribute
     (``person.__class__``) raises instead of rendering as an empty undefined value."""
@@ -249,7 +262,15 @@ class _Sandbox(ImmutableSandboxedEnvironment):
             if _safe_attribute(kind, attribute):
                 return value
             return self.unsafe_undefined(obj, attribute)
+        if isinstance(obj, BaseModel):
+            _unknown_attribute(obj, attribute)
         return self.undefined(obj=obj, name=attribute)
+
+    def getitem(self, obj: Any, argument: Any) -> Any:
+        value = super().getitem(obj, argument)
+        if isinstance(value, Undefined) and isinstance(obj, BaseModel):
+            _unknown_attribute(obj, argument)
+        return value
 
     def unsafe_undefined(self, obj: Any, attribute: str) -> Undefined:
         raise SecurityError(

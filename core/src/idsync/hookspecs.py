@@ -73,6 +73,26 @@ def idsync_check_connection(ctx: HookContext) -> ActionResult:  # type: ignore[e
     """
 
 
+@hookspec(firstresult=True)
+def idsync_attributes(ctx: HookContext) -> Iterable[str]:  # type: ignore[empty-body]
+    """Read the configured target's account attributes from its live schema.
+
+    Optional, for targets whose API describes itself (a SCIM ``/Schemas`` endpoint, a
+    directory's schema): returns the attribute names a mapping may set, ``prefix.*`` for a
+    free-form nested object, as :attr:`~idsync.model.PluginAbout.attributes` declares them
+    statically. ``idsync check --connect`` holds the pipeline's mapping keys to the answer, so
+    a key that exists in the plugin's declaration but not in this tenant (a custom attribute
+    never created) is found before a run. Read-only.
+
+    The static declaration in :class:`~idsync.model.PluginAbout` is what ``idsync check``
+    uses without connecting: ``attributes`` (the keys a mapping may set),
+    ``read_only_attributes`` (keys valid only as ``correlate.account``), ``permission_kinds``
+    (the kinds ``grant`` accepts) and ``resource_kinds`` (the kinds ``idsync_resource``
+    creates). A target that declares them gets a precise error at load for every mapping key,
+    correlation field or permission kind it does not have.
+    """
+
+
 @hookspec
 def idsync_expression_functions() -> Mapping[str, Callable[..., Any]]:  # type: ignore[empty-body]
     """Contribute functions to the expression language of rules and mappings.

@@ -24,6 +24,8 @@ from typing import Any
 import httpx
 from loguru import logger
 
+from idsync import breaker
+from idsync.breaker import Outage
 from idsync.secrets import redact, register_secret
 
 __all__ = ["ApiClient", "ApiError", "RateLimiter"]
@@ -304,10 +306,14 @@ class ApiClient:
                 continue
             if response is None:
                 kind = type(error).__name__
+                if retry:  # every attempt went unanswered (a POST's one timeout proves less)
+                    breaker.note(Outage.UNREACHABLE, f"{method} {path}: no answer ({kind})")
                 raise ApiError(
                     f"no answer ({kind}: {error})", method=method, path=path, retriable=True
                 ) from error
             message, body = _describe(response)
+            if response.status_code in breaker.CREDENTIAL_STATUSES:
+                breaker.note(Outage.CREDENTIALS, f"HTTP {response.status_code}")
             raise ApiError(
                 message,
                 method=method,

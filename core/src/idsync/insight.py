@@ -7,12 +7,15 @@ from typing import Any
 
 from pydantic import ValidationError
 from rich.console import Console
+from rich.markup import escape
 from rich.table import Table
 
 from idsync.engine import Engine
 from idsync.evaluate import Evaluator
 from idsync.expressions import ExpressionError
+from idsync.jsondoc import timestamp
 from idsync.model import Person
+from idsync.report import local_time
 from idsync.secrets import redact_data
 
 __all__ = ["person_view", "print_person"]
@@ -24,7 +27,8 @@ def person_view(engine: Engine, person_id: str, as_of: dt.date) -> dict[str, Any
     sources = store.persons_of(person_id)
     accounts = store.accounts_of(person_id)
     audit = store.audit(person=person_id, limit=20)
-    if not sources and not accounts and not audit:
+    blocked = store.blocked_of(person_id)
+    if not sources and not accounts and not audit and not blocked:
         return None
     person: Person | None = None
     for name in engine.pipeline.sources:
@@ -59,6 +63,16 @@ def person_view(engine: Engine, person_id: str, as_of: dt.date) -> dict[str, Any
             "display_name": person.display_name if person else None,
             "as_of": as_of.isoformat(),
             "sources": sorted(sources),
+            "blocked": [
+                {
+                    "field": b["field"],
+                    "problem": b["problem"],
+                    "source": b["source"],
+                    "since": timestamp(b["since"]),
+                    "run": b["run_id"],
+                }
+                for b in blocked
+            ],
             "contracts": contracts,
             "accounts": {
                 target: {
@@ -73,7 +87,7 @@ def person_view(engine: Engine, person_id: str, as_of: dt.date) -> dict[str, Any
             "last_actions": [
                 {
                     "run": r["run_id"],
-                    "at": r["at"].isoformat() if r["at"] else None,
+                    "at": timestamp(r["at"]),
                     "target": r["target"],
                     "kind": r["kind"],
                     "status": r["status"],
@@ -87,6 +101,10 @@ def person_view(engine: Engine, person_id: str, as_of: dt.date) -> dict[str, Any
     return view
 
 
+def _moment(text: str | None) -> dt.datetime | None:
+    return dt.datetime.fromisoformat(text) if text else None
+
+
 def _has_access(engine: Engine, target: str) -> bool:
     """Whether the target's plugin can enable and disable (else access does not apply)."""
     cfg = engine.pipeline.targets.get(target)
@@ -97,8 +115,25 @@ def _has_access(engine: Engine, target: str) -> bool:
 def print_person(console: Console, view: dict[str, Any]) -> None:
     """The person view as rich tables."""
     console.print(
-        f"[bold]{view['display_name'] or view['person']}[/] ({view['person']}), as of {view['as_of']}"
+        f"[bold]{escape(view['display_name'] or view['person'])}[/] ({escape(view['person'])}), "
+        f"as of {view['as_of']}",
+        highlight=False,
     )
+    for block in view.get("blocked", []):
+        since = local_time(_moment(block["since"]))
+        source = f" in {block['source']}" if block["source"] else ""
+        console.print(
+            f"[bold red]blocked[/]{escape(source)}: {escape(block['field'])}: "
+            f"{escape(block['problem'])} (since {since}, last seen by run {block['run']})",
+            highlight=False,
+            soft_wrap=True,
+        )
+    if view.get("blocked"):
+        known = " (below: what the last good import had)" if view["contracts"] else ""
+        console.print(
+            f"  nothing changes for this person until the source row is fixed{known}",
+            highlight=False,
+        )
     contracts = Table(title="contracts", show_edge=False)
     for column in ("id", "start", "end", "department", "title", "active", "in conditions"):
         contracts.add_column(column)
@@ -107,34 +142,37 @@ def print_person(console: Console, view: dict[str, Any]) -> None:
             f"{t}: {'yes' if v is True else v or 'no'}" for t, v in c["in_conditions"].items()
         )
         contracts.add_row(
-            c["id"],
+            escape(c["id"]),
             c["start"],
             c["end"] or "open",
-            c["department"] or "",
-            c["title"] or "",
+            escape(c["department"] or ""),
+            escape(c["title"] or ""),
             "yes" if c["active"] else "no",
-            conditions,
+            escape(conditions),
         )
     console.print(contracts)
     for target, account in view["accounts"].items():
         state = {True: "enabled", False: "disabled", None: "no access lifecycle"}[
             account["enabled"]
         ]
-        console.print(f"[bold]{target}[/]: {account['reference']} ({state})")
+        console.print(
+            f"[bold]{escape(target)}[/]: {escape(str(account['reference']))} ({state})",
+            highlight=False,
+        )
         for key, value in account["data"].items():
-            console.print(f"    {key}: {value}", highlight=False)
+            console.print(f"    {escape(key)}: {escape(str(value))}", highlight=False)
         for key in account["permissions"]:
-            console.print(f"    [green]✓[/] {key}", highlight=False)
+            console.print(f"    [green]✓[/] {escape(key)}", highlight=False)
     actions = Table(title="last actions", show_edge=False)
-    for column in ("run", "at", "target", "action", "status", "what"):
+    for column in ("run", "when", "target", "action", "status", "what"):
         actions.add_column(column)
     for a in view["last_actions"]:
         actions.add_row(
             str(a["run"]),
-            (a["at"] or "")[:19],
-            a["target"],
+            local_time(_moment(a["at"])),
+            escape(a["target"]),
             a["kind"],
             a["status"],
-            a["key"] or "; ".join(a["messages"] or []),
+            escape(a["key"] or "; ".join(a["messages"] or [])),
         )
     console.print(actions)

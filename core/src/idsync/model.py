@@ -321,6 +321,16 @@ class PluginAbout(BaseModel):
     """Account fields ``idsync_correlate`` looks up in one request (``["userName"]``); a plan
     that correlates on another field lists every account once instead of asking per person.
     None: every field is cheap to look up."""
+    resource_kinds: list[str] | None = None
+    """The permission kinds ``idsync_resource`` can create (``["group"]``); None: every one
+    of :attr:`permission_kinds`."""
+    attributes: list[str] | None = None
+    """A target's account attributes: the keys a pipeline's mapping may set. ``prefix.*``
+    admits every key under a nested object (``userAttributes.*``). None: not declared, and
+    ``idsync check`` accepts any key."""
+    read_only_attributes: list[str] = Field(default_factory=list)
+    """Keys the target's account data carries that a mapping cannot set (its own ids, such
+    as ``userGUID``): valid as ``correlate.account`` only."""
 
 
 class ActionKind(StrEnum):

@@ -5,6 +5,8 @@ Shared by the ``idsync`` commands and the demo, so both speak the same way.
 
 from __future__ import annotations
 
+import datetime as dt
+import itertools
 from collections import Counter
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
@@ -24,6 +26,8 @@ from idsync.secrets import redact
 
 __all__ = [
     "describe_action",
+    "local_time",
+    "local_zone",
     "print_audit",
     "print_plan",
     "print_problems",
@@ -46,12 +50,20 @@ class _Bars(EngineProgress):
         self.progress = progress
 
     def reading(self, source: str) -> Callable[[int], None]:
-        task = self.progress.add_task(f"reading {source}", total=None)
+        task = self.progress.add_task(f"reading {source}: persons", total=None)
         return lambda n: self.progress.advance(task, n)
 
     def enforcing(self, target: str, total: int) -> Callable[[Action, ActionStatus], None]:
-        task = self.progress.add_task(f"enforcing {target}", total=total)
-        return lambda _a, _s: self.progress.advance(task)
+        task = self.progress.add_task(f"enforcing {target}: actions", total=total)
+
+        done = itertools.count(1)
+
+        def advance(_action: Action, _status: ActionStatus) -> None:
+            # The enforcer tells each planned action once; never past the total all the same.
+            if next(done) <= total:
+                self.progress.advance(task)
+
+        return advance
 
 
 @contextmanager
@@ -70,6 +82,22 @@ def progress_bars(console: Console, enabled: bool = True) -> Iterator[EngineProg
     )
     with bars:
         yield _Bars(bars)
+
+
+def local_time(value: dt.datetime | None) -> str:
+    """A stored moment (UTC) as the local date and time: ``2026-01-15 10:04:31``."""
+    if value is None:
+        return ""
+    if value.tzinfo is None:
+        value = value.replace(tzinfo=dt.UTC)
+    return value.astimezone().strftime("%Y-%m-%d %H:%M:%S")
+
+
+def local_zone() -> str:
+    """The local time zone as people read it: ``CET, UTC+01:00``."""
+    here = dt.datetime.now().astimezone()
+    offset = here.strftime("%z")
+    return f"{here.tzname()}, UTC{offset[:3]}:{offset[3:]}" if here.tzname() != "UTC" else "UTC"
 
 
 def describe_action(action: Action) -> str:
@@ -161,12 +189,19 @@ def print_run(console: Console, report: RunReport, title: str | None = None) -> 
     if not kinds:
         table.add_row("[dim]nothing to do[/]")
     console.print(table)
+    for trip in report.breakers:
+        console.print(f"[bold red]stopped[/] {escape(trip.message)}", highlight=False)
 
 
-def print_problems(console: Console, report: RunReport, limit: int = 10) -> None:
-    """The run's error, held work and blocked persons."""
+def print_problems(
+    console: Console, report: RunReport, limit: int = 10, errors: Console | None = None
+) -> None:
+    """The run's error (on ``errors``, standard error for the command), held work and
+    blocked persons."""
     if report.error:
-        console.print(f"[bold red]error:[/] {escape(redact(report.error))}", highlight=False)
+        (errors or console).print(
+            f"[bold red]error:[/] {escape(redact(report.error))}", highlight=False
+        )
     for hold in report.held:
         console.print(
             f"[yellow]held[/] {escape(hold.system)} {hold.kind}: {escape(hold.reason)}",
@@ -191,9 +226,9 @@ def print_audit(
     console: Console, records: list[dict[str, Any]], title: str = "audit trail"
 ) -> None:
     """Audit records as a table, newest first."""
-    console.print(f"[bold]{escape(title)}[/]", highlight=False)
+    console.print(f"[bold]{escape(title)}[/] (times in {local_zone()})", highlight=False)
     table = Table(show_edge=False)
-    for column in ("run", "time", "target", "person", "action", "status", "what", "note"):
+    for column in ("run", "when", "target", "person", "action", "status", "what", "note"):
         table.add_column(column, overflow="fold")
     for r in records:
         changes = r["changes"] or {}
@@ -207,7 +242,7 @@ def print_audit(
         note = "; ".join(r["messages"] or [])
         table.add_row(
             str(r["run_id"]),
-            r["at"].strftime("%H:%M:%S") if r["at"] else "",
+            local_time(r["at"]),
             escape(r["target"]),
             escape(r["person"] or ""),
             r["kind"],

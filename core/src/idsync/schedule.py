@@ -16,7 +16,6 @@ signal stops at once (nothing is lost: every finished action is already recorded
 from __future__ import annotations
 
 import datetime as dt
-import json
 import re
 import signal
 import threading
@@ -33,8 +32,9 @@ from loguru import logger
 
 from idsync.config import ConfigError, load_pipeline
 from idsync.engine import EXIT_OK, Engine, RunReport, run_status
+from idsync.jsondoc import dumps
 from idsync.plugins import Registry
-from idsync.state import LockHeld
+from idsync.state import LockHeld, StateError, Store
 
 __all__ = ["Schedule", "graceful_stop", "parse_every", "run_forever", "status_line"]
 
@@ -150,6 +150,8 @@ def status_line(
         parts.append(f"{len(report.blocked)} blocked")
     if report.error:
         parts.append(f"error: {report.error}")
+    for trip in report.breakers:
+        parts.append(f"{trip.target} stopped: {trip.outage.value}")
     line = "; ".join(parts)
     if next_at is not None:
         line += f"; next at {next_at.isoformat(timespec='seconds')}"
@@ -180,8 +182,16 @@ def _one_run(
         return _Tick(None, time.monotonic() - started, "the pipeline file is not valid")
     engine: Engine | None = None
     try:
-        engine = Engine(pipeline, registry)
+        store = Store(pipeline.state, check="all")
+        if store.created:
+            logger.warning(
+                "created a new state store at {} (no earlier runs)", store.location.display
+            )
+        engine = Engine(pipeline, registry, store=store)
         report = engine.run(dry_run=dry_run, targets=targets, cancel=stop)
+    except StateError as exc:
+        logger.error("{}", exc)
+        return _Tick(None, time.monotonic() - started, str(exc))
     except LockHeld:
         owner = engine.store.lock_owner(engine.lock) if engine else None
         return _Tick(
@@ -237,14 +247,14 @@ def run_forever(
                 )
                 logger.warning("{}", message)
                 if as_json:
-                    out(json.dumps({"skipped": tick.skipped, "next": next_at.isoformat()}))
+                    out(dumps({"skipped": tick.skipped, "next": next_at}, indent=None))
                 continue
             report = tick.report
             overran = (next_at - start) // schedule.every - 1 if schedule.every else 0
             if overran > 0:
                 logger.warning("the run overran {} tick(s); they are skipped", overran)
             if as_json:
-                out(json.dumps(_json_line(report, tick.seconds, next_at, dry_run), default=str))
+                out(dumps(_json_line(report, tick.seconds, next_at, dry_run), indent=None))
             else:
                 out(status_line(report, tick.seconds, None if stop.is_set() else next_at, dry_run))
         logger.info("scheduled runs of {} stopped", path)
@@ -265,5 +275,6 @@ def _json_line(
         "held": [f"{h.system} {h.kind}" for h in report.held],
         "blocked": len(report.blocked),
         "error": report.error,
+        "stopped_targets": [trip.as_json() for trip in report.breakers],
         "next": next_at.isoformat(timespec="seconds"),
     }

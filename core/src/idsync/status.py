@@ -18,6 +18,7 @@ from rich.markup import escape
 from rich.table import Table
 
 from idsync.engine import Engine
+from idsync.jsondoc import timestamp
 from idsync.model import HookContext
 from idsync.secrets import redact, redact_data
 
@@ -31,7 +32,8 @@ def _seconds(started: Any, finished: Any) -> float | None:
 
 
 def _iso(value: Any) -> str | None:
-    return value.isoformat() if isinstance(value, dt.date | dt.datetime) else value
+    result: str | None = timestamp(value)
+    return result
 
 
 def check_connectors(engine: Engine) -> list[dict[str, Any]]:

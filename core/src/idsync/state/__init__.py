@@ -1,5 +1,6 @@
 """The state store (SQLAlchemy; SQLite by default, PostgreSQL in production)."""
 
+from idsync.state.location import StateError
 from idsync.state.store import (
     AccountState,
     BlockedAction,
@@ -17,6 +18,7 @@ __all__ = [
     "InDoubt",
     "LockHeld",
     "Missing",
+    "StateError",
     "Store",
     "StoreFailed",
     "now",

@@ -226,3 +226,17 @@ users = sa.Table(
     sa.Column("updated", sa.DateTime(timezone=True), nullable=False),
 )
 """The console's local users: a password hash and a role (viewer or approver)."""
+
+blocked = sa.Table(
+    "blocked",
+    metadata,
+    sa.Column("pipeline", sa.String(200), primary_key=True),
+    sa.Column("person", sa.String(200), primary_key=True),
+    sa.Column("field", sa.String(500), primary_key=True),
+    sa.Column("source", sa.String(100)),
+    sa.Column("problem", sa.Text, nullable=False),
+    sa.Column("run_id", sa.Integer, nullable=False),
+    sa.Column("since", sa.DateTime(timezone=True), nullable=False),
+)
+"""The persons the last run of a pipeline blocked (a source row it could not read, a rule that
+failed for them), with the reason and since when: what ``idsync person`` shows."""

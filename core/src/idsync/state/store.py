@@ -20,17 +20,24 @@ import time
 from collections.abc import Iterable, Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass, field
+from functools import cache
 from importlib.resources import files
-from typing import Any
+from pathlib import Path
+from typing import Any, Literal
 
 import sqlalchemy as sa
 from alembic import command
 from alembic.config import Config
-from sqlalchemy.engine import Connection, Engine
+from alembic.migration import MigrationContext
+from alembic.script import ScriptDirectory
+from sqlalchemy.engine import URL, Connection, Engine
+from sqlalchemy.pool import StaticPool
 
 from idsync import collector
 from idsync.secrets import redact, redact_data
 from idsync.state import schema as t
+from idsync.state.integrity import check_file, check_rows, check_tables, json_loads, wrap_errors
+from idsync.state.location import StateError, StateLocation, StoreMissing
 from idsync.state.search import fold, folded_values
 
 __all__ = [
@@ -39,6 +46,7 @@ __all__ = [
     "InDoubt",
     "LockHeld",
     "Missing",
+    "StateError",
     "Store",
     "StoreFailed",
     "now",
@@ -76,6 +84,18 @@ _ACCOUNT_PERMISSIONS_DELETE = t.permissions.delete().where(
     (t.permissions.c.target == sa.bindparam("w_target"))
     & (t.permissions.c.person == sa.bindparam("w_person"))
 )
+
+
+@cache
+def _known_revisions() -> frozenset[str | None]:
+    """Every schema revision of this idsync's migrations."""
+    scripts = ScriptDirectory.from_config(_migrations())
+    return frozenset(script.revision for script in scripts.walk_revisions())
+
+
+def head_revision() -> str | None:
+    """The newest schema revision of this idsync's migrations."""
+    return ScriptDirectory.from_config(_migrations()).get_current_head()
 
 
 def now() -> dt.datetime:
@@ -204,16 +224,158 @@ def _switch_to_wal(cursor: Any) -> None:
             time.sleep(0.05)
 
 
-class Store:
-    """Open (and migrate) the state store at a SQLAlchemy URL."""
+def _engine(location: StateLocation) -> Engine:
+    options: dict[str, Any] = {"future": True, "json_deserializer": json_loads}
+    if location.url.get_backend_name() == "sqlite" and location.file is None:
+        # One in-memory database shared by every thread, not one per connection.
+        options.update(poolclass=StaticPool, connect_args={"check_same_thread": False})
+    engine = sa.create_engine(location.url, **options)
+    if engine.dialect.name == "sqlite":
+        sa.event.listen(engine, "connect", _sqlite_pragmas)
+    return engine
 
-    def __init__(self, url: str) -> None:
-        self.url = url
-        self.engine: Engine = sa.create_engine(url, future=True)
-        if self.engine.dialect.name == "sqlite":
-            sa.event.listen(self.engine, "connect", _sqlite_pragmas)
+
+def _migrations() -> Config:
+    cfg = Config()
+    cfg.set_main_option("script_location", str(files("idsync.state") / "migrations"))
+    return cfg
+
+
+class Store:
+    """Open (and migrate) the state store at a SQLAlchemy URL.
+
+    ``create=False`` opens only a store that exists: a missing one raises
+    :class:`~idsync.state.location.StateError` (commands that only read never create one).
+    ``check`` says how thoroughly the store is checked first (:mod:`idsync.state.integrity`):
+    ``"pages"`` has SQLite check every page (a fraction of a second per 100 MB), ``"all"``
+    also parses every JSON value, as a run does before it sends anything. Whatever ``check``
+    says, an existing store that is empty, is not a database or lacks a table raises
+    ``StateError``: it is never taken for a new one. :attr:`created` says whether this
+    opening made the store.
+    """
+
+    def __init__(
+        self, url: str | URL, *, create: bool = True, check: Literal["", "pages", "all"] = ""
+    ) -> None:
+        self.location = StateLocation.parse(url)
+        self.url = url if isinstance(url, str) else url.render_as_string(hide_password=False)
+        self.created = False
         self._write_lock = threading.Lock()
+        check_file(self.location)
+        path = self.location.file
+        if path is not None and not path.exists():
+            if not create:
+                raise StoreMissing(
+                    f"there is no state store at {self.location.display} ({path.resolve()}): "
+                    "nothing has run with this state here. Check the state key and the "
+                    "directory idsync runs in (a relative SQLite path is relative to it)"
+                )
+            try:
+                self.created = self._create_file(path)
+            except (sa.exc.DBAPIError, sqlite3.DatabaseError) as exc:
+                raise wrap_errors(self.location, exc) from None
+        self.engine: Engine = _engine(self.location)
+        try:
+            self._open(create=create, check=check)
+        except StateError:
+            self.engine.dispose()
+            raise
+        except (sa.exc.DBAPIError, sqlite3.DatabaseError) as exc:
+            self.engine.dispose()
+            raise wrap_errors(self.location, exc) from None
+
+    def _create_file(self, path: Path) -> bool:
+        """Make a new SQLite store at ``path``, migrated whole before it appears there.
+
+        The schema is built in a file beside it, then linked into place (never over an
+        existing file), so a store that exists is always a complete one: a run killed while
+        creating leaves no half-made store behind. Returns False when another runner created
+        it first (its store is then used).
+        """
+        temporary = path.with_name(f".{path.name}.{os.getpid()}.{threading.get_ident()}.new")
+        engine = _engine(StateLocation.parse(f"sqlite:///{temporary}"))
+        try:
+            with engine.begin() as conn:
+                cfg = _migrations()
+                cfg.attributes["connection"] = conn
+                command.upgrade(cfg, "head")
+        finally:
+            engine.dispose()
+        try:
+            try:
+                os.link(temporary, path)
+            except FileExistsError:
+                return False
+            except OSError:  # a file system without hard links
+                if path.exists():
+                    return False
+                os.replace(temporary, path)
+            return True
+        finally:
+            for leftover in (
+                temporary,
+                *(temporary.with_name(temporary.name + s) for s in ("-wal", "-shm")),
+            ):
+                leftover.unlink(missing_ok=True)
+
+    def _open(self, *, create: bool, check: str) -> None:
+        with self.engine.connect() as conn:
+            tables = set(sa.inspect(conn).get_table_names())
+        if "alembic_version" not in tables:
+            if tables:
+                raise StateError(
+                    f"{self.location.display} is not an idsync state store (it holds the "
+                    f"tables {', '.join(sorted(tables)[:5])} but no idsync schema). Nothing was "
+                    "changed; check the state key"
+                )
+            if self.location.file is not None:
+                # A store file is only ever made whole (see _create_file): this one lost it all.
+                raise StateError(
+                    f"state store {self.location.display} holds no tables at all: its history "
+                    "is gone. Nothing was changed; restore it from a backup, or remove the "
+                    "file to start a new store"
+                )
+            if not create:
+                raise StoreMissing(
+                    f"there is no state store in {self.location.display} yet (no idsync tables): "
+                    "nothing has run with this state. Check the state key"
+                )
+            self.created = True
+        else:
+            revision = self.revision()
+            if revision not in _known_revisions():
+                raise StateError(
+                    f"state store {self.location.display} has the schema {revision!r}, which "
+                    "this idsync does not know (written by a newer version?). Upgrade idsync"
+                )
+            with self.engine.connect() as conn:  # whole before it is migrated, too
+                check_tables(conn, self.location, revision)
         self.migrate()
+        with self.engine.connect() as conn:
+            check_tables(conn, self.location)
+            if check:
+                check_rows(conn, self.location, json_values=check == "all")
+
+    def diagnose(self) -> str | None:
+        """What is damaged, found by the thorough checks (every page, every JSON value):
+        after a read failed on a damaged value, this names the table, column and row."""
+        try:
+            with self.engine.connect() as conn:
+                check_rows(conn, self.location)
+        except StateError as exc:
+            return str(exc)
+        except (sa.exc.DBAPIError, sqlite3.DatabaseError) as exc:
+            return str(wrap_errors(self.location, exc))
+        return None
+
+    def revision(self) -> str | None:
+        """The schema revision the store is at (None: not an idsync store yet)."""
+        with self.engine.connect() as conn:
+            return MigrationContext.configure(conn).get_current_revision()
+
+    def head(self) -> str | None:
+        """The schema revision this idsync writes."""
+        return head_revision()
 
     def close(self) -> None:
         """Release every connection."""
@@ -226,8 +388,7 @@ class Store:
         advisory lock on PostgreSQL, the database's write lock on SQLite): the second finds
         the schema made, instead of failing on tables that were created under its feet.
         """
-        cfg = Config()
-        cfg.set_main_option("script_location", str(files("idsync.state") / "migrations"))
+        cfg = _migrations()
         with self.engine.begin() as conn:
             if conn.dialect.name == "postgresql":
                 conn.execute(sa.text("SELECT pg_advisory_xact_lock(:key)"), {"key": _MIGRATE_KEY})
@@ -308,6 +469,27 @@ class Store:
             query = query.where(t.runs.c.pipeline == pipeline)
         with self.engine.connect() as conn:
             return [dict(r._mapping) for r in conn.execute(query)]
+
+    def run(self, run_id: int) -> dict[str, Any] | None:
+        """One run, or None."""
+        with self.engine.connect() as conn:
+            row = conn.execute(sa.select(t.runs).where(t.runs.c.id == run_id)).first()
+            return dict(row._mapping) if row else None
+
+    def knows_person(self, person: str) -> bool:
+        """Whether the store has seen ``person``: in a snapshot, an account, the audit trail
+        or the blocked list."""
+        with self.engine.connect() as conn:
+            for column in (
+                t.persons.c.external_id,
+                t.accounts.c.person,
+                t.audit.c.person,
+                t.blocked.c.person,
+            ):
+                query = sa.select(sa.literal(1)).where(column == person).limit(1)
+                if conn.execute(query).first() is not None:
+                    return True
+        return False
 
     def save_plan(self, run_id: int, data: Any) -> None:
         """Store the plan a run made."""
@@ -921,6 +1103,42 @@ class Store:
             for status, kind, n in conn.execute(query):
                 out.setdefault(status, {})[kind] = int(n)
         return out
+
+    # --- blocked persons ---------------------------------------------------------------
+
+    def replace_blocked(self, pipeline: str, run_id: int, blocked: Iterable[Any]) -> None:
+        """Make ``blocked`` (:class:`~idsync.model.Blocked` items) the pipeline's blocked
+        persons, keeping when each was first blocked for the same field and problem."""
+        stamp = now()
+        b = t.blocked.c
+        rows: dict[tuple[str, str], dict[str, Any]] = {}
+        for item in blocked:
+            rows[(item.person, item.field)] = {
+                "pipeline": pipeline,
+                "person": item.person[:200],
+                "field": item.field[:500],
+                "source": item.source,
+                "problem": redact(item.problem),
+                "run_id": run_id,
+                "since": stamp,
+            }
+        with self._write() as conn:
+            earlier = conn.execute(
+                sa.select(b.person, b.field, b.problem, b.since).where(b.pipeline == pipeline)
+            )
+            for person, field_name, problem, since in earlier:
+                row = rows.get((person, field_name))
+                if row is not None and row["problem"] == problem:
+                    row["since"] = since
+            conn.execute(t.blocked.delete().where(b.pipeline == pipeline))
+            if rows:
+                conn.execute(t.blocked.insert(), list(rows.values()))
+
+    def blocked_of(self, person: str) -> list[dict[str, Any]]:
+        """Why ``person`` is blocked (in any pipeline of this store), by the last run."""
+        query = sa.select(t.blocked).where(t.blocked.c.person == person).order_by(t.blocked.c.field)
+        with self.engine.connect() as conn:
+            return [dict(r._mapping) for r in conn.execute(query)]
 
     # --- held work -------------------------------------------------------------------
 

@@ -14,6 +14,7 @@ from typing import Any, ClassVar
 
 from idsync.model import Account, ActionKind, ActionResult, Change, Permission
 from idsync.testing.contract import Contract, caller_module, needs, over
+from idsync.testing.declared import declaration_problems
 from idsync.testing.harness import TargetHarness
 from idsync.testing.spec import PermissionLike, Sample, SettingsFactory, TargetSpec, WritesProbe
 
@@ -80,6 +81,28 @@ class TargetContract(Contract):
             missing.append("a way to read accounts back: implement idsync_correlate")
         if missing:
             raise TypeError(f"target contract of {name}: give " + "; ".join(missing))
+
+    # --- what it declares -------------------------------------------------------------
+
+    @needs("idsync_create", spec="sample")
+    def test_declared_attributes_and_kinds_cover_the_sample(
+        self, idsync_contract: TargetHarness
+    ) -> None:
+        """``PluginAbout.attributes`` and ``permission_kinds`` (what ``idsync check`` holds a
+        pipeline to) cover the sample account's keys and permissions, and the live schema
+        (``idsync_attributes``, when implemented) lists the sample's keys."""
+        h = idsync_contract
+        live = None
+        if "idsync_attributes" in h.hooks:
+            live = h.call("idsync_attributes", ctx=h.ctx(dry_run=True)) or []
+        problems = declaration_problems(
+            h.about,
+            h.hooks,
+            account=h.sample().account,
+            permissions=h.permissions() if h.spec.permissions else (),
+            live=live,
+        )
+        assert not problems, "the plugin's declaration: " + "; ".join(problems)
 
     # --- correlate and create ---------------------------------------------------------
 

@@ -21,7 +21,7 @@ from loguru import logger
 
 from idsync_afas import source, writeback
 from idsync_afas.client import AfasClient, AfasError
-from idsync_afas.settings import AfasSettings
+from idsync_afas.settings import WRITABLE_FIELDS, AfasSettings
 
 if TYPE_CHECKING:
     from idsync import World
@@ -89,6 +89,7 @@ class AfasPlugin:
             version=version("idsync-afas"),
             summary="HR source (employees, contracts, departments) and UPN/e-mail write-back for AFAS Profit",
             settings=AfasSettings,
+            attributes=[*WRITABLE_FIELDS, *writeback.READ_ONLY_FIELDS],
         )
 
     @hookimpl

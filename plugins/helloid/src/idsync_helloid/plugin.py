@@ -48,10 +48,25 @@ if TYPE_CHECKING:
     from idsync.simulator import SandboxApp
     from idsync.world import World
 
-__all__ = ["PERMISSION_KINDS", "HelloIDPlugin"]
+__all__ = ["ATTRIBUTES", "PERMISSION_KINDS", "READ_ONLY_ATTRIBUTES", "HelloIDPlugin"]
 
 PERMISSION_KINDS = ("group", "product")
 """``group:<name>`` is a HelloID group; ``product:<name>`` a Service Automation product."""
+
+ATTRIBUTES = (
+    "userName",
+    "firstName",
+    "lastName",
+    "contactEmail",
+    "source",
+    "immutableId",
+    "isLocked",
+    "userAttributes.*",
+)
+"""The user object's fields a mapping may set; ``userAttributes`` holds the tenant's own."""
+
+READ_ONLY_ATTRIBUTES = ("userGUID", "isEnabled", "isDeleted", "managedByUserGUID")
+"""Fields of a user the plugin reads (for correlation) but sets only itself."""
 
 REQUEST_COMMENT = "Requested by idsync"
 
@@ -182,6 +197,9 @@ class HelloIDPlugin:
             permission_kinds=list(PERMISSION_KINDS),
             case_insensitive=True,
             indexed=["userName", "userGUID"],
+            resource_kinds=["group"],
+            attributes=list(ATTRIBUTES),
+            read_only_attributes=list(READ_ONLY_ATTRIBUTES),
         )
 
     @hookimpl

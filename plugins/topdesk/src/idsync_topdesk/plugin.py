@@ -32,6 +32,7 @@ from idsync_topdesk.settings import TopdeskSettings
 from idsync_topdesk.source import PERSON_FIELDS, is_archived, map_departments, map_persons
 from idsync_topdesk.target import (
     ACCOUNT_KEYS,
+    ATTRIBUTES,
     WriteError,
     build_body,
     flatten,
@@ -121,6 +122,9 @@ class TopdeskPlugin:
             summary="TOPdesk persons, branches and departments as a source, and TOPdesk persons as a target",
             settings=TopdeskSettings,
             permission_kinds=list(RESOURCE_KINDS),
+            resource_kinds=list(RESOURCE_KINDS),
+            attributes=list(ATTRIBUTES),
+            read_only_attributes=["id"],
         )
 
     @hookimpl

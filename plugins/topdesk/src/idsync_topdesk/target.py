@@ -16,6 +16,7 @@ from idsync_topdesk.settings import TopdeskSettings
 
 __all__ = [
     "ACCOUNT_KEYS",
+    "ATTRIBUTES",
     "LOOKUPS",
     "Body",
     "WriteError",
@@ -54,6 +55,28 @@ ACCOUNT_KEYS = [
     "isManager",
 ]
 """The keys an imported or correlated account reports."""
+
+ATTRIBUTES = (
+    *(key for key in ACCOUNT_KEYS if key != "manager.id"),
+    "title",
+    "birthName",
+    "fax",
+    "clientReferenceNumber",
+    "city",
+    "departmentFree",
+    "manager.id",
+    "branch.id",
+    "department.id",
+    "budgetHolder.id",
+    "location.id",
+    "language.id",
+    "personExtraFieldA.id",
+    "personExtraFieldB.id",
+    "optionalFields1.*",
+    "optionalFields2.*",
+)
+"""The account keys a mapping may set: the person's write-body fields, lookups by name or
+id, and the members of the two optional-field objects."""
 
 
 class WriteError(Exception):

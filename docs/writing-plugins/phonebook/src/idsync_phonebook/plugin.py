@@ -106,6 +106,7 @@ class PhonebookPlugin:
             version=__version__,
             summary="The company phone book: one entry per employee, listed while employed",
             settings=PhonebookSettings,
+            attributes=list(FIELDS),
         )
 
     @hookimpl
