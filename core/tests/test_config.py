@@ -294,7 +294,7 @@ typo: 1
         "targets.t.enabled",
         "targets.t.concurrency",
         "targets.t.thresholds.delete",
-        "targets.t.thresholds.explode.[key]",
+        "targets.t.thresholds.explode",
         "targets.t.account.lifecycle",
         "targets.t.permissions.0",
         "targets.t.permissions.1",
@@ -410,7 +410,7 @@ def test_threshold_limit_takes_the_stricter_of_count_and_percent() -> None:
             "targets.helloid.thresholds.delete",
             "floor 5 is above count 2",
         ),
-        ("delete: 10", "leavers: 10", "targets.helloid.thresholds.leavers.[key]", "'leaver'"),
+        ("delete: 10", "leavers: 10", "targets.helloid.thresholds.leavers", "'leaver'"),
         (
             "delete: 10",
             "delete: -1",

@@ -504,6 +504,35 @@ def test_source_checks_catch_vague_blocks_duplicates_and_orphan_departments(
 # --- the mutation catalogue: each broken promise fails the check that covers it ----------
 
 
+class UndeclaredTarget(MemoryTarget):
+    """Keeps every promise but one: it tells ``idsync check`` nothing of its attributes."""
+
+    @hookimpl
+    def idsync_about(self) -> PluginAbout:
+        return PluginAbout(
+            name="memory",
+            kind=PluginKind.TARGET,
+            version="1.0",
+            settings=MemorySettings,
+            permission_kinds=["group"],
+        )
+
+
+class MisdeclaredTarget(MemoryTarget):
+    """Declares attributes, but not the ones its accounts have, and a kind it never grants."""
+
+    @hookimpl
+    def idsync_about(self) -> PluginAbout:
+        return PluginAbout(
+            name="memory",
+            kind=PluginKind.TARGET,
+            version="1.0",
+            settings=MemorySettings,
+            permission_kinds=["role"],
+            attributes=["userName", "surname", "bad name"],
+        )
+
+
 class DryRunCreates(MemoryTarget):
     """A create that ignores dry-run and writes."""
 
@@ -1159,7 +1188,14 @@ PERSONS = "test_persons_are_valid_and_blocked_rows_say_why"
 BAD_ROW = "test_a_bad_row_is_blocked_with_a_reason"
 EXPECTED = "test_persons_hold_what_the_endpoint_holds"
 
+DECLARED = "test_declared_attributes_and_kinds_cover_the_sample"
+
 MUTANTS = [
+    Mutant(UndeclaredTarget, DECLARED, "idsync_about",
+           r"idsync_about: .*declares no attributes: set PluginAbout.attributes"),
+    Mutant(MisdeclaredTarget, DECLARED, "idsync_about",
+           r"attribute 'bad name' is not a key .*the sample account's key 'lastName' is not "
+           r"among the attributes"),
     Mutant(DryRunCreates, DRY, "idsync_create",
            r"idsync_create under dry-run must write nothing, but wrote 1 time\(s\): create u1",
            param="idsync_create"),
@@ -1455,61 +1491,3 @@ def test_sent_writes_counts_what_this_process_sent(idsync_serve: Any) -> None:
         api.request("PATCH", "/users/7", json={"x": 1}, params={"secret": "not shown"})
     new = sent_writes()[before:]
     assert new == [f"POST {server.url}/users", f"PATCH {server.url}/users/7"]
-
-
-# --- what a target declares -------------------------------------------------------------
-
-
-class UndeclaredTarget(MemoryTarget):
-    """Keeps every promise but one: it tells ``idsync check`` nothing of its attributes."""
-
-    @hookimpl
-    def idsync_about(self) -> PluginAbout:
-        return PluginAbout(
-            name="memory",
-            kind=PluginKind.TARGET,
-            version="1.0",
-            settings=MemorySettings,
-            permission_kinds=["group"],
-        )
-
-
-class MisdeclaredTarget(MemoryTarget):
-    """Declares attributes, but not the ones its accounts have, and a kind it never grants."""
-
-    @hookimpl
-    def idsync_about(self) -> PluginAbout:
-        return PluginAbout(
-            name="memory",
-            kind=PluginKind.TARGET,
-            version="1.0",
-            settings=MemorySettings,
-            permission_kinds=["role"],
-            attributes=["userName", "surname", "bad name"],
-        )
-
-
-@pytest.mark.parametrize(
-    ("plugin", "problems"),
-    [
-        (UndeclaredTarget, ["declares no attributes: set PluginAbout.attributes"]),
-        (
-            MisdeclaredTarget,
-            [
-                "attribute 'bad name' is not a key or 'prefix.*'",
-                "the sample account's key 'lastName' is not among the attributes",
-                "the sample permission 'group:",
-            ],
-        ),
-    ],
-)
-def test_a_declaration_that_does_not_fit_the_plugin_fails_the_kit(
-    memory: Memory, plugin: type[MemoryTarget], problems: list[str]
-) -> None:
-    contract = _target(plugin)
-    check = "test_declared_attributes_and_kinds_cover_the_sample"
-    assert (check, None) in checks(contract)
-    with pytest.raises(AssertionError) as failed:
-        run(contract, check, memory, None)
-    for problem in problems:
-        assert problem in str(failed.value)

@@ -102,7 +102,10 @@ class TargetContract(Contract):
             permissions=h.permissions() if h.spec.permissions else (),
             live=live,
         )
-        assert not problems, "the plugin's declaration: " + "; ".join(problems)
+        assert not problems, (
+            "idsync_about: what it declares (idsync check holds pipelines to it): "
+            + "; ".join(problems)
+        )
 
     # --- correlate and create ---------------------------------------------------------
 
