@@ -406,6 +406,19 @@ OFFLINE: dict[str, Breakage] = {
         "state",
         "a password must come from the environment: write ${VARIABLE}",
     ),
+    "a whole state URL from a variable": _b(
+        "state: sqlite:///idsync.db",
+        "state: ${IDSYNC_STATE}",
+        "state",
+        "mysql://idsync:***@db.example.org/idsync: the driver is not installed",
+        env={"IDSYNC_STATE": "mysql://idsync:Hunter2-db@db.example.org/idsync"},
+    ),
+    "a password in a base URL": Breakage(
+        [],
+        "targets.helloid.settings.base_url",
+        "'ftp://admin:***@enyoi.helloid.com/api/v1' is not an http(s) URL",
+        env={"HELLOID_BASE_URL": "ftp://admin:Hunter2-url@enyoi.helloid.com/api/v1"},
+    ),
 }
 
 
@@ -453,7 +466,7 @@ def test_each_breakage_is_reported_with_its_key_path(tmp_path: Path, name: str) 
     problems = _problems(result.stderr, path)
     assert case.key in problems, problems
     assert case.message in problems[case.key], problems[case.key]
-    for secret in (HELLOID_SECRET, "Pr0duct1on-S3cret", "Hunter2-db"):
+    for secret in (HELLOID_SECRET, "Pr0duct1on-S3cret", "Hunter2-db", "Hunter2-url"):
         assert secret not in result.stderr
     # What `check` refuses, `plan` refuses the same way: nothing is planned from it.
     planned = CliRunner().invoke(app, ["plan", str(path)], env=_env(OFFLINE_ENV, case))

@@ -255,6 +255,26 @@ class PostgresServer:
         return self.url(name)
 
 
+def password_role(server: PostgresServer, name: str, password: str, database: str) -> None:
+    """A role that must give ``password`` (scram-sha-256) to open ``database``: every other
+    connection of the server trusts, so the password is checked for this role only."""
+    import psycopg
+
+    assert server.root is not None
+    with psycopg.connect(
+        host="127.0.0.1", port=server.port, user=server.user, dbname="postgres", autocommit=True
+    ) as conn:
+        conn.execute("SET password_encryption = 'scram-sha-256'")
+        literal = psycopg.sql.Literal(password).as_string(conn)
+        conn.execute(f'CREATE ROLE "{name}" LOGIN PASSWORD {literal}')  # a generated name
+        conn.execute(f'GRANT ALL ON DATABASE "{database}" TO "{name}"')
+        conn.execute(f'ALTER DATABASE "{database}" OWNER TO "{name}"')
+        hba = server.root / "data" / "pg_hba.conf"
+        rule = f"host all {name} 127.0.0.1/32 scram-sha-256\n"
+        hba.write_text(rule + hba.read_text(encoding="utf-8"), encoding="utf-8")
+        conn.execute("SELECT pg_reload_conf()")
+
+
 def _quote(text: str) -> str:
     return "'" + text.replace("'", "'\"'\"'") + "'"
 
