@@ -59,16 +59,16 @@ OFFLINE: dict[str, Breakage] = {
         "    plugin: afas\n    settings:",
         "    plugin: afas\n\tsettings:",
         "(top)",
-        "not valid YAML: line 14",
+        "not valid YAML: line 15",
     ),
     "unclosed quote": _b(
         'token: "${AFAS_TOKEN}"', 'token: "${AFAS_TOKEN}', "(top)", "not valid YAML"
     ),
     "two helloid targets": _b(
-        '  afas:\n    plugin: afas\n    settings:\n      base_url: "${AFAS_BASE_URL}"\n      token: "${AFAS_TOKEN}"\n    account:',
-        '  helloid:\n    plugin: afas\n    settings:\n      base_url: "${AFAS_BASE_URL}"\n      token: "${AFAS_TOKEN}"\n    account:',
+        "\n  afas:\n    plugin: afas\n",
+        "\n  helloid:\n    plugin: afas\n",
         "targets.helloid",
-        "the key 'helloid' appears twice in one mapping (lines 22 and 59)",
+        "the key 'helloid' appears twice in one mapping (lines 23 and 59)",
     ),
     "a rule written twice": _b(
         "      correlate: {person: account.userName",
@@ -121,8 +121,8 @@ OFFLINE: dict[str, Breakage] = {
         "give exactly one of 'grant' or 'dynamic'",
     ),
     "a source and a target named alike": _b(
-        '  afas:\n    plugin: afas\n    settings:\n      base_url: "${AFAS_BASE_URL}"\n      token: "${AFAS_TOKEN}"\n    account:',
-        '  hr:\n    plugin: afas\n    settings:\n      base_url: "${AFAS_BASE_URL}"\n      token: "${AFAS_TOKEN}"\n    account:',
+        "\n  afas:\n    plugin: afas\n",
+        "\n  hr:\n    plugin: afas\n",
         "(top)",
         "names used for a source and a target: ['hr']",
     ),
@@ -294,31 +294,40 @@ OFFLINE: dict[str, Breakage] = {
     ),
     # --- thresholds ---------------------------------------------------------------------
     "a threshold in words": _b(
-        'removed: "5%"',
-        'removed: "5 percent"',
+        '      token: "${AFAS_TOKEN}"\n    # Safe',
+        '      token: "${AFAS_TOKEN}"\n    thresholds: {removed: "5 percent"}\n    # Safe',
         "sources.hr.thresholds.removed",
         "is neither a count (10) nor a percentage ('5%')",
     ),
     "more than all": _b(
-        'delete: "10%"',
-        'delete: "110%"',
-        "targets.helloid.thresholds.delete.percent",
+        "leaver: {percent: 10,",
+        "leaver: {percent: 110,",
+        "targets.helloid.thresholds.leaver.percent",
         "less than or equal to 100",
     ),
     "a negative count": _b(
-        'disable: "10%"',
-        "disable: -1",
-        "targets.helloid.thresholds.disable.count",
+        "revoke: {percent: 20, floor: 10}",
+        "revoke: -1",
+        "targets.helloid.thresholds.revoke.count",
         "greater than or equal to 0",
     ),
     "a threshold of yes": _b(
-        'revoke: "20%"',
+        "revoke: {percent: 20, floor: 10}",
         "revoke: true",
         "targets.helloid.thresholds.revoke",
-        "a threshold is a count (10) or a percentage ('5%')",
+        "a threshold is a count (10), a percentage ('5%') or off",
     ),
     "a threshold for no action": _b(
-        'revoke: "20%"', 'revokes: "20%"', "targets.helloid.thresholds.revokes", "Input should be"
+        "revoke: {percent",
+        "revokes: {percent",
+        "targets.helloid.thresholds.revokes",
+        "Input should be",
+    ),
+    "a floor without a percentage": _b(
+        "leaver: {percent: 10, floor: 10}",
+        "leaver: {count: 20, floor: 10}",
+        "targets.helloid.thresholds.leaver",
+        "a floor applies to a percentage: give percent too",
     ),
     # --- permissions and attributes -----------------------------------------------------
     "a kind the target lacks": _b(

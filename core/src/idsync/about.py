@@ -184,6 +184,11 @@ def pipeline_schema(registry: Registry) -> dict[str, Any]:
             defs[system]["allOf"] = branches
     if "Threshold" in defs:
         defs["Threshold"] = _threshold_schema(defs["Threshold"])
+    if "SourceThresholds" in defs:  # a whole block may be off too
+        defs["SourceThresholds"] = {"anyOf": [defs["SourceThresholds"], *_OFF_SCHEMA]}
+    target = defs.get("TargetConfig", {}).get("properties", {})
+    if "thresholds" in target:
+        target["thresholds"] = {"anyOf": [target["thresholds"], *_OFF_SCHEMA]}
     result: dict[str, Any] = _with_references(schema)
     return result
 
@@ -196,8 +201,15 @@ _ENV_REFERENCE = {
 _ANNOTATIONS = ("title", "description", "default", "examples")
 
 
+_OFF_SCHEMA = [
+    {"const": False, "description": "off (YAML reads an unquoted off as false)"},
+    {"type": "string", "pattern": r"^\s*([Oo][Ff][Ff]|[Ff]alse|[Nn]o|[Nn]one)\s*$"},
+]
+
+
 def _threshold_schema(model: dict[str, Any]) -> dict[str, Any]:
-    """A threshold as the file may write it: ``10``, ``"5%"``, or ``{count, percent}``."""
+    """A threshold as the file may write it: ``10``, ``"5%"``, ``{count, percent, floor}``,
+    or ``off``."""
     return {
         "title": model.get("title", "Threshold"),
         "description": model.get("description", ""),
@@ -205,6 +217,7 @@ def _threshold_schema(model: dict[str, Any]) -> dict[str, Any]:
             {"type": "integer", "minimum": 0},
             {"type": "string", "pattern": r"^\s*(\d+|\d+(\.\d+)?\s*%)\s*$"},
             {k: v for k, v in model.items() if k not in ("title", "description")},
+            *_OFF_SCHEMA,
         ],
     }
 
