@@ -1192,7 +1192,8 @@ DECLARED = "test_declared_attributes_and_kinds_cover_the_sample"
 
 MUTANTS = [
     Mutant(UndeclaredTarget, DECLARED, "idsync_about",
-           r"idsync_about: .*declares no attributes: set PluginAbout.attributes"),
+           r"idsync_about: .*declares no attributes, and its connection test accepts a "
+           r"mapping key the target cannot have"),
     Mutant(MisdeclaredTarget, DECLARED, "idsync_about",
            r"attribute 'bad name' is not a key .*the sample account's key 'lastName' is not "
            r"among the attributes"),

@@ -29,16 +29,22 @@ def declaration_problems(
     account: Mapping[str, Any] | None = None,
     permissions: Iterable[Permission] = (),
     live: Iterable[str] | None = None,
+    refuses_unknown_keys: bool = False,
 ) -> list[str]:
     """What is wrong with a target's declaration, given a sample ``account`` (mapped data it
-    creates), ``permissions`` it grants and, when it reads one, its ``live`` schema."""
+    creates), ``permissions`` it grants, its ``live`` schema when it reads one, and whether
+    its connection test refuses a mapping key the target does not have (what a plugin whose
+    attributes depend on the server does instead of declaring them)."""
     implemented = set(hooks)
     problems: list[str] = []
     writes = implemented & {"idsync_create", "idsync_update"}
-    if writes and about.attributes is None:
+    if writes and about.attributes is None and live is None and not refuses_unknown_keys:
         problems.append(
-            f"it implements {', '.join(sorted(writes))} but declares no attributes: set "
-            "PluginAbout.attributes (the keys a mapping may set; 'prefix.*' for free-form)"
+            f"it implements {', '.join(sorted(writes))} but declares no attributes, and its "
+            "connection test accepts a mapping key the target cannot have: set "
+            "PluginAbout.attributes (the keys a mapping may set; 'prefix.*' for free-form), "
+            "implement idsync_attributes, or refuse unknown keys of ctx.account in "
+            "idsync_check_connection"
         )
     declared = list(about.attributes or [])
     for name in [*declared, *about.read_only_attributes]:

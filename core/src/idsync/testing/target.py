@@ -90,17 +90,27 @@ class TargetContract(Contract):
     ) -> None:
         """``PluginAbout.attributes`` and ``permission_kinds`` (what ``idsync check`` holds a
         pipeline to) cover the sample account's keys and permissions, and the live schema
-        (``idsync_attributes``, when implemented) lists the sample's keys."""
+        (``idsync_attributes``, when implemented) lists the sample's keys. A plugin that
+        declares no attributes must refuse, in its connection test, a mapping key the target
+        does not have (``idsync check --connect`` hands it the mapping's keys)."""
         h = idsync_contract
         live = None
         if "idsync_attributes" in h.hooks:
             live = h.call("idsync_attributes", ctx=h.ctx(dry_run=True)) or []
+        refuses = False
+        if h.about.attributes is None and "idsync_check_connection" in h.hooks:
+            # What `idsync check --connect` hands the connection test: the mapping's keys.
+            bogus = f"idsyncContractNoSuchKey{h.unique()}"
+            with h.read_only("idsync_check_connection"):
+                tried = h.act("idsync_check_connection", h.ctx(dry_run=True, account={bogus: None}))
+            refuses = not tried.success and any(bogus in m for m in tried.messages)
         problems = declaration_problems(
             h.about,
             h.hooks,
             account=h.sample().account,
             permissions=h.permissions() if h.spec.permissions else (),
             live=live,
+            refuses_unknown_keys=refuses,
         )
         assert not problems, (
             "idsync_about: what it declares (idsync check holds pipelines to it): "
