@@ -21,8 +21,7 @@ from __future__ import annotations
 import base64
 import re
 import threading
-from collections.abc import Callable, Iterable
-from functools import lru_cache
+from collections.abc import Iterable
 from typing import Any
 from urllib.parse import quote, quote_plus
 
@@ -47,7 +46,6 @@ CUT_SHORT = 8
 """The shortest piece of a secret that is masked where the secret was cut short."""
 _CUTTABLE = 12
 """Forms at least this long are also masked when only their start or end appears."""
-_SHORT_TEXT = 80
 
 _URL_PASSWORD = re.compile(
     r"(?P<head>\b[A-Za-z][A-Za-z0-9+.\-]*://[^\s:/@'\"<>]*:)(?P<password>[^\s'\"<>]+)@"
@@ -114,8 +112,8 @@ class _Masker:
     Forms of :data:`_CUTTABLE` characters or more are found by their first and last
     :data:`CUT_SHORT` characters (the *anchors*), then followed as far as the text goes on
     matching, so a piece cut from either end is found as well as the whole; shorter forms are
-    found whole. Most texts hold no secret: for them the cost is one substring test per
-    anchor, as cheap as looking for each form whole.
+    found whole. Most texts hold no secret: for them the cost is one regular-expression scan
+    for any needle, cheaper than looking for each form whole.
     """
 
     def __init__(self, values: Iterable[str]) -> None:
@@ -130,19 +128,14 @@ class _Masker:
                 whole.add(value)
         self.whole = frozenset(whole)
         self.needles = tuple(sorted({*self.starts, *self.ends, *whole}, key=len, reverse=True))
-        self.heads = frozenset(n[:_MIN_LENGTH] for n in self.needles)
-
-    def _maybe(self, text: str) -> bool:
-        """Whether ``text`` may hold a needle: for a short text, whether one of its
-        four-character pieces starts one (cheaper than looking for every needle)."""
-        if len(text) > _SHORT_TEXT:
-            return True
-        heads = self.heads
-        return not heads.isdisjoint(text[i : i + _MIN_LENGTH] for i in range(len(text) - 3))
+        # One scan tells whether any needle is there at all (most texts hold none).
+        self.any = (
+            re.compile("|".join(re.escape(n) for n in self.needles)) if self.needles else None
+        )
 
     def spans(self, text: str) -> list[tuple[int, int]]:
         found: list[tuple[int, int]] = []
-        if not self.needles or not self._maybe(text):
+        if self.any is None or self.any.search(text) is None:
             return found
         for needle in self.needles:
             if needle not in text:
@@ -191,20 +184,9 @@ class _Masker:
 _masker = _Masker(())
 
 
-def _redactor(masker: _Masker) -> Callable[[str], str]:
-    @lru_cache(maxsize=1 << 15)
-    def cached(text: str) -> str:
-        return mask_urls(masker.mask(text))
-
-    return cached
-
-
-_cached = _redactor(_masker)
-
-
 def register_secret(value: str) -> None:
     """Remember ``value`` (in every form it may travel in) for redaction."""
-    global _ordered, _masker, _cached
+    global _ordered, _masker
     if not value or len(value) < _MIN_LENGTH:
         return
     with _lock:
@@ -214,7 +196,6 @@ def register_secret(value: str) -> None:
         values = set().union(*(forms(v) for v in _secrets))
         _ordered = tuple(sorted(values, key=len, reverse=True))
         _masker = _Masker(_ordered)
-        _cached = _redactor(_masker)
 
 
 def secrets() -> tuple[str, ...]:
@@ -222,14 +203,9 @@ def secrets() -> tuple[str, ...]:
     return _ordered
 
 
-_CACHED_LENGTH = 512
-
-
 def redact(text: str) -> str:
     """``text`` with every registered secret (in any of its forms, or cut short) and every
     URL password replaced by ``***``."""
-    if len(text) <= _CACHED_LENGTH:
-        return _cached(text)
     return mask_urls(_masker.mask(text))
 
 
