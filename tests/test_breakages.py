@@ -199,7 +199,7 @@ OFFLINE: dict[str, Breakage] = {
         "    plugin: helloid",
         "    plugin: helloidd",
         "targets.helloid.plugin",
-        "no plugin named 'helloidd' (installed: afas, helloid, topdesk)",
+        "no plugin named 'helloidd' (installed: afas, helloid, ",
     ),
     "a target plugin as source": _b(
         "  hr:\n    plugin: afas",
