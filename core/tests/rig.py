@@ -364,7 +364,7 @@ sources:
 targets:
   dir:
     plugin: memdir
-    concurrency: 2
+    concurrency: {concurrency}
     account:
       correlate: {{person: external_id, account: employeeId}}
       mapping:
@@ -396,8 +396,11 @@ class Rig:
         account_extra: str = "",
         targets_extra: str = "",
         today: dt.date = BASE,
+        concurrency: int = 2,
     ) -> None:
         self.tmp = tmp
+        self.concurrency = concurrency
+        """The directory target's ``concurrency``."""
         self.hr = HR()
         self.directory = Directory()
         self.book = Directory()
@@ -430,6 +433,7 @@ class Rig:
         ``dir``, its ``account``, or (``targets_extra``) under ``targets`` (more targets)."""
         text = PIPELINE.format(
             db=self.tmp / "state.db",
+            concurrency=self.concurrency,
             source_extra=textwrap.indent(textwrap.dedent(source_extra), "    "),
             target_extra=textwrap.indent(textwrap.dedent(target_extra), "    "),
             account_extra=textwrap.indent(textwrap.dedent(account_extra), "      "),

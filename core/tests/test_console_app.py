@@ -9,6 +9,7 @@ from __future__ import annotations
 import csv
 import datetime as dt
 import io
+import json
 import re
 import sys
 from collections.abc import Callable, Iterator
@@ -252,7 +253,11 @@ def test_users_are_added_with_a_hashed_password_listed_and_removed(
     assert authenticate(store, "nobody", "a long enough secret") is None
 
     listed = runner.invoke(app, ["users", "list", p, "--json"])
-    assert '"role": "approver"' in listed.output
+    document = json.loads(listed.output)
+    assert document["schema_version"] == 1
+    [user] = document["users"]
+    assert (user["name"], user["role"]) == ("alice", "approver")
+    assert dt.datetime.fromisoformat(user["created"]).utcoffset() is not None
     assert "argon2" not in listed.output
     assert runner.invoke(app, ["users", "remove", p, "alice"]).exit_code == 0
     missing = runner.invoke(app, ["users", "remove", p, "alice"])

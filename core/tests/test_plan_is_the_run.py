@@ -189,7 +189,7 @@ def test_a_cycle_between_targets_is_refused_at_load(tmp_path: Path) -> None:
     with pytest.raises(ConfigError) as info:
         Rig(
             tmp_path,
-            account_extra='mapping: {employeeId: "{{ person.external_id }}", x: "{{ accounts.book.y }}"}',
+            account_extra="when: \"accounts.book.y != 'x'\"",
             targets_extra="""\
 book:
   plugin: membook
@@ -315,7 +315,7 @@ def test_a_saved_plan_is_refused_when_the_target_changed(tmp_path: Path) -> None
 
 
 def test_a_store_that_fails_mid_run_stops_the_run_and_blames_no_target(tmp_path: Path) -> None:
-    rig = Rig(tmp_path, target_extra="concurrency: 1")
+    rig = Rig(tmp_path, concurrency=1)
     for pid in map(str, range(10)):
         rig.hr.hire(pid, HIRED)
     broken: list[Call] = []
@@ -349,7 +349,7 @@ def test_a_store_that_fails_mid_run_stops_the_run_and_blames_no_target(tmp_path:
 
 
 def test_an_interrupted_create_is_linked_by_the_next_run_not_made_twice(tmp_path: Path) -> None:
-    rig = Rig(tmp_path, target_extra="concurrency: 1")
+    rig = Rig(tmp_path, concurrency=1)
     for pid in ("1", "2"):
         rig.hr.hire(pid, HIRED)
 
@@ -385,7 +385,7 @@ def test_an_interrupted_create_is_linked_by_the_next_run_not_made_twice(tmp_path
 
 
 def test_without_correlation_an_interrupted_create_holds_its_person(tmp_path: Path) -> None:
-    rig = Rig(tmp_path, target_extra="concurrency: 1")
+    rig = Rig(tmp_path, concurrency=1)
     _correlate_on(rig, None)
     rig.hr.hire("1", HIRED)
 

@@ -139,6 +139,12 @@ def test_the_problem_names_the_key_path_of_every_place() -> None:
         "targets.t.resources.0",
         "targets.t.account.correlate.person",
     }
+    # A unique attribute written as a mapping is found under its ``candidates``.
+    written = _target(
+        mapping={"userName": "x"},
+        unique={"userName": {"candidates": ["x", "{{ person.nmae.first }}"], "rename": "keep"}},
+    )
+    assert set(_problems({"t": written})) == {"targets.t.account.unique.userName.candidates.1"}
 
 
 @pytest.mark.parametrize(

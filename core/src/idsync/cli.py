@@ -1169,7 +1169,7 @@ def users_list_cmd(pipeline_file: PipelineArg, as_json: JsonOpt = False) -> None
     with _users_of(pipeline_file) as (console_package, store):
         users = console_package.list_users(store)
     if as_json:
-        _print_json(users)
+        _print_json({"users": users})
         return
     table = Table(show_edge=False)
     for column in ("name", "role", "created", "updated"):

@@ -524,9 +524,9 @@ def check_targets(
         check(f"{base}.account.when", account.when, "rule", template=False)
         for key, value in account.mapping.items():
             check(f"{base}.account.mapping.{key}", value, "mapping")
-        for key, candidates in account.unique.items():
-            for i, value in enumerate(candidates):
-                check(f"{base}.account.unique.{key}.{i}", value, "unique")
+        for key, unique in account.unique.items():
+            for i, value in enumerate(unique.candidates):
+                check(f"{base}.account.unique.{key}.{unique.where(i)}", value, "unique")
         for i, rule in enumerate(target.permissions):
             check(f"{base}.permissions.{i}.when", rule.when, "mapping", template=False)
             check(f"{base}.permissions.{i}.dynamic", rule.dynamic, "mapping")

@@ -14,6 +14,7 @@ from typing import Any
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
 
+from idsync.jsondoc import timestamp
 from idsync.state import Store
 
 __all__ = [
@@ -76,8 +77,8 @@ def list_users(store: Store) -> list[dict[str, Any]]:
         {
             "name": u["name"],
             "role": u["role"],
-            "created": u["created"].isoformat(),
-            "updated": u["updated"].isoformat(),
+            "created": timestamp(u["created"]),
+            "updated": timestamp(u["updated"]),
         }
         for u in store.users()
     ]
