@@ -184,6 +184,16 @@ def pipeline_schema(registry: Registry) -> dict[str, Any]:
             defs[system]["allOf"] = branches
     if "Threshold" in defs:
         defs["Threshold"] = _threshold_schema(defs["Threshold"])
+    if "UniqueRule" in defs:  # the candidates alone, as a list, keep their value on a rename
+        rule = defs["UniqueRule"]
+        defs["UniqueRule"] = {
+            "title": rule.get("title", "UniqueRule"),
+            "description": rule.get("description", ""),
+            "anyOf": [
+                {"type": "array", "items": {"type": "string"}, "minItems": 1},
+                {k: v for k, v in rule.items() if k not in ("title", "description")},
+            ],
+        }
     if "SourceThresholds" in defs:  # a whole block may be off too
         defs["SourceThresholds"] = {"anyOf": [defs["SourceThresholds"], *_OFF_SCHEMA]}
     target = defs.get("TargetConfig", {}).get("properties", {})

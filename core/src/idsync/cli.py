@@ -392,7 +392,8 @@ def plan_cmd(
     """Show what a run would do. Reads the sources and the targets; changes nothing anywhere.
 
     Exits 0 when there is nothing to do, 4 when a run would carry out actions, 3 when it
-    would hold something, 1 when a source could not be read.
+    would hold something, 1 when a source could not be read or a target refused the
+    credentials or could not be reached.
     """
     day = _as_of(as_of)
     with _engine(pipeline_file, store="plan", before=lambda p: _check_targets(p, target)) as engine:
@@ -416,12 +417,25 @@ def plan_cmd(
             if report.plan
             else {"as_of": day, "actions": [], "held": [], "blocked": []}
         )
-        data.update(error=report.error, exit_code=code, first_run=first)
+        data.update(
+            error=report.error,
+            exit_code=code,
+            first_run=first,
+            stopped_targets=[trip.as_json() for trip in report.breakers],
+        )
         _print_json(data)
     else:
         if report.plan:
             print_plan(console, report.plan, limit)
         print_problems(console, report, errors=err)
+        for trip in report.breakers:
+            err.print(
+                f"[bold red]stopped[/] {escape(trip.target)} while planning: "
+                f"{escape(trip.outage.value)} ({escape(trip.detail)}); the persons it would "
+                "decide are blocked",
+                highlight=False,
+                soft_wrap=True,
+            )
     raise typer.Exit(code)
 
 

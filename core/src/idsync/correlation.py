@@ -15,15 +15,26 @@ the plugin says the target does (``PluginAbout.case_insensitive``).
 
 from __future__ import annotations
 
+import time
 from collections import defaultdict
-from collections.abc import Collection, Iterable, Mapping
+from collections.abc import Collection, Iterable, Iterator, Mapping
+from contextlib import contextmanager
 from typing import Any, Protocol
 
+from idsync.breaker import Breaker, watching
 from idsync.config import Correlate
 from idsync.model import Account, ActionKind, Correlation, HookContext
 from idsync.plugins import System
 
-__all__ = ["DELETED_FLAGS", "Lookups", "NoLookups", "TargetReader", "deleted", "folder"]
+__all__ = [
+    "DELETED_FLAGS",
+    "Lookups",
+    "NoLookups",
+    "TargetReader",
+    "TargetStopped",
+    "deleted",
+    "folder",
+]
 
 DELETED_FLAGS = ("isDeleted", "deleted")
 """Account data flags of a soft-deleted account (kept by the target, not in use)."""
@@ -74,6 +85,10 @@ class Lookups(Protocol):
         None when it is free (``""`` when taken by an account the target does not name)."""
 
 
+class TargetStopped(Exception):
+    """The target is stopped for this run (:mod:`idsync.breaker`): nothing more is asked."""
+
+
 class NoLookups:
     """A target nobody can ask (no correlation, or a test of the rules alone): nothing
     matches and every value is free, as far as the plan can tell."""
@@ -93,7 +108,10 @@ class TargetReader:
 
     ``unique`` names the unique attributes the plan may ask about; ``fold`` compares values
     as the target does. ``requests`` counts the hook calls made, for reports and benchmarks.
-    A call that fails raises; the plan then blocks the persons it could not decide. Asking
+    A call that fails raises; the plan then blocks the persons it could not decide. Calls go
+    through ``breaker`` (the target's for this run, shared with its enforcement): once the
+    target refused the credentials a few times or could not be reached, the reader asks
+    nothing more and each question raises :class:`TargetStopped` at once. Asking
     per person is for a few persons and a field the target looks up in one request
     (``indexed``, from ``PluginAbout.indexed``); otherwise the reader lists.
     """
@@ -108,8 +126,10 @@ class TargetReader:
         fold: Any = None,
         single: int = SINGLE_LOOKUPS,
         indexed: Collection[str] | None = None,
+        breaker: Breaker | None = None,
     ) -> None:
         self.system = system
+        self.breaker = breaker or Breaker(system.name)
         self.correlate = correlate
         self.ctx = ctx
         self.unique = list(unique)
@@ -138,21 +158,34 @@ class TargetReader:
         # ``correlate`` tells the plugin the listing is for correlation: memberships may be
         # left out.
         ctx = self.ctx.model_copy(update={"action": ActionKind.CORRELATE})
-        for raw in self.system.hook.idsync_accounts(ctx=ctx) or ():
-            account = raw if isinstance(raw, Account) else Account.model_validate(raw)
-            if deleted(account):
-                continue
-            if field is not None:
-                value = account.data.get(field)
-                if value not in (None, ""):
-                    by_value[self.fold(value)].append(account)
-            for attribute in self.unique:
-                value = account.data.get(attribute)
-                if value not in (None, ""):
-                    holders[(attribute, self.fold(value))] = account.reference
+        with self._calling():  # a listing's pages are requested as it is read
+            for raw in self.system.hook.idsync_accounts(ctx=ctx) or ():
+                account = raw if isinstance(raw, Account) else Account.model_validate(raw)
+                if deleted(account):
+                    continue
+                if field is not None:
+                    value = account.data.get(field)
+                    if value not in (None, ""):
+                        by_value[self.fold(value)].append(account)
+                for attribute in self.unique:
+                    value = account.data.get(attribute)
+                    if value not in (None, ""):
+                        holders[(attribute, self.fold(value))] = account.reference
         self._by_value = dict(by_value)
         self._holders = holders
         self.listed = True
+
+    @contextmanager
+    def _calling(self) -> Iterator[None]:
+        """Calls of the target in this block, watched by the breaker; none once it tripped."""
+        if self.breaker.tripped:
+            raise TargetStopped(self.breaker.reason)
+        started = time.monotonic()
+        with watching() as seen:
+            try:
+                yield
+            finally:
+                self.breaker.record(seen, started)
 
     # --- answering -------------------------------------------------------------------
 
@@ -173,7 +206,8 @@ class TargetReader:
                 }
             )
             self.requests += 1
-            found = self.system.hook.idsync_correlate(ctx=ctx) or []
+            with self._calling():
+                found = self.system.hook.idsync_correlate(ctx=ctx) or []
             accounts = [a if isinstance(a, Account) else Account.model_validate(a) for a in found]
             self._by_value[key] = [a for a in accounts if not deleted(a)]
         return list(self._by_value[key])
@@ -192,9 +226,10 @@ class TargetReader:
         if not self.system.implements("idsync_attribute_available"):
             return None
         self.requests += 1
-        free = self.system.hook.idsync_attribute_available(
-            ctx=self.ctx, attribute=attribute, value=value
-        )
+        with self._calling():
+            free = self.system.hook.idsync_attribute_available(
+                ctx=self.ctx, attribute=attribute, value=value
+            )
         self._holders[key] = None if free is not False else ""
         return self._holders[key]
 

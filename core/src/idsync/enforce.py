@@ -119,12 +119,14 @@ class Enforcer:
         waits: Mapping[str, str] | None = None,
         progress: Callable[[Action, ActionStatus], None] | None = None,
         cancel: threading.Event | None = None,
+        breaker: Breaker | None = None,
     ) -> None:
         """``holds`` names the threshold holding an action (and, for a person's action, all
         of theirs), or None. ``blocked`` are the ``(person, kind, key)`` of actions reported
         blocked before (forgotten once done). ``waits`` are persons whose actions wait for
         another target's unfinished work (person → why). ``cancel``, once set, stops the
-        workers from taking new persons (the person in flight finishes)."""
+        workers from taking new persons (the person in flight finishes). ``breaker`` is the
+        target's for this run, shared with the plan's reads of it (a new one when None)."""
         self.system = system
         self.config = config
         self.store = store
@@ -144,7 +146,7 @@ class Enforcer:
         self.counts: Counter[tuple[str, str]] = Counter()
         self.unfinished: set[str] = set()
         """Persons with an action that did not finish (failed, held, blocked, skipped)."""
-        self.breaker = Breaker(system.name)
+        self.breaker = breaker or Breaker(system.name)
         """Stops this target's work when it refuses the credentials or cannot be reached."""
         self._lock = threading.Lock()
         self._refs: dict[str, str | None] = store.references(system.name)

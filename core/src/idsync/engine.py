@@ -18,7 +18,7 @@ from typing import Any
 from loguru import logger
 
 from idsync import collector
-from idsync.breaker import Trip
+from idsync.breaker import Breaker, Trip
 from idsync.config import TRANSITIONS, Pipeline
 from idsync.correlation import TargetReader, folder
 from idsync.enforce import Enforcer
@@ -119,6 +119,9 @@ class Engine:
         self.store = store or Store(pipeline.state)
         self.expressions = Expressions(registry.expression_functions())
         self._systems: dict[str, System] = {}
+        self._breakers: dict[str, Breaker] = {}
+        """Each target's breaker for the plan and run under way (one per target, new each
+        plan): a target stopped while the plan read it is not called while enforcing."""
         if pipeline.notifications is not None:
             from idsync.notify import NOTIFIER
 
@@ -169,6 +172,7 @@ class Engine:
         read-only, under dry-run's rules.
         """
         persons, departments = merge(imports)
+        self._breakers = {t: Breaker(t) for t in self.pipeline.targets}
         wanted = None if targets is None else set(targets)
         chosen = {t for t in self.pipeline.targets if wanted is None or t in wanted}
         known = {t: self.known(t, as_of, t in chosen) for t in self.pipeline.targets}
@@ -218,6 +222,7 @@ class Engine:
             unique=cfg.account.unique,
             fold=folder(facts.case_insensitive),
             indexed=about.indexed if about else None,
+            breaker=self._breakers.setdefault(target, Breaker(target)),
         )
         return facts
 
@@ -265,7 +270,11 @@ class Engine:
         report = RunReport(
             run_id=None, plan=plan, imports=imports, held=plan.held, blocked=plan.blocked
         )
-        report.exit_code = EXIT_HELD if plan.held else EXIT_OK
+        report.breakers = [b.trip for b in self._breakers.values() if b.trip is not None]
+        if report.breakers:  # a target refused or could not be reached while being read
+            report.exit_code = EXIT_FAILED
+        else:
+            report.exit_code = EXIT_HELD if plan.held else EXIT_OK
         return report
 
     def run(
@@ -507,7 +516,7 @@ class Engine:
                     },
                 )
         self._enforce(report, plan, persons, as_of, dry_run, progress, cancel)
-        if report.error or report.count(ActionStatus.FAILED.value):
+        if report.error or report.count(ActionStatus.FAILED.value) or report.breakers:
             report.exit_code = EXIT_FAILED
         elif report.held:
             report.exit_code = EXIT_HELD
@@ -560,6 +569,7 @@ class Engine:
                     waits=waits,
                     progress=progress.enforcing(name, len(target_plan.actions)),
                     cancel=cancel,
+                    breaker=self._breakers.get(name),
                 )
                 try:
                     report.counts.update(enforcer.run(target_plan.actions))
