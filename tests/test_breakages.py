@@ -68,11 +68,11 @@ OFFLINE: dict[str, Breakage] = {
         "\n  afas:\n    plugin: afas\n",
         "\n  helloid:\n    plugin: afas\n",
         "targets.helloid",
-        "the key 'helloid' appears twice in one mapping (lines 23 and 59)",
+        "the key 'helloid' appears twice in one mapping (lines 23 and 58)",
     ),
     "a rule written twice": _b(
-        "      correlate: {person: account.userName",
-        "      when: \"contract.department.code != 'X'\"\n      correlate: {person: account.userName",
+        "      correlate: {person: external_id",
+        "      when: \"contract.department.code != 'X'\"\n      correlate: {person: external_id",
         "targets.helloid.account.when",
         "appears twice in one mapping",
     ),
@@ -199,7 +199,7 @@ OFFLINE: dict[str, Breakage] = {
         "    plugin: helloid",
         "    plugin: helloidd",
         "targets.helloid.plugin",
-        "no plugin named 'helloidd' (installed: afas, helloid, ",
+        "no plugin named 'helloidd' (installed: ",
     ),
     "a target plugin as source": _b(
         "  hr:\n    plugin: afas",
@@ -233,10 +233,10 @@ OFFLINE: dict[str, Breakage] = {
         "did you mean person.name.first?",
     ),
     "a typo in correlate": _b(
-        "correlate: {person: account.userName",
-        "correlate: {person: account.username",
+        "correlate: {person: external_id,",
+        "correlate: {person: externl_id,",
         "targets.helloid.account.correlate.person",
-        "the account mapping has no key 'username'; did you mean account.userName?",
+        "did you mean person.external_id?",
     ),
     "an unclosed template": _b(
         'lastName: "{{ person.name.full_family }}"',
@@ -275,8 +275,8 @@ OFFLINE: dict[str, Breakage] = {
         "did you mean department.code?",
     ),
     "an unknown variable": _b(
-        "when: \"contract.department.code != 'EXT' and contract.type.code != 'EXT'\"\n      correlate: {person: account.userName",
-        "when: \"contrat.department.code != 'EXT'\"\n      correlate: {person: account.userName",
+        "when: \"contract.department.code != 'EXT' and contract.type.code != 'EXT'\"\n      correlate: {person: external_id",
+        "when: \"contrat.department.code != 'EXT'\"\n      correlate: {person: external_id",
         "targets.helloid.account.when",
         "reads contrat, but no such name is defined here; did you mean contract?",
     ),
@@ -300,9 +300,9 @@ OFFLINE: dict[str, Breakage] = {
         "is neither a count (10) nor a percentage ('5%')",
     ),
     "more than all": _b(
-        "leaver: {percent: 10,",
-        "leaver: {percent: 110,",
-        "targets.helloid.thresholds.leaver.percent",
+        "revoke: {percent: 20,",
+        "revoke: {percent: 120,",
+        "targets.helloid.thresholds.revoke.percent",
         "less than or equal to 100",
     ),
     "a negative count": _b(
@@ -324,9 +324,9 @@ OFFLINE: dict[str, Breakage] = {
         "Input should be",
     ),
     "a floor without a percentage": _b(
-        "leaver: {percent: 10, floor: 10}",
-        "leaver: {count: 20, floor: 10}",
-        "targets.helloid.thresholds.leaver",
+        "revoke: {percent: 20, floor: 10}",
+        "revoke: {count: 20, floor: 10}",
+        "targets.helloid.thresholds.revoke",
         "a floor applies to a percentage: give percent too",
     ),
     # --- permissions and attributes -----------------------------------------------------
@@ -373,7 +373,7 @@ OFFLINE: dict[str, Breakage] = {
         "the helloid target sets 'isEnabled' itself",
     ),
     "a correlation field the target lacks": _b(
-        "account: userName}",
+        "account: userAttributes.employeeId}",
         "account: usrName}",
         "targets.helloid.account.correlate.account",
         "has no account attribute 'usrName'; did you mean 'userName'?",

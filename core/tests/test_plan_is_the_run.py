@@ -189,7 +189,7 @@ def test_a_cycle_between_targets_is_refused_at_load(tmp_path: Path) -> None:
     with pytest.raises(ConfigError) as info:
         Rig(
             tmp_path,
-            account_extra="when: \"accounts.book.y != 'x'\"",
+            account_extra='unique: {x: ["{{ accounts.book.y }}"]}',  # dir reads book
             targets_extra="""\
 book:
   plugin: membook

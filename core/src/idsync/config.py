@@ -741,13 +741,14 @@ def load_pipeline(
     targets = {name: cfg for _, name, cfg, role in systems if role == "target"}
     language = expressions or Expressions(registry.expression_functions())
     errors.extend(_check_expressions(targets, language))  # type: ignore[arg-type]
-    if pipeline is not None:
-        errors.extend(_check_dependencies(pipeline))
     reported = {path for path, _ in errors}
     written = resolved.get("targets") if isinstance(resolved, dict) else None
     others = [str(n) for n in written] if isinstance(written, dict) else []  # valid or not
     checked = check_targets(targets, language, others)  # type: ignore[arg-type]
     errors.extend(p for p in checked if p[0] not in reported)
+    if pipeline is not None:  # an unknown target is named above, with the nearest one
+        reported = {path for path, _ in errors}
+        errors.extend(p for p in _check_dependencies(pipeline) if p[0] not in reported)
     errors.extend(check_declarations(targets, registry))  # type: ignore[arg-type]
     if errors or pipeline is None:
         raise ConfigError(where, errors)
