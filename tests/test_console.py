@@ -106,7 +106,7 @@ def console(org: Org) -> Iterator[Console]:
     p = str(org.pipeline)
     org.idsync("run", p, "--as-of", JOINED)
     org.idsync("run", p, "--as-of", MOVED, check=3)
-    [item] = org.json("held", p)
+    [item] = org.json("held", p)["items"]
     assert (item["kind"], item["count"]) == ("disable", 2)
     for name, role in (("alice", "approver"), ("victor", "viewer")):
         added = subprocess.run(
@@ -266,7 +266,7 @@ def test_a_viewer_sees_no_approve_button_and_is_refused_when_posting(
         )
         assert answer.status == 403
         assert "approver role" in answer.text()
-    [item] = console.org.json("held", str(console.org.pipeline))
+    [item] = console.org.json("held", str(console.org.pipeline))["items"]
     assert item["status"] == "held"
     assert console.org.user("p.jansen@example.org")["isEnabled"] is True
 
@@ -287,7 +287,7 @@ def test_a_form_without_the_csrf_token_is_refused(console: Console, browser: Bro
         assert "CSRF" in answer.text()
     answer = page.request.post("/logout", form={})
     assert answer.status == 403
-    [item] = console.org.json("held", str(console.org.pipeline))
+    [item] = console.org.json("held", str(console.org.pipeline))["items"]
     assert item["status"] == "held"
     assert console.org.user("p.jansen@example.org")["isEnabled"] is True
     page.reload()

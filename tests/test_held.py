@@ -72,7 +72,7 @@ def test_a_held_kind_is_listed_rejected_held_again_and_approved_for_what_was_rev
     me = getpass.getuser()
     deciders = {h["id"]: h["decided_by"] for h in _held(org, "--all")}
     assert deciders == {third["id"]: me, second["id"]: None, first["id"]: me}
-    trail = org.json("audit", p, "--person", "1003")
+    trail = org.json("audit", p, "--person", "1003")["records"]
     decisions = [(r["kind"], r["status"], r["actor"]) for r in trail if r["actor"]]
     assert decisions == [("approve", "approved", me), ("reject", "rejected", me)]
 

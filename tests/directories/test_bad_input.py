@@ -35,7 +35,7 @@ def test_a_value_the_schema_refuses_fails_that_person_only(ldap_org: DirectoryOr
     audit = json.loads(
         ldap_org.idsync("audit", str(ldap_org.pipeline), "--person", "1008", "--json").stdout
     )
-    failed = next(r for r in audit if r["kind"] == "create" and r["status"] == "failed")
+    failed = next(r for r in audit["records"] if r["kind"] == "create" and r["status"] == "failed")
     message = " ".join(failed["messages"])
     assert "invalidAttributeSyntax (21)" in message
     assert "telephoneNumber" in message
