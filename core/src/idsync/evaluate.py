@@ -34,9 +34,10 @@ MANAGER_KEY = "@manager"
 """Engine-computed account attribute: the manager's person id (the target gets the reference)."""
 
 
-@dataclass
+@dataclass(slots=True)
 class Desired:
-    """The desired state of one person's account in one target."""
+    """The desired state of one person's account in one target (slotted: a plan may hold
+    one for every person while it looks up the joiners)."""
 
     person: str
     access: Access
@@ -133,6 +134,38 @@ class Candidates(Sequence[Any]):
     def __repr__(self) -> str:
         known = self._rounds.items[self._start :]
         return f"Candidates({known!r}{', ...' if self._rounds.more is not None else ''})"
+
+
+def _add_candidate(
+    expressions: Expressions, template: str, context: dict[str, Any], suffix: str, into: list[Any]
+) -> None:
+    """Render one candidate into ``into``, unless a part is missing, it is empty, or a
+    repeat."""
+    try:
+        value = expressions.render(template, {**context, "suffix": suffix}, strict=True)
+    except MissingValue:
+        return  # a candidate with a part missing is no candidate: try the next
+    if value not in into and value not in ("", None):
+        into.append(value)
+
+
+class _LaterRounds:
+    """Renders a unique attribute's rounds 2 to 9 when they are first read. One small
+    object per person instead of closures: a plan may hold every person's candidates."""
+
+    __slots__ = ("context", "expressions", "templates")
+
+    def __init__(
+        self, expressions: Expressions, templates: list[str], context: dict[str, Any]
+    ) -> None:
+        self.expressions = expressions
+        self.templates = templates
+        self.context = context
+
+    def __call__(self, into: list[Any]) -> None:
+        for suffix in (str(n) for n in range(2, 10)):
+            for template in self.templates:
+                _add_candidate(self.expressions, template, self.context, suffix, into)
 
 
 class _RuleFailed(Exception):
@@ -253,31 +286,17 @@ class Evaluator:
         renders the same in every round, so it is rendered in the first only.
         """
         found: list[Any] = []
-
-        def add(template: str, suffix: str, into: list[Any]) -> None:
-            try:
-                value = self.expressions.render(template, {**frozen, "suffix": suffix}, strict=True)
-            except MissingValue:
-                return  # a candidate with a part missing is no candidate: try the next
-            if value not in into and value not in ("", None):
-                into.append(value)
-
-        frozen = context
         for template in templates:
-            add(template, "", found)
+            _add_candidate(self.expressions, template, context, "", found)
         suffixed = [t for t in templates if self.expressions.reads(t, "suffix")]
         if not suffixed:
             return Candidates(found)
         # Later rounds may render after the plan has moved on: they see the data as it is
         # now (the other targets' accounts as they stand for this person at this point).
-        frozen = {**context, "accounts": dict(context["accounts"])}
-
-        def more(into: list[Any]) -> None:
-            for suffix in (str(n) for n in range(2, 10)):
-                for template in suffixed:
-                    add(template, suffix, into)
-
-        candidates = Candidates(found, more)
+        # Only a template that reads them needs the copy: most never do.
+        if any(self.expressions.reads(t, "accounts") for t in suffixed):
+            context = {**context, "accounts": dict(context["accounts"])}
+        candidates = Candidates(found, _LaterRounds(self.expressions, suffixed, context))
         if not found:
             candidates.complete()  # no first choice without the later rounds: render them now
         return candidates
