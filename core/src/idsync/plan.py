@@ -567,13 +567,25 @@ def _make_plan(
     for target, facts in known.items():
         for pid, shadow in facts.accounts.items():
             other_accounts[pid][target] = shadow.data
-    for name in pipeline.target_order():
+    names = [
+        name
+        for name in pipeline.target_order()
+        if pipeline.targets[name].enabled and (chosen is None or name in chosen)
+    ]
+    for i, name in enumerate(names):
         cfg = pipeline.targets[name]
-        if not cfg.enabled or (chosen is not None and name not in chosen):
-            continue
         facts = known.get(name) or Known()
         tp = _plan_target(
-            name, cfg, persons, departments, facts, expressions, as_of, plan, other_accounts
+            name,
+            cfg,
+            persons,
+            departments,
+            facts,
+            expressions,
+            as_of,
+            plan,
+            other_accounts,
+            record=i < len(names) - 1,
         )
         plan.targets[name] = tp
         _hold(plan, tp, cfg, approvals)
@@ -590,7 +602,11 @@ def _plan_target(
     as_of: dt.date,
     plan: Plan,
     other_accounts: dict[str, dict[str, dict[str, Any]]],
+    *,
+    record: bool,
 ) -> TargetPlan:
+    """One target's plan. ``record``: keep each person's final attributes in
+    ``other_accounts`` for the targets planned after this one (none after the last)."""
     evaluator = Evaluator(name, cfg, expressions, as_of)
     shadows = facts.accounts
     tp = TargetPlan(
@@ -682,7 +698,7 @@ def _plan_target(
             continue
         if facts.blocked:
             actions = _drop_blocked(name, actions, facts.blocked, plan.blocked, facts.digest)
-        if desired.access in ("pre", "enabled"):
+        if record and desired.access in ("pre", "enabled"):
             other_accounts[pid][name] = attributes
         if actions:
             tp.transitions[pid] = actions[0].transition or "mover"
