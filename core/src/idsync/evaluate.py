@@ -187,16 +187,17 @@ class Evaluator:
         self.config = config
         self.expressions = expressions
         self.as_of = as_of
-        self._parsed: dict[str, Permission] = {}
+        self._parsed: dict[str, tuple[str, Permission]] = {}
 
-    def _permission(self, text: str) -> Permission:
-        """``text`` parsed, once per distinct text: every person granted the same permission
-        shares one object (nothing changes a planned permission; the enforcer copies it to
-        add the target's reference)."""
-        permission = self._parsed.get(text)
-        if permission is None:
-            permission = self._parsed[text] = Permission.parse(text)
-        return permission
+    def _permission(self, text: str) -> tuple[str, Permission]:
+        """``text`` parsed, and its key, once per distinct text: every person granted the
+        same permission shares one object and one key string (nothing changes a planned
+        permission; the enforcer copies it to add the target's reference)."""
+        parsed = self._parsed.get(text)
+        if parsed is None:
+            permission = Permission.parse(text)
+            parsed = self._parsed[text] = (permission.key, permission)
+        return parsed
 
     def _fail(self, person: Person, where: str, exc: ExpressionError) -> Desired:
         return Desired(
@@ -323,8 +324,8 @@ class Evaluator:
             if not self.expressions.test(rule.when, ctx):
                 continue
             if rule.grant is not None:
-                permission = self._permission(rule.grant)
-                out[permission.key] = permission
+                key, permission = self._permission(rule.grant)
+                out[key] = permission
                 return
             if rule.dynamic is None:
                 continue
@@ -336,10 +337,10 @@ class Evaluator:
                     "partial name (leave such contracts out with a when: rule)"
                 ) from None
             try:
-                permission = self._permission(text)
+                key, permission = self._permission(text)
             except ValueError as exc:
                 raise ExpressionError(f"permission {text[:80]!r}: {exc}") from None
-            out[permission.key] = permission
+            out[key] = permission
 
     def resources(self, departments: Mapping[str, Any]) -> dict[str, Permission]:
         """The resources this target needs: each resource template per department."""
