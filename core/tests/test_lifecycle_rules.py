@@ -287,6 +287,27 @@ def test_the_partial_name_is_named_in_the_block() -> None:
     assert block.scope == "person"
 
 
+def test_failed_evaluations_are_reported_in_person_order_linked_or_not() -> None:
+    # A linked person is evaluated when their actions are planned, the others first (the
+    # plan looks them up): the report reads as if everyone had been evaluated first.
+    correlate = {"correlate": {"person": "contact.email", "account": "employeeId"}}
+    result = plan(
+        [
+            person("0", (1, None)),  # a joiner without an e-mail address: not looked up
+            *(person(pid, (-400, None, None)) for pid in ("1", "2", "3")),
+        ],
+        [shadow("1"), shadow("3")],
+        target={"account": {**TARGET["account"], **correlate}},
+    )
+    assert [(b.person, b.field) for b in result.blocked] == [
+        ("1", "targets.dir.permissions.0.dynamic"),
+        ("2", "targets.dir.permissions.0.dynamic"),
+        ("3", "targets.dir.permissions.0.dynamic"),
+        ("0", "targets.dir.account.correlate"),
+    ]
+    assert acts(result) == []
+
+
 # --- unique values --------------------------------------------------------------------
 
 UNIQUE = {

@@ -34,9 +34,10 @@ MANAGER_KEY = "@manager"
 """Engine-computed account attribute: the manager's person id (the target gets the reference)."""
 
 
-@dataclass
+@dataclass(slots=True)
 class Desired:
-    """The desired state of one person's account in one target."""
+    """The desired state of one person's account in one target (slotted: a plan may hold
+    one for every person while it looks up the joiners)."""
 
     person: str
     access: Access
@@ -135,6 +136,38 @@ class Candidates(Sequence[Any]):
         return f"Candidates({known!r}{', ...' if self._rounds.more is not None else ''})"
 
 
+def _add_candidate(
+    expressions: Expressions, template: str, context: dict[str, Any], suffix: str, into: list[Any]
+) -> None:
+    """Render one candidate into ``into``, unless a part is missing, it is empty, or a
+    repeat."""
+    try:
+        value = expressions.render(template, {**context, "suffix": suffix}, strict=True)
+    except MissingValue:
+        return  # a candidate with a part missing is no candidate: try the next
+    if value not in into and value not in ("", None):
+        into.append(value)
+
+
+class _LaterRounds:
+    """Renders a unique attribute's rounds 2 to 9 when they are first read. One small
+    object per person instead of closures: a plan may hold every person's candidates."""
+
+    __slots__ = ("context", "expressions", "templates")
+
+    def __init__(
+        self, expressions: Expressions, templates: list[str], context: dict[str, Any]
+    ) -> None:
+        self.expressions = expressions
+        self.templates = templates
+        self.context = context
+
+    def __call__(self, into: list[Any]) -> None:
+        for suffix in (str(n) for n in range(2, 10)):
+            for template in self.templates:
+                _add_candidate(self.expressions, template, self.context, suffix, into)
+
+
 class _RuleFailed(Exception):
     """A permission rule that could not be evaluated, and where it is in the file."""
 
@@ -154,16 +187,17 @@ class Evaluator:
         self.config = config
         self.expressions = expressions
         self.as_of = as_of
-        self._parsed: dict[str, Permission] = {}
+        self._parsed: dict[str, tuple[str, Permission]] = {}
 
-    def _permission(self, text: str) -> Permission:
-        """``text`` parsed, once per distinct text: every person granted the same permission
-        shares one object (nothing changes a planned permission; the enforcer copies it to
-        add the target's reference)."""
-        permission = self._parsed.get(text)
-        if permission is None:
-            permission = self._parsed[text] = Permission.parse(text)
-        return permission
+    def _permission(self, text: str) -> tuple[str, Permission]:
+        """``text`` parsed, and its key, once per distinct text: every person granted the
+        same permission shares one object and one key string (nothing changes a planned
+        permission; the enforcer copies it to add the target's reference)."""
+        parsed = self._parsed.get(text)
+        if parsed is None:
+            permission = Permission.parse(text)
+            parsed = self._parsed[text] = (permission.key, permission)
+        return parsed
 
     def _fail(self, person: Person, where: str, exc: ExpressionError) -> Desired:
         return Desired(
@@ -253,31 +287,17 @@ class Evaluator:
         renders the same in every round, so it is rendered in the first only.
         """
         found: list[Any] = []
-
-        def add(template: str, suffix: str, into: list[Any]) -> None:
-            try:
-                value = self.expressions.render(template, {**frozen, "suffix": suffix}, strict=True)
-            except MissingValue:
-                return  # a candidate with a part missing is no candidate: try the next
-            if value not in into and value not in ("", None):
-                into.append(value)
-
-        frozen = context
         for template in templates:
-            add(template, "", found)
+            _add_candidate(self.expressions, template, context, "", found)
         suffixed = [t for t in templates if self.expressions.reads(t, "suffix")]
         if not suffixed:
             return Candidates(found)
         # Later rounds may render after the plan has moved on: they see the data as it is
         # now (the other targets' accounts as they stand for this person at this point).
-        frozen = {**context, "accounts": dict(context["accounts"])}
-
-        def more(into: list[Any]) -> None:
-            for suffix in (str(n) for n in range(2, 10)):
-                for template in suffixed:
-                    add(template, suffix, into)
-
-        candidates = Candidates(found, more)
+        # Only a template that reads them needs the copy: most never do.
+        if any(self.expressions.reads(t, "accounts") for t in suffixed):
+            context = {**context, "accounts": dict(context["accounts"])}
+        candidates = Candidates(found, _LaterRounds(self.expressions, suffixed, context))
         if not found:
             candidates.complete()  # no first choice without the later rounds: render them now
         return candidates
@@ -304,8 +324,8 @@ class Evaluator:
             if not self.expressions.test(rule.when, ctx):
                 continue
             if rule.grant is not None:
-                permission = self._permission(rule.grant)
-                out[permission.key] = permission
+                key, permission = self._permission(rule.grant)
+                out[key] = permission
                 return
             if rule.dynamic is None:
                 continue
@@ -317,10 +337,10 @@ class Evaluator:
                     "partial name (leave such contracts out with a when: rule)"
                 ) from None
             try:
-                permission = self._permission(text)
+                key, permission = self._permission(text)
             except ValueError as exc:
                 raise ExpressionError(f"permission {text[:80]!r}: {exc}") from None
-            out[permission.key] = permission
+            out[key] = permission
 
     def resources(self, departments: Mapping[str, Any]) -> dict[str, Permission]:
         """The resources this target needs: each resource template per department."""

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import datetime as dt
 import hashlib
+import heapq
 import json
 from collections import Counter, defaultdict
 from collections.abc import Callable, Iterable, Mapping, Sequence
@@ -566,13 +567,25 @@ def _make_plan(
     for target, facts in known.items():
         for pid, shadow in facts.accounts.items():
             other_accounts[pid][target] = shadow.data
-    for name in pipeline.target_order():
+    names = [
+        name
+        for name in pipeline.target_order()
+        if pipeline.targets[name].enabled and (chosen is None or name in chosen)
+    ]
+    for i, name in enumerate(names):
         cfg = pipeline.targets[name]
-        if not cfg.enabled or (chosen is not None and name not in chosen):
-            continue
         facts = known.get(name) or Known()
         tp = _plan_target(
-            name, cfg, persons, departments, facts, expressions, as_of, plan, other_accounts
+            name,
+            cfg,
+            persons,
+            departments,
+            facts,
+            expressions,
+            as_of,
+            plan,
+            other_accounts,
+            record=i < len(names) - 1,
         )
         plan.targets[name] = tp
         _hold(plan, tp, cfg, approvals)
@@ -589,7 +602,11 @@ def _plan_target(
     as_of: dt.date,
     plan: Plan,
     other_accounts: dict[str, dict[str, dict[str, Any]]],
+    *,
+    record: bool,
 ) -> TargetPlan:
+    """One target's plan. ``record``: keep each person's final attributes in
+    ``other_accounts`` for the targets planned after this one (none after the last)."""
     evaluator = Evaluator(name, cfg, expressions, as_of)
     shadows = facts.accounts
     tp = TargetPlan(
@@ -618,20 +635,24 @@ def _plan_target(
         ActionKind.DELETE
     )
 
-    desires: dict[str, Desired] = {}
+    # Everyone in person order; a person with a linked account is evaluated only when their
+    # actions are planned (None here): nothing before that reads their desired state, and
+    # a nightly run then holds one person's at a time rather than everyone's.
+    desires: dict[str, Desired | None] = {}
+    first_blocked = len(plan.blocked)
     for pid in sorted(set(persons) | set(shadows)):
-        person = persons.get(pid)
         shadow = shadows.get(pid)
-        if person is None and shadow is not None:
-            desired = _vanished(pid, cfg, shadow, as_of)
-        elif person is not None:
-            desired = evaluator.evaluate(person, shadow, other_accounts.get(pid, {}))
-            if desired.error is not None:
-                plan.blocked.append(desired.error)
-                continue
-        else:
+        if shadow is not None and shadow.reference:
+            desires[pid] = None
+            continue
+        desired = _desired(pid, persons, shadow, evaluator, cfg, other_accounts, as_of)
+        if desired is None:
+            continue
+        if desired.error is not None:
+            plan.blocked.append(desired.error)
             continue
         desires[pid] = desired
+    evaluated_blocked = len(plan.blocked)
 
     found = _correlate(name, cfg, persons, shadows, desires, facts, unique, plan, tp)
     # Accounts this plan links are in the target already: the bases count them.
@@ -642,11 +663,20 @@ def _plan_target(
     # Who has an account in this target once the plan has run: a manager reference to
     # anyone else stays empty, and is no change to plan.
     accounted = {pid for pid, shadow in shadows.items() if shadow.reference} | {
-        pid for pid, d in desires.items() if d.access in ("pre", "enabled")
+        pid for pid, d in desires.items() if d is not None and d.access in ("pre", "enabled")
     }
+    failed: list[Blocked] = []  # evaluations that failed here, reported in person order
     for pid, desired in desires.items():
+        desires[pid] = None  # let go once planned: the actions keep what they need
         if pid in tp.disputed:
             continue
+        if desired is None:
+            desired = _desired(pid, persons, shadows[pid], evaluator, cfg, other_accounts, as_of)
+            if desired is None:
+                continue
+            if desired.error is not None:
+                failed.append(desired.error)
+                continue
         if desired.manager is not None and desired.manager not in accounted:
             desired.manager = None
             desired.attributes[MANAGER_KEY] = None
@@ -668,12 +698,35 @@ def _plan_target(
             continue
         if facts.blocked:
             actions = _drop_blocked(name, actions, facts.blocked, plan.blocked, facts.digest)
-        if desired.access in ("pre", "enabled"):
+        if record and desired.access in ("pre", "enabled"):
             other_accounts[pid][name] = attributes
         if actions:
             tp.transitions[pid] = actions[0].transition or "mover"
         tp.actions.extend(actions)
+    if failed:  # where they stand when every person is evaluated first
+        plan.blocked[first_blocked:evaluated_blocked] = heapq.merge(
+            plan.blocked[first_blocked:evaluated_blocked], failed, key=lambda b: b.person
+        )
     return tp
+
+
+def _desired(
+    pid: str,
+    persons: Mapping[str, Person],
+    shadow: AccountState | None,
+    evaluator: Evaluator,
+    cfg: TargetConfig,
+    other_accounts: Mapping[str, Mapping[str, Mapping[str, Any]]],
+    as_of: dt.date,
+) -> Desired | None:
+    """The person's desired state in the target (``error`` set when evaluation failed), a
+    vanished person's retirement, or None for neither."""
+    person = persons.get(pid)
+    if person is not None:
+        return evaluator.evaluate(person, shadow, other_accounts.get(pid, {}))
+    if shadow is not None:
+        return _vanished(pid, cfg, shadow, as_of)
+    return None
 
 
 def _correlation_value(
@@ -698,7 +751,7 @@ def _correlate(
     cfg: TargetConfig,
     persons: Mapping[str, Person],
     shadows: Mapping[str, AccountState],
-    desires: Mapping[str, Desired],
+    desires: Mapping[str, Desired | None],
     facts: Known,
     unique: _Unique,
     plan: Plan,
@@ -717,8 +770,9 @@ def _correlate(
         return {}
     where = f"targets.{name}.account.correlate"
     wanted: dict[str, Any] = {}
+    leavers: set[str] = set()
     for pid, desired in desires.items():
-        if pid in shadows:
+        if pid in shadows or desired is None:
             continue
         joiner = desired.access in ("pre", "enabled")
         leaver = desired.leaver and correlate.leavers and not correlate.on_account
@@ -745,6 +799,8 @@ def _correlate(
         if leaver and facts.checked.get(pid) == _memo(unique.fold(value)):
             continue  # looked up before with this value, and nothing was found
         wanted[pid] = value
+        if desired.leaver:
+            leavers.add(pid)
     if not wanted:
         return {}
     try:
@@ -773,7 +829,7 @@ def _correlate(
             tp.disputed.add(pid)
             continue
         if not accounts:
-            if desires[pid].leaver:
+            if pid in leavers:
                 tp.checked[pid] = _memo(unique.fold(value))
             continue
         refs = ", ".join(a.reference for a in accounts[:5])
@@ -817,7 +873,7 @@ def _correlate(
 def _hold_doubtful(
     name: str,
     shadows: Mapping[str, AccountState],
-    desires: Mapping[str, Desired],
+    desires: Mapping[str, Desired | None],
     facts: Known,
     plan: Plan,
     tp: TargetPlan,
