@@ -47,7 +47,7 @@ from idsync.model import (
 from idsync.plan import Action
 from idsync.plugins import System
 from idsync.secrets import redact
-from idsync.state import Store, StoreFailed
+from idsync.state import Lease, Store, StoreFailed
 
 __all__ = ["Enforcer", "StoreFailed", "value_at"]
 
@@ -117,12 +117,14 @@ class Enforcer:
         waits: Mapping[str, str] | None = None,
         progress: Callable[[Action, ActionStatus], None] | None = None,
         cancel: threading.Event | None = None,
+        lease: Lease | None = None,
     ) -> None:
         """``holds`` names the threshold holding an action (and, for a person's action, all
         of theirs), or None. ``blocked`` are the ``(person, kind, key)`` of actions reported
         blocked before (forgotten once done). ``waits`` are persons whose actions wait for
         another target's unfinished work (person → why). ``cancel``, once set, stops the
-        workers from taking new persons (the person in flight finishes)."""
+        workers from taking new persons (the person in flight finishes). ``lease`` is the pipeline's,
+        checked before every call to the target: a lost lease stops the run like a failed store."""
         self.system = system
         self.config = config
         self.store = store
@@ -135,6 +137,7 @@ class Enforcer:
         self.waits = waits or {}
         self.progress = progress
         self.cancel = cancel
+        self.lease = lease
         self.stopped = False
         """Whether ``cancel`` (or a failed store) left work of this run undone."""
         self.failure: StoreFailed | None = None
@@ -567,6 +570,8 @@ class Enforcer:
         )
 
     def _call(self, hook: str, ctx: HookContext) -> Any:
+        if self.lease is not None and not self.dry_run:
+            self.lease.check()  # the fencing token: a runner that lost its lease writes nothing
         caller = getattr(self.system.hook, hook)
         result = caller(ctx=ctx)
         if result is None:

@@ -1,6 +1,8 @@
 """The state store (SQLAlchemy; SQLite by default, PostgreSQL in production)."""
 
+from idsync.state.lease import Lease, LeaseLost
 from idsync.state.store import (
+    LEASE_TTL,
     AccountState,
     BlockedAction,
     InDoubt,
@@ -12,9 +14,12 @@ from idsync.state.store import (
 )
 
 __all__ = [
+    "LEASE_TTL",
     "AccountState",
     "BlockedAction",
     "InDoubt",
+    "Lease",
+    "LeaseLost",
     "LockHeld",
     "Missing",
     "Store",
