@@ -12,7 +12,6 @@ import textwrap
 import time
 
 import pytest
-
 from idsync.state import Lease, LeaseLost, LockHeld, Store
 from idsync.state import schema as t
 
@@ -95,7 +94,8 @@ def _holder(state_url: str) -> tuple[subprocess.Popen[str], int]:
 
 
 def _check(holder: subprocess.Popen[str]) -> str:
-    assert holder.stdin is not None and holder.stdout is not None
+    assert holder.stdin is not None
+    assert holder.stdout is not None
     holder.stdin.write("write\n")
     holder.stdin.flush()
     return holder.stdout.readline().strip()

@@ -32,6 +32,7 @@ from idsync.engine import (
     RunReport,
     approve_kinds,
 )
+from idsync.fleet.commands import register as _register_fleet
 from idsync.model import ActionStatus, Correlation, HookContext
 from idsync.plugins import PluginLoadError, Registry
 from idsync.report import print_audit, print_plan, print_problems, print_run, progress_bars
@@ -978,6 +979,11 @@ def users_list_cmd(pipeline_file: PipelineArg, as_json: JsonOpt = False) -> None
     if not users:
         table.add_row("[dim]no users[/]")
     console.print(table)
+
+
+# --- the fleet: schedule, worker, fleet ------------------------------------------------------
+
+_register_fleet(app)
 
 
 def main() -> None:
