@@ -10,6 +10,7 @@ of the same organisation gives.
 
 from __future__ import annotations
 
+import asyncio
 import datetime as dt
 import itertools
 import json
@@ -27,7 +28,7 @@ import pytest
 import sqlalchemy as sa
 from idsync.config import load_pipeline
 from idsync.engine import Engine
-from idsync.fleet.queue import RUN_TASK
+from idsync.fleet.queue import RUN_TASK, Fleet
 from idsync.fleet.schedules import Schedules, read_env_file
 from idsync.plugins import Registry
 from idsync.sandbox import Sandbox
@@ -395,3 +396,57 @@ def test_a_fleet_survives_a_killed_and_a_paused_worker(
             assert expected, "the organisation should have accounts"
             assert _end_state(member.helloid) == expected, member.name
     fleet_store.close()
+
+
+def test_the_tick_defers_due_idle_pipelines_once_and_the_sweep_survives_a_waiting_run(
+    tmp_path: Path, postgres: PostgresServer
+) -> None:
+    """In one process: the tick's two halves against the real queue. A dead worker's job
+    whose pipeline already has a run waiting is closed (procrastinate's retry recipe fails
+    there: upstream issue #1543), and one whose pipeline has none is deferred again."""
+    fleet = Fleet(postgres.database())
+    for name in ("acme", "globex"):
+        fleet.schedules.add(name, tmp_path / f"{name}.yaml", Schedule(every=dt.timedelta(hours=1)))
+    engine = fleet.store.engine
+
+    def stall(pipeline: str) -> int:
+        """Make the pipeline's waiting job a running one of a worker that stopped beating."""
+        with engine.begin() as conn:
+            dead = conn.execute(
+                sa.text(
+                    "INSERT INTO procrastinate_workers (last_heartbeat) "
+                    "VALUES (NOW() - INTERVAL '1 hour') RETURNING id"
+                )
+            ).scalar_one()
+            return int(
+                conn.execute(
+                    sa.text(
+                        "UPDATE procrastinate_jobs SET status = 'doing', worker_id = :w "
+                        "WHERE status = 'todo' AND args->>'pipeline' = :p RETURNING id"
+                    ),
+                    {"w": dead, "p": pipeline},
+                ).scalar_one()
+            )
+
+    async def scenario() -> None:
+        async with fleet.app.open_async():
+            assert sorted(await fleet.defer_due()) == ["acme", "globex"]
+            assert await fleet.defer_due() == []  # both waiting: nothing more
+            stalled_acme, stalled_globex = stall("acme"), stall("globex")
+            assert await fleet.defer_due() == []  # both running: the tick leaves them be
+            found = fleet.schedules.get("acme")
+            assert found is not None
+            assert await fleet.defer(found)  # a run of acme waits behind the stalled one
+            assert sorted(await fleet.sweep()) == sorted([stalled_acme, stalled_globex])
+
+    asyncio.run(scenario())
+    states = Counter((j["args"]["pipeline"], j["status"]) for j in _jobs(engine))
+    assert states == Counter(
+        {
+            ("acme", "failed"): 1,
+            ("acme", "todo"): 1,  # the one that was waiting: no second one
+            ("globex", "failed"): 1,
+            ("globex", "todo"): 1,  # deferred again by the sweep
+        }
+    )
+    fleet.close()
