@@ -70,6 +70,12 @@ def test_schedules_are_added_changed_listed_and_removed(tmp_path: Path) -> None:
     found = schedules.get("acme")
     assert found is not None
     assert (found.last_status, found.last_error) == ("failed", "boom")
+    # A run taken over (another started since) does not overwrite the last run's outcome.
+    assert not schedules.finished("acme", "stopped", started=started - dt.timedelta(minutes=1))
+    assert schedules.finished("acme", "done", started=found.last_start)
+    found = schedules.get("acme")
+    assert found is not None
+    assert found.last_status == "done"
     assert schedules.remove("acme")
     assert not schedules.remove("acme")
     assert [s.pipeline for s in schedules.all()] == ["globex"]

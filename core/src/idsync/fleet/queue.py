@@ -155,7 +155,8 @@ class Fleet:
         found = self.schedules.get(pipeline)
         if found is None:
             raise FleetError(f"pipeline {pipeline!r} is not scheduled in this fleet")
-        self.schedules.started(pipeline, now())
+        started = now()
+        self.schedules.started(pipeline, started)
         log = logger.bind(pipeline=pipeline)
         try:
             env = dict(os.environ)
@@ -181,10 +182,12 @@ class Fleet:
             finally:
                 engine.close()
         except BaseException as exc:
-            self.schedules.finished(pipeline, "crashed", f"{type(exc).__name__}: {exc}")
+            self.schedules.finished(
+                pipeline, "crashed", f"{type(exc).__name__}: {exc}", started=started
+            )
             raise
         status = run_status(report.exit_code, report.stopped)
-        self.schedules.finished(pipeline, status, report.error)
+        self.schedules.finished(pipeline, status, report.error, started=started)
         log.info("run {} of {}: {}", report.run_id, pipeline, status)
         return status
 

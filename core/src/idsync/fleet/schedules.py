@@ -149,18 +149,33 @@ class Schedules:
                 .values(last_start=at, last_status="running", last_error=None)
             )
 
-    def finished(self, pipeline: str, status: str, error: str | None = None) -> None:
-        """Note how a run of ``pipeline`` ended (``error`` redacted and cut to 2000)."""
+    def finished(
+        self,
+        pipeline: str,
+        status: str,
+        error: str | None = None,
+        *,
+        started: dt.datetime | None = None,
+    ) -> bool:
+        """Note how a run of ``pipeline`` ended (``error`` redacted and cut to 2000). With
+        ``started``, only while that run is still the last one started: a runner that was
+        paused and taken over does not overwrite the outcome of the run that took over.
+        Returns whether it was noted."""
+        c = t.schedules.c
+        which = c.pipeline == pipeline
+        if started is not None:
+            which &= c.last_start == started
         with self.store.engine.begin() as conn:
-            conn.execute(
+            noted = conn.execute(
                 t.schedules.update()
-                .where(t.schedules.c.pipeline == pipeline)
+                .where(which)
                 .values(
                     last_finish=now(),
                     last_status=status,
                     last_error=redact(error)[:2000] if error else None,
                 )
             )
+            return noted.rowcount > 0
 
 
 def read_env_file(path: str | os.PathLike[str]) -> dict[str, str]:
