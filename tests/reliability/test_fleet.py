@@ -190,7 +190,7 @@ def _jobs(fleet: sa.Engine) -> list[dict[str, Any]]:
     with fleet.connect() as conn:
         rows = conn.execute(
             sa.text(
-                "SELECT id, status::text AS status, args, worker_id, lock "
+                "SELECT id, status::text AS status, args, worker_id, lock, queue_name "
                 "FROM procrastinate_jobs WHERE task_name = :task ORDER BY id"
             ),
             {"task": RUN_TASK},
@@ -215,6 +215,11 @@ def _doing_by_worker(fleet: sa.Engine) -> dict[int, str]:
         for j in _jobs(fleet)
         if j["status"] == "doing" and j["worker_id"] is not None
     }
+
+
+def _queue(pipeline: str) -> str:
+    """Every fifth pipeline stands for a large organisation, on a queue of its own."""
+    return "large" if int(pipeline.removeprefix("org")) % 5 == 4 else "pipelines"
 
 
 def _at_least(found: dict[int, str], n: int) -> dict[int, str] | None:
@@ -293,6 +298,7 @@ def test_a_fleet_survives_a_killed_and_a_paused_worker(
             member.pipeline,
             Schedule(every=dt.timedelta(hours=1)),
             env_file=member.env_file,
+            queue=_queue(member.name),
         )
     listed = subprocess.run(
         [str(IDSYNC), "schedule", "list", "--json"], env=env, capture_output=True, text=True
@@ -310,17 +316,18 @@ def test_a_fleet_survives_a_killed_and_a_paused_worker(
         engine = fleet_store.engine
         by_id: dict[int, subprocess.Popen[bytes]] = {}
 
-        def start(name: str, queue: str) -> None:
+        def start(name: str, *queues: str) -> None:
             """Start a worker and wait for its row: which procrastinate worker is which."""
             known = _worker_ids(engine)
-            proc = workers.start(name, "--queue", queue)
+            proc = workers.start(name, *(f"--queue={q}" for q in queues))
             new = _wait(f"worker {name}", lambda: _worker_ids(engine) - known, 90)
             assert len(new) == 1
             by_id[new.pop()] = proc
 
         start("control", "control")
-        for n in range(3):
-            start(f"worker{n}", "pipelines")
+        start("worker0", "pipelines")
+        start("worker1", "pipelines")
+        start("worker2", "large", "pipelines")  # the large organisations have their own queue
 
         # kill -9 a worker in the middle of a run.
         busy = _wait("three runs at once", lambda: _at_least(_doing_by_worker(engine), 3), 120)
@@ -330,7 +337,7 @@ def test_a_fleet_survives_a_killed_and_a_paused_worker(
         os.kill(victim.pid, signal.SIGKILL)
         victim.wait()
         # Keep three workers: a new one starts (procrastinate prunes the dead one's row).
-        start("worker3", "pipelines")
+        start("worker3", "large", "pipelines")
 
         # SIGSTOP another worker in the middle of a run, past its lease, then SIGCONT.
         busy = _wait(
@@ -366,6 +373,7 @@ def test_a_fleet_survives_a_killed_and_a_paused_worker(
     jobs = _jobs(engine)
     per_pipeline = Counter(j["args"]["pipeline"] for j in jobs if j["status"] == "succeeded")
     assert per_pipeline == Counter({m.name: 1 for m in members}), jobs
+    assert all(j["queue_name"] == _queue(j["args"]["pipeline"]) for j in jobs)
     failed = {j["args"]["pipeline"] for j in jobs if j["status"] == "failed"}
     assert killed_pipeline in failed  # swept, then run again
     assert paused_pipeline in failed
