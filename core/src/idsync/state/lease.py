@@ -6,7 +6,7 @@ thread renews it every third of that. A runner that dies stops renewing, so anot
 the pipeline over within a minute. Each taking raises the lock's *generation*. Before every
 target write the runner checks that its lease is still its own: its renewals kept it alive on its
 own monotonic clock (which runs on while the process is paused), and the store still holds its
-generation. A runner paused past its lease (``SIGSTOP``, a frozen VM, a long GC pause) therefore
+generation (read at most once a second). A runner paused past its lease (``SIGSTOP``, a frozen VM, a long GC pause) therefore
 stops before its next write when it wakes, even when nobody has taken the pipeline yet.
 """
 
@@ -22,6 +22,9 @@ from loguru import logger
 from idsync.state.store import LEASE_TTL, Store, StoreFailed
 
 __all__ = ["Lease", "LeaseLost"]
+
+_READ_EVERY = 1.0
+"""Seconds between two reads of the lease's generation by :meth:`Lease.check`."""
 
 
 class LeaseLost(StoreFailed):
@@ -41,6 +44,7 @@ class Lease:
         self.owner, self.generation = store.acquire_lease(name, ttl)
         self._valid_until = taken + ttl.total_seconds()
         self._lost: str | None = None
+        self._read = -_READ_EVERY  # the first check reads the store
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._renew, name=f"lease {name}", daemon=True)
         self._thread.start()
@@ -54,9 +58,11 @@ class Lease:
 
     def check(self) -> None:
         """Raise :class:`LeaseLost` unless the lease is still this runner's: alive on the
-        local clock and the store still holding its generation (one read)."""
+        local clock (every call) and the store still holding its generation (read again when
+        the last read is a second old, so a large run does not double its store reads)."""
         why = self.lost
-        if why is None:
+        if why is None and time.monotonic() - self._read >= _READ_EVERY:
+            self._read = time.monotonic()
             try:
                 held = self.store.lease_generation(self.name, self.owner)
             except Exception as exc:
