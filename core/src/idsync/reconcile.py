@@ -620,7 +620,7 @@ class Reconciler:
             try:
                 self.engine.check_date(as_of, time_travel=time_travel)
             except DateRefused:
-                self.store.release_lock(self.engine.lock, owner)
+                self.engine.release_lock()
                 raise
         started = now()
         run_id = self.store.start_run(label, "reconcile", as_of, dry_run)
@@ -666,6 +666,7 @@ class Reconciler:
                     persons=persons,
                     holds=_kinds_held({h.kind for h in holds}),
                     cancel=cancel,
+                    lease=self.engine.lease,
                 )
                 report.counts.update(enforcer.run(ordered))
                 stopped |= enforcer.stopped
@@ -674,7 +675,7 @@ class Reconciler:
             raise
         finally:
             if owner is not None:
-                self.store.release_lock(self.engine.lock, owner)
+                self.engine.release_lock()
         if any(status == "failed" for (status, _), n in report.counts.items() if n):
             report.exit_code = EXIT_FAILED
         elif report.held:
