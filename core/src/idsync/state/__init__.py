@@ -1,7 +1,7 @@
 """The state store (SQLAlchemy; SQLite by default, PostgreSQL in production)."""
 
-from idsync.state.location import StateError
 from idsync.state.lease import Lease, LeaseLost
+from idsync.state.location import StateError
 from idsync.state.store import (
     LEASE_TTL,
     AccountState,
