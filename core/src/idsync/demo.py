@@ -66,9 +66,14 @@ def _working_dir(path: Path) -> Iterator[None]:
         os.chdir(before)
 
 
+def _rule_width(console: Console) -> int:
+    """A rule spans the terminal, but not the unwrapped width of output that is no terminal."""
+    return min(console.width, 120)
+
+
 def _step(console: Console, number: int, title: str, text: str) -> None:
     console.print()
-    console.print(Rule(f"[bold]{number}. {title}[/]", align="left"))
+    console.print(Rule(f"[bold]{number}. {title}[/]", align="left"), width=_rule_width(console))
     console.print(text, highlight=False)
 
 
@@ -297,7 +302,7 @@ def _tell(
 
 def _summary(console: Console, story: Story, seconds: float, pipeline: Path, workdir: Path) -> None:
     console.print()
-    console.print(Rule("[bold]summary[/]", align="left"))
+    console.print(Rule("[bold]summary[/]", align="left"), width=_rule_width(console))
     table = Table(show_edge=False)
     table.add_column("run")
     table.add_column("as of")
