@@ -39,7 +39,7 @@ from idsync import (
     PluginKind,
     hookimpl,
 )
-from idsync.simulator import Simulated
+from idsync.sandbox.simulator import Simulated
 from idsync.testing import (
     Created,
     Sample,

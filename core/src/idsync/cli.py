@@ -666,7 +666,7 @@ def sandbox_cmd(
     ] = None,
 ) -> None:
     """Start every installed plugin's simulator on 127.0.0.1 with one seeded organisation."""
-    from idsync.sandbox import run_forever
+    from idsync.sandbox.runner import run_forever
 
     raise typer.Exit(run_forever(size=size, seed=seed, port_base=port_base, env_file=env_file))
 
@@ -683,7 +683,7 @@ def demo_cmd(
     seed: Annotated[int, typer.Option("--seed", help="Random seed of the organisation.")] = 7,
 ) -> None:
     """Tell the lifecycle story end to end on the sandbox simulators."""
-    from idsync.demo import run_demo
+    from idsync.sandbox.demo import run_demo
 
     if not pipeline_file.exists():
         raise _fail(
@@ -996,7 +996,7 @@ def new_plugin_cmd(
     ] = None,
 ) -> None:
     """Write a new plugin package: hooks, settings, simulator, contract tests, README."""
-    from idsync.scaffold import PYTEST, ScaffoldError, new_plugin
+    from idsync.sandbox.scaffold import PYTEST, ScaffoldError, new_plugin
 
     try:
         root = new_plugin(name, kind, directory, simulator=simulator, title=title)

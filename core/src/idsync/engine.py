@@ -26,8 +26,9 @@ from idsync.expressions import Expressions
 from idsync.importer import SourceError, SourceImport, import_source, merge, stored_import
 from idsync.model import ActionKind, ActionStatus, Blocked, HookContext, Person, RunSummary
 from idsync.plan import Action, Hold, Known, Plan, TargetPlan, make_plan
-from idsync.plugins import Registry, System
+from idsync.plugins import PluginLoadError, Registry, System
 from idsync.saved import PlanChanged, SavedPlan
+from idsync.secrets import redact
 from idsync.state import LockHeld, Store, StoreFailed, now
 from idsync.thresholds import approved as approved_by
 
@@ -117,27 +118,45 @@ class Engine:
         self.pipeline = pipeline
         self.registry = registry
         self.store = store or Store(pipeline.state)
-        self.expressions = Expressions(registry.expression_functions())
+        self.expressions = Expressions(registry.expression_functions(pipeline.plugins()))
+        self.observers = registry.observers(pipeline, self.store)
+        """This engine's own observer plugins (the notifier among them)."""
         self._systems: dict[str, System] = {}
         self._breakers: dict[str, Breaker] = {}
         """Each target's breaker for the plan and run under way (one per target, new each
         plan): a target stopped while the plan read it is not called while enforcing."""
-        if pipeline.notifications is not None:
-            from idsync.notify import NOTIFIER
-
-            NOTIFIER.attach(pipeline, self.store)
+        self.unavailable: dict[str, str] = {}
+        """Systems whose plugin could not be set up, with why: they fail, the others run."""
 
     def system(self, name: str) -> System:
-        """The configured source or target ``name``, bound to its plugin (built once)."""
+        """The configured source or target ``name``, bound to its plugin (built once).
+
+        Raises :class:`~idsync.plugins.PluginLoadError` when its plugin cannot be set up
+        (noted in :attr:`unavailable`)."""
+        if name in self.unavailable:
+            raise PluginLoadError(self.unavailable[name])
         if name not in self._systems:
             cfg = self.pipeline.sources.get(name) or self.pipeline.targets[name]
-            self._systems[name] = self.registry.system(
-                name, cfg.plugin, self.pipeline.settings_for(name)
-            )
+            try:
+                self._systems[name] = self.registry.system(
+                    name, cfg.plugin, self.pipeline.settings_for(name), self.observers
+                )
+            except PluginLoadError as exc:
+                self.unavailable[name] = redact(str(exc))
+                logger.bind(system=name).error("{}", self.unavailable[name])
+                raise
         return self._systems[name]
 
+    def _usable(self, name: str) -> bool:
+        try:
+            self.system(name)
+        except PluginLoadError:
+            return False
+        return True
+
     def close(self) -> None:
-        """Release the store's connections."""
+        """Deliver what the observers have left, and release the store's connections."""
+        self.observers.close()
         self.store.close()
 
     # --- steps -----------------------------------------------------------------------
@@ -149,7 +168,10 @@ class Engine:
                 # A source switched off keeps its last snapshot: its people are not "gone".
                 imports.append(stored_import(self.store, name))
                 continue
-            system = self.system(name)
+            try:
+                system = self.system(name)
+            except PluginLoadError as exc:
+                raise SourceError(f"source {name}: {exc}") from None
             ctx = HookContext(system=name, dry_run=dry_run, as_of=as_of, settings=system.settings)
             imp = import_source(system, cfg, self.store, ctx, progress.reading(name))
             logger.bind(system=name).info(
@@ -175,6 +197,10 @@ class Engine:
         self._breakers = {t: Breaker(t) for t in self.pipeline.targets}
         wanted = None if targets is None else set(targets)
         chosen = {t for t in self.pipeline.targets if wanted is None or t in wanted}
+        # A target whose plugin cannot be set up is left out of the plan (and fails).
+        chosen = {
+            t for t in chosen if not self.pipeline.targets[t].enabled or self._usable(t)
+        }
         known = {t: self.known(t, as_of, t in chosen) for t in self.pipeline.targets}
         plan = make_plan(
             self.pipeline,
@@ -271,10 +297,14 @@ class Engine:
             run_id=None, plan=plan, imports=imports, held=plan.held, blocked=plan.blocked
         )
         report.breakers = [b.trip for b in self._breakers.values() if b.trip is not None]
-        if report.breakers:  # a target refused or could not be reached while being read
+        if report.breakers or self.unavailable:
+            # a target refused or could not be reached while being read, or its plugin
+            # could not be set up
             report.exit_code = EXIT_FAILED
         else:
             report.exit_code = EXIT_HELD if plan.held else EXIT_OK
+        if self.unavailable:
+            report.error = "; ".join(self.unavailable.values())
         return report
 
     def run(
@@ -393,13 +423,8 @@ class Engine:
         counts: Counter[tuple[str, str]],
         held: Iterable[Hold],
         blocked: Iterable[Blocked] = (),
-        observers: str | None = None,
     ) -> None:
-        """Record how a run (or a reconciliation's fixes) ended, and tell the observers.
-
-        ``observers`` names the system whose plugin manager carries ``idsync_run_finished``
-        (every observer plugin is in each); by default the first enabled target's.
-        """
+        """Record how a run (or a reconciliation's fixes) ended, and tell the observers."""
         nested = nest_counts(counts)
         self.store.finish_run(run_id, run_status(exit_code, stopped), exit_code, nested)
         summary = RunSummary(
@@ -415,11 +440,7 @@ class Engine:
             failed=sum(n for (done, _), n in counts.items() if done == ActionStatus.FAILED.value),
             exit_code=exit_code,
         )
-        if observers is None:
-            enabled = (name for name, cfg in self.pipeline.targets.items() if cfg.enabled)
-            observers = next(enabled, None)
-        if observers is not None:
-            self.system(observers).notify("idsync_run_finished", summary=summary)
+        self.observers.run_finished(summary)
 
     def _run(
         self,
@@ -477,6 +498,7 @@ class Engine:
                     returned=imp.returned,
                 )
         plan, persons = self._plan(imports, as_of, targets, approved)
+        self._record_unavailable(report, run_id, dry_run)
         if expect is not None:
             expect.check_actions(plan)
         report.plan = plan
@@ -520,6 +542,22 @@ class Engine:
             report.exit_code = EXIT_FAILED
         elif report.held:
             report.exit_code = EXIT_HELD
+
+    def _record_unavailable(self, report: RunReport, run_id: int, dry_run: bool) -> None:
+        """Each target whose plugin could not be set up fails: one audit record, counted."""
+        for name, error in self.unavailable.items():
+            self.store.record(
+                run_id=run_id,
+                target=name,
+                person=None,
+                kind="plugin",
+                status=ActionStatus.FAILED.value,
+                messages=[error],
+                dry_run=dry_run,
+            )
+            report.counts[(ActionStatus.FAILED.value, "plugin")] += 1
+        if self.unavailable:
+            report.error = "; ".join(self.unavailable.values())
 
     def _enforce(
         self,

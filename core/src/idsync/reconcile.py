@@ -56,6 +56,7 @@ from idsync.model import (
     Person,
 )
 from idsync.plan import Action, Hold, TargetPlan
+from idsync.plugins import PluginLoadError
 from idsync.secrets import redact, redact_data
 from idsync.state import AccountState, now
 from idsync.thresholds import approved, exceeded
@@ -174,7 +175,11 @@ class Reconciler:
         for name, cfg in self.pipeline.targets.items():
             if not cfg.enabled or (names is not None and name not in set(names)):
                 continue
-            if self.engine.system(name).implements("idsync_accounts"):
+            try:  # a plugin that cannot be set up is noted by the engine, and lists nothing
+                lists = self.engine.system(name).implements("idsync_accounts")
+            except PluginLoadError:
+                lists = False
+            if lists:
                 able.append(name)
             else:
                 unable.append(name)
@@ -688,7 +693,6 @@ class Reconciler:
             stopped=stopped,
             counts=report.counts,
             held=report.held,
-            observers=next(iter(fixes)),
         )
 
     def _thresholds(
