@@ -277,6 +277,22 @@ def test_the_notifications_section_is_validated(org: Org, section: str, where: s
     assert where in result.stderr
 
 
+def test_commands_that_only_read_the_store_need_no_notification_settings(org: Org) -> None:
+    """The section is the notifier's, and nothing notifies while reading the audit trail:
+    its variables may be missing there (a webhook URL is often a secret of its own)."""
+    add_to_pipeline(
+        org,
+        'notifications:\n  webhooks: {ops: {url: "${OPS_WEBHOOK_URL}"}}\n'
+        "  rules: [{events: [failed], webhook: ops}]",
+    )
+    org.env.pop("OPS_WEBHOOK_URL", None)
+    org.idsync("run", str(org.pipeline), "--as-of", JOINED, check=2)  # a run needs it
+    assert org.json("audit", str(org.pipeline)) == []
+    org.env["OPS_WEBHOOK_URL"] = "http://127.0.0.1:9/hook"
+    org.idsync("run", str(org.pipeline), "--as-of", JOINED)
+    assert org.json("audit", str(org.pipeline), "--limit", "1")
+
+
 # --- two engines in one process ---------------------------------------------------------
 
 TEAM = """\

@@ -282,9 +282,10 @@ def plugins_cmd(
         for column in ("name", "kind", "package", "version", "capabilities / error"):
             table.add_column(column)
         for info in listing:
+            problem = info.error or info.contribution_error
             detail = (
-                f"[red]{escape(info.error)}[/]"
-                if info.error
+                f"[red]{escape(problem)}[/]"
+                if problem
                 else ", ".join(info.capabilities or info.hooks)
             )
             table.add_row(
