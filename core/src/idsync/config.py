@@ -682,7 +682,9 @@ def load_pipeline(
     if offline:
         environment = _Lenient(environment)
     resolved = _resolve(raw, environment, "", errors, refs)
-    sections = take_sections(resolved, registry, refs, errors, offline=offline)
+    sections = take_sections(
+        resolved, registry, refs, errors, offline=offline, reserved=Pipeline.model_fields
+    )
     pipeline: Pipeline | None = None
     try:
         pipeline = Pipeline.model_validate(resolved)

@@ -9,8 +9,10 @@ path, and every secret in it comes from a ``${VARIABLE}``.
 
 from __future__ import annotations
 
+from collections.abc import Collection
 from typing import TYPE_CHECKING, Any
 
+from loguru import logger
 from pydantic import BaseModel, ValidationError
 
 from idsync.secrets import register_secret, secret_paths
@@ -28,16 +30,21 @@ def take_sections(
     errors: list[tuple[str, str]],
     *,
     offline: bool = False,
+    reserved: Collection[str] = (),
 ) -> dict[str, BaseModel]:
     """Take the plugins' sections out of the file and validate each with its plugin's model.
 
     Offline (commands that only read the state store) they are taken out unvalidated: no
-    plugin runs there. A ``SecretStr`` inside one must come from a ``${VARIABLE}``.
+    plugin runs there. A ``SecretStr`` inside one must come from a ``${VARIABLE}``. A plugin
+    cannot take one of the ``reserved`` keys (the core's own): it is left to the core.
     """
     if not isinstance(resolved, dict):
         return {}
     out: dict[str, BaseModel] = {}
-    for key, (_plugin, model) in registry.sections().items():
+    for key, (plugin, model) in registry.sections().items():
+        if key in reserved:
+            logger.warning("plugin {} cannot have the section {!r}: the core reads it", plugin, key)
+            continue
         if key not in resolved:
             continue
         data = resolved.pop(key)
