@@ -262,6 +262,13 @@ def test_a_function_two_plugins_contribute_is_an_error_naming_both() -> None:
     assert set(registry.expression_functions(["fn"])) == {"upn", "shout"}
 
 
+def test_one_plugin_class_installed_under_two_names_contributes_its_functions_once() -> None:
+    # Two entry points of one class (say a directory plugin for AD and for LDAP): the
+    # function each instance returns is the same function, so a pipeline can use both.
+    registry = Registry(extra={"fn": _Functions, "fn-too": _Functions}, entry_points=False)
+    assert set(registry.expression_functions(["fn", "fn-too"])) == {"upn", "shout"}
+
+
 def test_a_plugin_function_cannot_replace_one_of_the_language() -> None:
     registry = Registry(extra={"slugger": _Slugger}, entry_points=False)
     with pytest.raises(

@@ -103,8 +103,9 @@ def idsync_expression_functions() -> Mapping[str, Callable[..., Any]]:  # type: 
 
     Returns ``{name: function}``. Called once, on the unconfigured plugin, when the plugin is
     loaded. A pipeline gets the functions of the plugins its sources and targets use, and of
-    every observer plugin; a name contributed by two of those, or one the language already has
-    (``slug``, ``ascii``, Jinja's ``range``…), is an error naming both. If this hook raises, the
+    every observer plugin; a name two of those contribute different functions for, or one the
+    language already has (``slug``, ``ascii``, Jinja's ``range``…), is an error naming both
+    (one class installed under two names contributes the same function). If this hook raises, the
     plugin contributes nothing and every system that uses it fails (the others run).
     Functions must be pure: they see values, never the engine.
     """

@@ -400,7 +400,8 @@ class Registry:
         self, plugins: Iterable[str] | None = None
     ) -> dict[str, Callable[..., Any]]:
         """The expression functions of the named plugins (by default every loaded one) and
-        of every observer, merged. A name contributed twice, or one of idsync's own, raises
+        of every observer, merged. A name contributed twice (by two functions: one class
+        installed under two names contributes the same one), or one of idsync's own, raises
         :class:`FunctionConflict` naming both contributors; a plugin whose contribution
         failed contributes nothing (the systems that use it fail)."""
         wanted = set(self.plugins) if plugins is None else set(plugins)
@@ -413,7 +414,7 @@ class Registry:
             for function, value in info.functions.items():
                 if function in reserved:
                     raise FunctionConflict(function, "idsync", info.name)
-                if function in owners:
+                if function in owners and not _same_function(merged[function], value):
                     raise FunctionConflict(function, owners[function], info.name)
                 owners[function] = info.name
                 merged[function] = value
@@ -429,6 +430,21 @@ class Registry:
             for key, model in info.sections.items():
                 out.setdefault(key, (info.name, model))
         return out
+
+
+def _same_function(a: Callable[..., Any], b: Callable[..., Any]) -> bool:
+    """Whether two contributions are one function: the same object, or the same code without
+    captured variables (a lambda made anew by each instance of one plugin class)."""
+    if a is b:
+        return True
+    code = getattr(a, "__code__", None)
+    return (
+        code is not None
+        and code is getattr(b, "__code__", None)
+        and not getattr(a, "__closure__", None)
+        and not getattr(b, "__closure__", None)
+        and getattr(a, "__defaults__", None) == getattr(b, "__defaults__", None)
+    )
 
 
 def _contributions(
