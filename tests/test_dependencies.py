@@ -2,7 +2,7 @@
 ``[project].dependencies``, exact versions only in ``constraints.txt`` (what ``make`` installs).
 
 The proof is pip's own resolver, offline: a local index of stand-in wheels (metadata only)
-holds the core and the three plugins with exactly the requirements their ``pyproject.toml``
+holds the core and every plugin with exactly the requirements their ``pyproject.toml``
 declares, every dependency at the version ``constraints.txt`` pins *and* at another patch
 release, and a package that needs that other patch release of every dependency the core
 shares. ``pip install --dry-run`` of all of them must succeed, choosing the other releases.
@@ -31,7 +31,15 @@ from packaging.utils import canonicalize_name
 from packaging.version import Version
 
 ROOT = Path(__file__).resolve().parents[1]
-PACKAGES = ("core", "plugins/afas", "plugins/topdesk", "plugins/helloid")
+PACKAGES = tuple(
+    sorted(
+        (
+            "core",
+            *(f"plugins/{p.parent.name}" for p in (ROOT / "plugins").glob("*/pyproject.toml")),
+        ),
+        key=lambda p: (p != "core", p),
+    )
+)
 
 
 def _project(package: str) -> dict[str, object]:
@@ -108,6 +116,13 @@ def _index(tmp: Path, *, exact_core: bool) -> tuple[Path, dict[str, Version]]:
     return index, others
 
 
+def _with_extras(package: str) -> str:
+    """The package's name with every extra it declares: ``idsync[console,postgres,sandbox]``."""
+    project = _project(package)
+    extras = sorted(project.get("optional-dependencies", {}))  # type: ignore[call-overload]
+    return f"{project['name']}[{','.join(extras)}]" if extras else str(project["name"])
+
+
 def _resolve(index: Path, report: Path) -> subprocess.CompletedProcess[str]:
     env = {**os.environ, "PIP_CONFIG_FILE": os.devnull}  # only this index, no site config
     env.pop("PIP_CONSTRAINT", None)
@@ -126,10 +141,7 @@ def _resolve(index: Path, report: Path) -> subprocess.CompletedProcess[str]:
             "--quiet",
             "--report",
             str(report),
-            "idsync[sandbox,postgres]",
-            "idsync-afas[sandbox]",
-            "idsync-topdesk[sandbox]",
-            "idsync-helloid[sandbox]",
+            *map(_with_extras, PACKAGES),
             "needs-other-patches",
         ],
         env=env,
@@ -151,7 +163,9 @@ def test_the_core_and_the_plugins_install_next_to_other_patch_releases(tmp_path:
         for item in json.loads(report.read_text(encoding="utf-8"))["install"]
     }
     assert {name: chosen[name] for name in others} == others
-    assert {"idsync", "idsync-afas", "idsync-topdesk", "idsync-helloid"} <= set(chosen)
+    names = {canonicalize_name(str(_project(p)["name"])) for p in PACKAGES}
+    assert names >= {"idsync", "idsync-afas", "idsync-topdesk", "idsync-helloid", "idsync-scim"}
+    assert names <= set(chosen)
 
 
 def test_exact_pins_in_the_core_would_refuse_them(tmp_path: Path) -> None:
