@@ -171,3 +171,16 @@ def test_observers_are_called_through_pluggy_from_one_thread_in_order(
     assert {c[2][1] for c in journal.calls if c[0] == "recorder"} == set(engine_instances)
     rig.run(1)
     assert len(journal.instances) == loaded + 2
+
+
+def test_the_observers_thread_ends_with_the_run(rig: Rig) -> None:
+    """An engine kept open (the console keeps one per pipeline) leaves no thread behind."""
+    engine = rig.engine()
+    try:
+        assert engine.run(BASE, time_travel=True).exit_code == EXIT_OK
+        alive = [t for t in threading.enumerate() if t.name == "idsync-observers"]
+        assert alive == []
+        assert engine.run(BASE, time_travel=True).exit_code == EXIT_OK  # and starts again
+        assert [t for t in threading.enumerate() if t.name == "idsync-observers"] == []
+    finally:
+        engine.close()

@@ -65,6 +65,7 @@ class Observers:
         self.store = store
         self._queue: queue.Queue[_Call | None] = queue.Queue()
         self._thread: threading.Thread | None = None
+        """The dispatching thread, with :attr:`_queue` its own (a new one for each thread)."""
         self._lock = threading.Lock()
 
     def action_finished(self, event: ActionEvent) -> None:
@@ -73,24 +74,28 @@ class Observers:
 
     def run_finished(self, summary: RunSummary) -> None:
         """Tell every observer that a run ended, after every event of it; returns once they
-        have heard."""
+        have heard. The dispatching thread ends with the run (the next run starts another),
+        so an engine that is never closed leaves no thread behind."""
         self._submit(
             "idsync_run_finished",
             {"summary": summary, "pipeline": self.pipeline, "store": self.store},
         )
-        self.flush()
+        self.close()
 
     def flush(self) -> None:
         """Wait until every event submitted so far has been delivered."""
-        if self._thread is not None:
-            self._queue.join()
+        with self._lock:
+            pending = self._queue if self._thread is not None else None
+        if pending is not None:
+            pending.join()
 
     def close(self) -> None:
         """Deliver what is queued, then stop the dispatching thread. Safe to call twice."""
         with self._lock:
             thread, self._thread = self._thread, None
+            if thread is not None:
+                self._queue.put(None)
         if thread is not None:
-            self._queue.put(None)
             thread.join()
 
     # --- internals -------------------------------------------------------------------
@@ -100,21 +105,25 @@ class Observers:
             return  # nobody listens: no thread, no queue
         with self._lock:
             if self._thread is None:
+                self._queue = queue.Queue()
                 self._thread = threading.Thread(
-                    target=self._dispatch, name="idsync-observers", daemon=True
+                    target=self._dispatch,
+                    args=(self._queue,),
+                    name="idsync-observers",
+                    daemon=True,
                 )
                 self._thread.start()
             self._queue.put(_Call(hook, kwargs))
 
-    def _dispatch(self) -> None:
+    def _dispatch(self, calls: queue.Queue[_Call | None]) -> None:
         while True:
-            call = self._queue.get()
+            call = calls.get()
             try:
                 if call is None:
                     return
                 self._deliver(call)
             finally:
-                self._queue.task_done()
+                calls.task_done()
 
     def _deliver(self, call: _Call) -> None:
         caller: pluggy.HookCaller = getattr(self.pm.hook, call.hook)
