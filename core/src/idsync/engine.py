@@ -8,28 +8,28 @@ accepted snapshots, the plan, held work and every action's outcome as it happens
 from __future__ import annotations
 
 import datetime as dt
-import itertools
 import threading
 from collections import Counter
-from collections.abc import Callable, Iterable
+from collections.abc import Iterable
 from dataclasses import dataclass, field
-from typing import Any
 
 from loguru import logger
 
 from idsync import collector
 from idsync.breaker import Breaker, Trip
-from idsync.config import TRANSITIONS, Pipeline
+from idsync.config import Pipeline
 from idsync.correlation import TargetReader, folder
 from idsync.enforce import Enforcer
 from idsync.expressions import Expressions
 from idsync.importer import SourceError, SourceImport, import_source, merge, stored_import
-from idsync.model import ActionKind, ActionStatus, Blocked, HookContext, Person, RunSummary
-from idsync.plan import Action, Hold, Known, Plan, TargetPlan, make_plan
+from idsync.model import ActionStatus, Blocked, HookContext, Person, RunSummary
+from idsync.plan import Hold, Known, Plan, make_plan
 from idsync.plugins import PluginLoadError, Registry, System
+from idsync.progress import Progress
 from idsync.saved import PlanChanged, SavedPlan
 from idsync.secrets import redact
 from idsync.state import LockHeld, Store, StoreFailed, now
+from idsync.thresholds import approve_kinds, held_detail, import_hold
 from idsync.thresholds import approved as approved_by
 
 __all__ = [
@@ -54,18 +54,6 @@ class DateRefused(ValueError):
     A run enforces on the pipeline's today; another date only with ``time_travel``, and never
     before the date of the last enforcing run (that would undo what it did).
     """
-
-
-class Progress:
-    """Callbacks for long work; the CLI draws progress bars with them. Does nothing by default."""
-
-    def reading(self, source: str) -> Callable[[int], None] | None:
-        """Called once per source; the returned callback counts rows read."""
-        return None
-
-    def enforcing(self, target: str, total: int) -> Callable[[Action, ActionStatus], None] | None:
-        """Called once per target; the returned callback is told each finished action."""
-        return None
 
 
 @dataclass
@@ -198,9 +186,7 @@ class Engine:
         wanted = None if targets is None else set(targets)
         chosen = {t for t in self.pipeline.targets if wanted is None or t in wanted}
         # A target whose plugin cannot be set up is left out of the plan (and fails).
-        chosen = {
-            t for t in chosen if not self.pipeline.targets[t].enabled or self._usable(t)
-        }
+        chosen = {t for t in chosen if not self.pipeline.targets[t].enabled or self._usable(t)}
         known = {t: self.known(t, as_of, t in chosen) for t in self.pipeline.targets}
         plan = make_plan(
             self.pipeline,
@@ -292,7 +278,7 @@ class Engine:
             except SourceError as exc:
                 return RunReport(run_id=None, plan=None, error=str(exc), exit_code=EXIT_FAILED)
             plan, _ = self._plan(imports, as_of, targets)
-        plan.held[:0] = [_import_hold(imp) for imp in imports if imp.held]
+        plan.held[:0] = [import_hold(imp) for imp in imports if imp.held]
         report = RunReport(
             run_id=None, plan=plan, imports=imports, held=plan.held, blocked=plan.blocked
         )
@@ -467,7 +453,7 @@ class Engine:
         ]
         if held_imports:
             for imp in held_imports:
-                hold = _import_hold(imp)
+                hold = import_hold(imp)
                 report.held.append(hold)
                 if not dry_run:
                     self.store.hold_snapshot(imp.source, run_id, imp.counts)
@@ -498,9 +484,9 @@ class Engine:
                     returned=imp.returned,
                 )
         plan, persons = self._plan(imports, as_of, targets, approved)
-        self._record_unavailable(report, run_id, dry_run)
         if expect is not None:
             expect.check_actions(plan)
+        self._record_unavailable(report, run_id, dry_run)
         report.plan = plan
         report.blocked = plan.blocked
         report.held = list(plan.held)
@@ -620,43 +606,6 @@ class Engine:
                 unfinished[name] = enforcer.unfinished
                 if enforcer.breaker.trip is not None:
                     report.breakers.append(enforcer.breaker.trip)
-
-
-def _import_hold(imp: SourceImport) -> Hold:
-    return Hold(
-        system=imp.source, kind="import", count=imp.counts["persons"], reason=imp.held or ""
-    )
-
-
-def held_detail(target: TargetPlan, hold: Hold, limit: int = 1000) -> list[dict[str, Any]]:
-    """What a hold shows to review: the summaries of the held persons' actions (the first
-    ``limit``), every action of each person the threshold counted."""
-    persons = set(hold.persons)
-
-    def held_here(action: Action) -> bool:
-        if action.person is not None:
-            return action.person in persons
-        return target.held.get(f"resource:{action.key}") == hold.kind
-
-    mine = (a for a in target.actions if held_here(a))
-    return [a.summary() for a in itertools.islice(mine, limit)]
-
-
-def approve_kinds(values: Iterable[str]) -> set[str]:
-    """Validate ``--approve`` values: ``import``, a transition or an action kind, optionally
-    scoped to one source or target as ``<system>:<kind>``."""
-    allowed = {"import", *TRANSITIONS} | {k.value for k in ActionKind}
-    out = set()
-    for value in values:
-        system, _, kind = value.rpartition(":")
-        if kind not in allowed or (system == "" and ":" in value):
-            raise ValueError(
-                f"cannot approve {value!r}: use import, a transition "
-                f"({', '.join(TRANSITIONS)}) or an action kind "
-                f"({', '.join(k.value for k in ActionKind)}), optionally as <system>:<kind>"
-            )
-        out.add(value)
-    return out
 
 
 __all__ += ["LockHeld", "approve_kinds"]
