@@ -105,7 +105,7 @@ def journal() -> Journal:
 
 @pytest.fixture
 def rig(tmp_path: Path, journal: Journal) -> Rig:
-    rig = Rig(tmp_path, target_extra="concurrency: 4")
+    rig = Rig(tmp_path, concurrency=4)
     rig.registry = type(rig.registry)(
         entry_points=False,
         extra={
@@ -116,7 +116,7 @@ def rig(tmp_path: Path, journal: Journal) -> Rig:
             "raises": Raises,
         },
     )
-    rig.configure(target_extra="concurrency: 4")
+    rig.configure()
     for n in range(12):
         rig.hr.hire(str(100 + n), BASE - dt.timedelta(days=400))
     return rig

@@ -117,7 +117,7 @@ def test_the_engine_imports_and_runs_without_the_sandbox(tmp_path: Path) -> None
     )
     assert result.returncode == 0, result.stderr[-4000:]
     listing, _, summary = result.stdout.strip().rpartition("\n")
-    plugins = {p["name"]: p for p in json.loads(listing)}
+    plugins = {p["name"]: p for p in json.loads(listing)["plugins"]}
     assert {"afas", "topdesk", "helloid", "log", "notify"} <= set(plugins)
     assert all(p["error"] is None for p in plugins.values()), plugins
     outcome = json.loads(summary)

@@ -747,6 +747,7 @@ def load_pipeline(
     elif pipeline is not None and (problem := state_problem(pipeline.state)) is not None:
         errors.append(("state", problem))
     targets = {name: cfg for _, name, cfg, role in systems if role == "target"}
+    settled = True
     if expressions is None:
         try:
             expressions = Expressions(
@@ -755,13 +756,14 @@ def load_pipeline(
         except FunctionConflict as conflict:
             errors.append(_conflict(conflict, systems))
             expressions = Expressions()
-    language = expressions
-    errors.extend(_check_expressions(targets, language))  # type: ignore[arg-type]
-    reported = {path for path, _ in errors}
-    written = resolved.get("targets") if isinstance(resolved, dict) else None
-    others = [str(n) for n in written] if isinstance(written, dict) else []  # valid or not
-    checked = check_targets(targets, language, others)  # type: ignore[arg-type]
-    errors.extend(p for p in checked if p[0] not in reported)
+            settled = False  # which functions exist is not known: no name is checked yet
+    errors.extend(_check_expressions(targets, expressions))  # type: ignore[arg-type]
+    if settled:
+        reported = {path for path, _ in errors}
+        written = resolved.get("targets") if isinstance(resolved, dict) else None
+        others = [str(n) for n in written] if isinstance(written, dict) else []  # valid or not
+        checked = check_targets(targets, expressions, others)  # type: ignore[arg-type]
+        errors.extend(p for p in checked if p[0] not in reported)
     if pipeline is not None:  # an unknown target is named above, with the nearest one
         reported = {path for path, _ in errors}
         errors.extend(p for p in _check_dependencies(pipeline) if p[0] not in reported)
