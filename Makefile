@@ -16,7 +16,7 @@ $(STAMP): $(PYPROJECTS) $(CONSTRAINTS)
 	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --disable-pip-version-check pip==26.3
 	$(PIP) --group dev \
-		-e 'core[sandbox,postgres,console]' \
+		-e 'core[sandbox,postgres,console,fleet]' \
 		-e 'plugins/afas[sandbox]' -e 'plugins/topdesk[sandbox]' -e 'plugins/helloid[sandbox]' \
 		-e 'plugins/scim[testing]' -e plugins/ldap
 	@touch $(STAMP)

@@ -346,6 +346,30 @@ def _joiners_ldap(results: list[dict[str, Any]]) -> list[str]:
     return [*out, ""]
 
 
+def _fleet(r: dict[str, Any]) -> list[str]:
+    killed = r["killed"]
+    return [
+        "## A fleet of pipelines",
+        "",
+        f"{_n(r['pipelines'])} pipelines of {_n(r['persons'])} persons (AFAS → HelloID, HelloID",
+        f"answering each request after {r['latency'] * 1000:.0f} ms), added at once to a fleet on",
+        f"PostgreSQL with {r['workers']} workers and a control worker running; the time until every",
+        "run finished. *Ideal*: pipelines × one plain run alone / workers (perfect packing, no",
+        "contention). Killed: one worker gets `kill -9` once a third of the runs are done; its",
+        "ideal is the time of the kill plus the runs left then on one worker fewer. Smaller than",
+        "the goal's 200 pipelines of 2,000 persons, to fit this machine.",
+        "",
+        "| scenario | one run alone | ideal | fleet | fleet / ideal | goal (≤ 1.15) |",
+        "|---|---:|---:|---:|---:|---|",
+        f"| all workers | {_s(r['single_run'])} | {_s(r['ideal'])} | {_s(r['fleet']['seconds'])} |"
+        f" {r['fleet_ratio']:.2f} | {_ok(r['fleet_ratio'] <= 1.15)} |",
+        f"| one killed at {_s(killed['killed_at'] or 0)} | {_s(r['single_run'])} |"
+        f" {_s(r['ideal_killed'])} | {_s(killed['seconds'])} | {r['killed_ratio']:.2f} |"
+        f" {_ok(r['killed_ratio'] <= 1.15)} |",
+        "",
+    ]
+
+
 def write(results: dict[str, Any], path: Path) -> None:
     """Write the Markdown report of ``results`` to ``path``."""
     m = results["machine"]
@@ -378,4 +402,6 @@ def write(results: dict[str, Any], path: Path) -> None:
         lines += _console(results["console"])
     if "joiners_ldap" in results:
         lines += _joiners_ldap(results["joiners_ldap"])
+    if "fleet" in results:
+        lines += _fleet(results["fleet"])
     path.write_text("\n".join(lines), encoding="utf-8")

@@ -106,7 +106,7 @@ def _measure(db: Path, url: str, persons: int, concurrency: int) -> dict[str, An
     clock = Clock()
     started = time.perf_counter()
     with clock.step("run"):
-        report = engine.run(as_of=today())
+        report = engine.run(as_of=today(), time_travel=True)
     seconds = time.perf_counter() - started
     engine.close()
     counts = report.nested_counts()

@@ -96,7 +96,7 @@ def _measure(db: Path, url: str, persons: int, concurrency: int) -> dict[str, An
     timing = _Timing()
     clock = Clock()
     with clock.step("run"):
-        report = engine.run(as_of=today(), progress=timing)
+        report = engine.run(as_of=today(), progress=timing, time_travel=True)
     engine.close()
     counts = report.nested_counts()
     done = counts.get(ActionStatus.DONE.value, {})

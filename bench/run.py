@@ -11,6 +11,8 @@ Benchmarks (one module each; every measurement in a process of its own):
 - ``joiners-scim``: joiners created, enabled and granted a group on a real SCIM server.
 - ``console``: the web console's pages over 100,000 persons and a million audit records.
 - ``joiners-ldap``: joiners created and granted three groups in a real OpenLDAP, at 1 and 8.
+- ``fleet``: pipelines run by four fleet workers on PostgreSQL against the ideal, and with one
+  worker killed.
 
 ``--quick`` runs everything at a tenth of the size, to check the harness in a minute.
 """
@@ -30,7 +32,17 @@ from _common import BENCH, machine
 
 PLAN_SIZES = (10_000, 100_000)
 AFAS_SIZE = 100_000
-ALL = ("plan", "import", "enforce", "noop", "joiners", "joiners-scim", "joiners-ldap", "console")
+ALL = (
+    "plan",
+    "import",
+    "enforce",
+    "noop",
+    "joiners",
+    "joiners-scim",
+    "joiners-ldap",
+    "console",
+    "fleet",
+)
 
 
 def main() -> int:
@@ -98,6 +110,11 @@ def main() -> int:
 
             print("joiners into OpenLDAP", flush=True)
             results["joiners_ldap"] = joiners_ldap.run(work, scale)
+        if "fleet" in chosen:
+            import fleet
+
+            print("a fleet of pipelines", flush=True)
+            results["fleet"] = fleet.run(work, scale)
     results["seconds"] = round(time.perf_counter() - clock, 1)
     results["machine"]["load_after"] = machine()["load"]
     (BENCH / "results.json").write_text(json.dumps(results, indent=1, default=str) + "\n")

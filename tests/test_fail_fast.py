@@ -161,4 +161,6 @@ def test_a_target_refusing_while_enforcing_stops_within_a_handful_of_requests(or
     )
     assert stopped["not_tried"] >= 1  # a small organisation: most were in flight
     assert sum(report["counts"]["skipped"].values()) >= stopped["not_tried"]
-    assert sum(report["counts"].get("failed", {}).values()) <= CONCURRENCY
+    # Every failed action was tried (the breaker opens after three, and the actions that
+    # meet it open are skipped): no more failed than requests were sent.
+    assert sum(report["counts"].get("failed", {}).values()) <= len(requests)

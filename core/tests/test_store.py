@@ -25,6 +25,7 @@ TABLES = {
     "blocked_actions",
     "checked_leavers",
     "intents",
+    "schedules",
     "runs",
     "snapshots",
     "persons",

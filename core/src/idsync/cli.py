@@ -35,6 +35,7 @@ from idsync.engine import (
     RunReport,
     approve_kinds,
 )
+from idsync.fleet.commands import register as _register_fleet
 from idsync.jsondoc import dumps
 from idsync.model import ActionStatus
 from idsync.plugins import PluginLoadError, Registry
@@ -1196,6 +1197,11 @@ def users_list_cmd(pipeline_file: PipelineArg, as_json: JsonOpt = False) -> None
     if not users:
         table.add_row("[dim]no users[/]")
     console.print(table)
+
+
+# --- the fleet: schedule, worker, fleet ------------------------------------------------------
+
+_register_fleet(app)
 
 
 def main() -> None:

@@ -49,7 +49,7 @@ from idsync.model import (
 from idsync.plan import Action
 from idsync.plugins import System
 from idsync.secrets import redact
-from idsync.state import Store, StoreFailed
+from idsync.state import Lease, Store, StoreFailed
 
 __all__ = ["Enforcer", "StoreFailed", "value_at"]
 
@@ -120,13 +120,16 @@ class Enforcer:
         progress: Callable[[Action, ActionStatus], None] | None = None,
         cancel: threading.Event | None = None,
         breaker: Breaker | None = None,
+        lease: Lease | None = None,
     ) -> None:
         """``holds`` names the threshold holding an action (and, for a person's action, all
         of theirs), or None. ``blocked`` are the ``(person, kind, key)`` of actions reported
         blocked before (forgotten once done). ``waits`` are persons whose actions wait for
         another target's unfinished work (person → why). ``cancel``, once set, stops the
         workers from taking new persons (the person in flight finishes). ``breaker`` is the
-        target's for this run, shared with the plan's reads of it (a new one when None)."""
+        target's for this run, shared with the plan's reads of it (a new one when None).
+        ``lease`` is the pipeline's, checked before every call to the target: a lost lease
+        stops the run like a failed store."""
         self.system = system
         self.config = config
         self.store = store
@@ -139,6 +142,7 @@ class Enforcer:
         self.waits = waits or {}
         self.progress = progress
         self.cancel = cancel
+        self.lease = lease
         self.stopped = False
         """Whether ``cancel`` (or a failed store) left work of this run undone."""
         self.failure: StoreFailed | None = None
@@ -596,6 +600,8 @@ class Enforcer:
         return True
 
     def _call(self, hook: str, ctx: HookContext) -> Any:
+        if self.lease is not None and not self.dry_run:
+            self.lease.check()  # the fencing token: a runner that lost its lease writes nothing
         caller = getattr(self.system.hook, hook)
         started = time.monotonic()
         with watching() as seen:

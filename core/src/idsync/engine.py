@@ -8,6 +8,7 @@ accepted snapshots, the plan, held work and every action's outcome as it happens
 from __future__ import annotations
 
 import datetime as dt
+import os
 import threading
 from collections import Counter
 from collections.abc import Iterable
@@ -28,7 +29,7 @@ from idsync.plugins import PluginLoadError, Registry, System
 from idsync.progress import Progress
 from idsync.saved import PlanChanged, SavedPlan
 from idsync.secrets import redact
-from idsync.state import LockHeld, Store, StoreFailed, now
+from idsync.state import LEASE_TTL, Lease, LockHeld, Store, StoreFailed, now
 from idsync.thresholds import approve_kinds, held_detail, import_hold
 from idsync.thresholds import approved as approved_by
 
@@ -115,6 +116,8 @@ class Engine:
         plan): a target stopped while the plan read it is not called while enforcing."""
         self.unavailable: dict[str, str] = {}
         """Systems whose plugin could not be set up, with why: they fail, the others run."""
+        self.lease: Lease | None = None
+        """The pipeline's lease while this engine enforces (checked before each write)."""
 
     def system(self, name: str) -> System:
         """The configured source or target ``name``, bound to its plugin (built once).
@@ -329,7 +332,7 @@ class Engine:
             try:
                 self.check_date(as_of, time_travel=time_travel)
             except DateRefused:
-                self.store.release_lock(self.lock, owner)
+                self.release_lock()
                 raise
         started = now()
         run_id = self.store.start_run(label, "run", as_of, dry_run)
@@ -352,7 +355,7 @@ class Engine:
         finally:
             if owner is not None:
                 try:
-                    self.store.release_lock(self.lock, owner)
+                    self.release_lock()
                 except Exception as exc:  # the store failed: the lock's lease runs out
                     log.error("the pipeline's lock could not be released: {}", exc)
         try:
@@ -383,19 +386,27 @@ class Engine:
         return f"pipeline:{self.pipeline.label}"
 
     def take_lock(self) -> str:
-        """Take the pipeline's lock for enforcing (raises :class:`LockHeld`); returns the owner.
+        """Take the pipeline's lease for enforcing (raises :class:`LockHeld`); returns the
+        owner. The lease is renewed until :meth:`release_lock` and checked before every
+        target write (see :mod:`idsync.state.lease`).
 
         Holding it, no other enforcing run of the pipeline can be alive, so a run still
         marked running was killed: it is closed as crashed.
         """
         label = self.pipeline.label
-        owner = self.store.acquire_lock(self.lock)
+        self.lease = Lease(self.store, self.lock, lease_ttl())
         closed = self.store.close_abandoned_runs(label)
         if closed:
             logger.warning(
                 "{} earlier run(s) of {} ended without finishing (killed)", closed, label
             )
-        return owner
+        return self.lease.owner
+
+    def release_lock(self) -> None:
+        """Stop renewing the pipeline's lease and give it back (when still held)."""
+        lease, self.lease = self.lease, None
+        if lease is not None:
+            lease.release()
 
     def close_run(
         self,
@@ -594,6 +605,7 @@ class Engine:
                     progress=progress.enforcing(name, len(target_plan.actions)),
                     cancel=cancel,
                     breaker=self._breakers.get(name),
+                    lease=self.lease,
                 )
                 try:
                     report.counts.update(enforcer.run(target_plan.actions))
@@ -606,6 +618,20 @@ class Engine:
                 unfinished[name] = enforcer.unfinished
                 if enforcer.breaker.trip is not None:
                     report.breakers.append(enforcer.breaker.trip)
+
+
+def lease_ttl() -> dt.timedelta:
+    """How long a pipeline's lease lasts unrenewed: 60 s, or ``IDSYNC_LEASE_SECONDS``."""
+    seconds = os.environ.get("IDSYNC_LEASE_SECONDS", "").strip()
+    if not seconds:
+        return LEASE_TTL
+    try:
+        value = float(seconds)
+    except ValueError:
+        raise ValueError(f"IDSYNC_LEASE_SECONDS={seconds!r} is not a number of seconds") from None
+    if value < 3:
+        raise ValueError(f"IDSYNC_LEASE_SECONDS={seconds!r} must be at least 3 seconds")
+    return dt.timedelta(seconds=value)
 
 
 __all__ += ["LockHeld", "approve_kinds"]

@@ -9,7 +9,7 @@ from typing import Any
 
 import ldap3
 import pytest
-from idsync import Change, HookContext
+from idsync import Change, Correlation, HookContext
 from idsync_ldap import ActiveDirectoryPlugin, ActiveDirectorySettings, _passwords
 from ldapservers import (
     AD_BASE,
@@ -255,3 +255,23 @@ def test_a_name_that_needs_escaping_makes_a_valid_dn(
         again = ad_hook.idsync_update(ctx=update)
         assert samba_writes(samba) == before, "a repeated rename wrote again"
     assert again.success, again.messages
+
+
+def test_the_connection_test_holds_the_mapping_to_the_schema(ad_hook: Any, ctx: Ctx) -> None:
+    keys = ["cn", "sAMAccountName", "userPrincipalName", "employeeID", "department", "container"]
+    good = ad_hook.idsync_check_connection(
+        ctx=ctx(
+            account=dict.fromkeys(keys),
+            correlation=Correlation(person_field="id", account_field="employeeID", value=None),
+        )
+    )
+    assert good.success, good.messages
+    bad = ad_hook.idsync_check_connection(
+        ctx=ctx(account=dict.fromkeys(["cn", "sAMAcountName", "unicodePwd", "container"]))
+    )
+    assert not bad.success
+    assert bad.messages == [
+        "mapping: the directory's schema has no attribute 'sAMAcountName'; "
+        "did you mean 'sAMAccountName'?",
+        "mapping: 'unicodePwd' may not be set: idsync sets it",
+    ]

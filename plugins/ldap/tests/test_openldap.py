@@ -269,3 +269,28 @@ def test_a_disabled_account_is_locked_and_cannot_bind(
     assert bind(slapd.url, dn, "Initial-Secret-42", auto=False).bind()
     assert hook.idsync_disable(ctx=ctx(reference=reference)).success
     assert not bind(slapd.url, dn, "Initial-Secret-42", auto=False).bind()
+
+
+def test_the_connection_test_holds_the_mapping_to_the_schema(ldap_hook: Any, ctx: Ctx) -> None:
+    # What `idsync check --connect` hands it: the mapping's keys (no values), the correlation.
+    keys = ["uid", "cn", "surname", "givenName", "mail;lang-en", "employeeNumber", "container"]
+    good = ldap_hook.idsync_check_connection(
+        ctx=ctx(
+            account=dict.fromkeys(keys),
+            correlation=Correlation(person_field="id", account_field="employeeNumber", value=None),
+        )
+    )
+    assert good.success, good.messages
+    bad = ldap_hook.idsync_check_connection(
+        ctx=ctx(
+            account=dict.fromkeys(["uid", "givenNmae", "objectClass", "container"]),
+            correlation=Correlation(person_field="id", account_field="employeNumber", value=None),
+        )
+    )
+    assert not bad.success
+    assert bad.messages == [
+        "mapping: the directory's schema has no attribute 'givenNmae'; did you mean 'givenName'?",
+        "mapping: 'objectClass' may not be set: idsync sets it",
+        "correlation: the directory's schema has no attribute 'employeNumber'; "
+        "did you mean 'employeeNumber'?",
+    ]

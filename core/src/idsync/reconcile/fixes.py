@@ -172,7 +172,7 @@ def carry_out(
         try:
             engine.check_date(as_of, time_travel=time_travel)
         except DateRefused:
-            store.release_lock(engine.lock, owner)
+            engine.release_lock()
             raise
     started = now()
     run_id = store.start_run(label, "reconcile", as_of, dry_run)
@@ -220,6 +220,7 @@ def carry_out(
                 persons=persons,
                 holds=_kinds_held({h.kind for h in holds}),
                 cancel=cancel,
+                lease=engine.lease,
             )
             report.counts.update(enforcer.run(ordered))
             stopped |= enforcer.stopped
@@ -228,7 +229,7 @@ def carry_out(
         raise
     finally:
         if owner is not None:
-            store.release_lock(engine.lock, owner)
+            engine.release_lock()
     if any(status == "failed" for (status, _), n in report.counts.items() if n):
         report.exit_code = EXIT_FAILED
     elif report.held:

@@ -1,7 +1,9 @@
 """The state store (SQLAlchemy; SQLite by default, PostgreSQL in production)."""
 
+from idsync.state.lease import Lease, LeaseLost
 from idsync.state.location import StateError
 from idsync.state.store import (
+    LEASE_TTL,
     AccountState,
     BlockedAction,
     InDoubt,
@@ -13,9 +15,12 @@ from idsync.state.store import (
 )
 
 __all__ = [
+    "LEASE_TTL",
     "AccountState",
     "BlockedAction",
     "InDoubt",
+    "Lease",
+    "LeaseLost",
     "LockHeld",
     "Missing",
     "StateError",

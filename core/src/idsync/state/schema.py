@@ -160,7 +160,29 @@ locks = sa.Table(
     sa.Column("owner", sa.String(200), nullable=False),
     sa.Column("acquired", sa.DateTime(timezone=True), nullable=False),
     sa.Column("expires", sa.DateTime(timezone=True), nullable=False),
+    sa.Column("generation", sa.Integer, nullable=False, server_default="0"),
 )
+"""Named leases (a pipeline's: ``pipeline:<label>``). A released or expired row stays with an
+empty owner or a past ``expires``; ``generation`` rises with every taking (the fencing token)."""
+
+schedules = sa.Table(
+    "schedules",
+    metadata,
+    sa.Column("pipeline", sa.String(200), primary_key=True),
+    sa.Column("path", sa.String(1000), nullable=False),
+    sa.Column("env_file", sa.String(1000)),
+    sa.Column("every_seconds", sa.Integer),
+    sa.Column("cron", sa.String(200)),
+    sa.Column("queue", sa.String(100), nullable=False),
+    sa.Column("added", sa.DateTime(timezone=True), nullable=False),
+    sa.Column("last_start", sa.DateTime(timezone=True)),
+    sa.Column("last_finish", sa.DateTime(timezone=True)),
+    sa.Column("last_status", sa.String(20)),
+    sa.Column("last_error", sa.String(2000)),
+)
+"""The fleet's pipelines (in the fleet's PostgreSQL store): where each pipeline file and its
+environment file are, when it runs, on which queue, and how its last run went. Paths only:
+secrets stay in the files."""
 
 exclusions = sa.Table(
     "exclusions",

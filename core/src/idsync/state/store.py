@@ -45,6 +45,7 @@ from idsync.state.records import AccountState, BlockedAction, InDoubt, Missing, 
 from idsync.state.snapshots import Snapshots
 
 __all__ = [
+    "LEASE_TTL",
     "AccountState",
     "BlockedAction",
     "InDoubt",
@@ -57,8 +58,15 @@ __all__ = [
 ]
 
 EXIT_CRASHED = 1
+LEASE_TTL = dt.timedelta(seconds=60)
+"""How long a pipeline's lock lasts without renewal; a live runner renews it every third."""
 _MIGRATE_KEY = 0x1D5_7A7E
 """The PostgreSQL advisory lock taken while migrating (any constant; idsync's own)."""
+
+
+def _aware(stamp: dt.datetime) -> dt.datetime:
+    """A stored time as UTC (SQLite gives it back without its zone)."""
+    return stamp if stamp.tzinfo is not None else stamp.replace(tzinfo=dt.UTC)
 
 
 class LockHeld(Exception):
@@ -648,43 +656,92 @@ class Store(Snapshots, Outcomes):
                 .values(status="superseded", decided=now())
             )
 
-    # --- locks -----------------------------------------------------------------------
+    # --- locks and leases -------------------------------------------------------------
 
-    def acquire_lock(self, name: str, ttl: dt.timedelta = dt.timedelta(hours=6)) -> str:
+    def acquire_lock(self, name: str, ttl: dt.timedelta = LEASE_TTL) -> str:
         """Take the named lock or raise :class:`LockHeld`; returns the owner token.
 
-        A lock whose holder stopped without releasing it expires after ``ttl``.
+        A lock whose holder stopped without renewing it expires after ``ttl``.
         """
+        return self.acquire_lease(name, ttl)[0]
+
+    def acquire_lease(self, name: str, ttl: dt.timedelta = LEASE_TTL) -> tuple[str, int]:
+        """Take the named lock for ``ttl`` or raise :class:`LockHeld`; returns the owner
+        token and the lock's new *generation* (the fencing token: every taking raises it, so a
+        holder whose lease ran out and was taken over finds its generation gone)."""
         owner = f"{socket.gethostname()}:{os.getpid()}:{threading.get_ident()}"
         stamp = now()
+        c = t.locks.c
         with self._write() as conn:
-            conn.execute(
-                t.locks.delete().where((t.locks.c.name == name) & (t.locks.c.expires < stamp))
+            row = conn.execute(
+                sa.select(c.owner, c.expires, c.generation).where(c.name == name)
+            ).first()
+            if row is None:
+                try:
+                    with conn.begin_nested():
+                        conn.execute(
+                            t.locks.insert().values(
+                                name=name,
+                                owner=owner,
+                                acquired=stamp,
+                                expires=stamp + ttl,
+                                generation=1,
+                            )
+                        )
+                except sa.exc.IntegrityError:
+                    raise LockHeld(name) from None
+                return owner, 1
+            holder, expires, generation = row
+            if _aware(expires) >= stamp and holder and not _is_dead(holder):
+                raise LockHeld(name)
+            taken = conn.execute(
+                t.locks.update()
+                .where((c.name == name) & (c.generation == generation))
+                .values(owner=owner, acquired=stamp, expires=stamp + ttl, generation=generation + 1)
             )
-            holder = conn.execute(sa.select(t.locks.c.owner).where(t.locks.c.name == name)).first()
-            if holder is not None and _is_dead(holder[0]):
-                conn.execute(t.locks.delete().where(t.locks.c.name == name))
-            try:
-                conn.execute(
-                    t.locks.insert().values(
-                        name=name, owner=owner, acquired=stamp, expires=stamp + ttl
-                    )
-                )
-            except sa.exc.IntegrityError:
-                raise LockHeld(name) from None
-        return owner
+            if taken.rowcount != 1:  # another runner took it between our read and write
+                raise LockHeld(name)
+            return owner, int(generation) + 1
+
+    def renew_lease(self, name: str, owner: str, generation: int, ttl: dt.timedelta) -> bool:
+        """Extend a lease its holder still holds (same owner and generation); False when the
+        lease was taken over or released."""
+        c = t.locks.c
+        with self._write() as conn:
+            renewed = conn.execute(
+                t.locks.update()
+                .where((c.name == name) & (c.owner == owner) & (c.generation == generation))
+                .values(expires=now() + ttl)
+            )
+            return renewed.rowcount == 1
+
+    def lease_generation(self, name: str, owner: str) -> int | None:
+        """The generation of the named lease while ``owner`` holds it, else None."""
+        c = t.locks.c
+        with self.engine.connect() as conn:
+            row = conn.execute(
+                sa.select(c.generation).where((c.name == name) & (c.owner == owner))
+            ).first()
+            return int(row[0]) if row else None
 
     def lock_owner(self, name: str) -> str | None:
-        """Who holds the named lock, if anyone."""
+        """Who holds the named lock (an unexpired lease), if anyone."""
+        c = t.locks.c
         with self.engine.connect() as conn:
-            row = conn.execute(sa.select(t.locks.c.owner).where(t.locks.c.name == name)).first()
-            return row[0] if row else None
+            row = conn.execute(sa.select(c.owner, c.expires).where(c.name == name)).first()
+        if row is None or not row[0] or _aware(row[1]) < now():
+            return None
+        return str(row[0])
 
     def release_lock(self, name: str, owner: str) -> None:
-        """Release the named lock if ``owner`` holds it."""
+        """Release the named lock if ``owner`` holds it (its generation is kept, so the next
+        taker's is higher)."""
+        c = t.locks.c
         with self._write() as conn:
             conn.execute(
-                t.locks.delete().where((t.locks.c.name == name) & (t.locks.c.owner == owner))
+                t.locks.update()
+                .where((c.name == name) & (c.owner == owner))
+                .values(owner="", expires=now())
             )
 
     # --- reconciliation and approvals --------------------------------------------------

@@ -38,6 +38,7 @@ from pydantic import BaseModel
 
 from idsync_ldap import _dn
 from idsync_ldap._passwords import generate_password
+from idsync_ldap._schema import Schema, read_schema
 from idsync_ldap.directory import Directory, Entry
 from idsync_ldap.errors import LdapError
 from idsync_ldap.settings import ActiveDirectorySettings, DirectorySettings, LdapSettings
@@ -331,7 +332,13 @@ class _DirectoryPlugin:
 
     @hookimpl
     def idsync_check_connection(self, ctx: HookContext) -> ActionResult:
-        """Bind, and read ``base_dn``, the users base and the groups base."""
+        """Bind, read ``base_dn``, the users base and the groups base; check the mapping keys.
+
+        ``ctx.account`` may name the pipeline's mapping keys and ``ctx.correlation`` its
+        correlation: each is held to the directory's schema (its ``attributeTypes``), so a
+        key the directory does not define, or one idsync sets itself, fails the check,
+        naming the key (and the nearest attribute the schema has).
+        """
         settings = self._configured(ctx)
         directory = self.directory(ctx)
         try:
@@ -344,13 +351,33 @@ class _DirectoryPlugin:
                 )
                 if directory.read(dn, ["1.1"]) is None
             ]
+            schema = read_schema(directory) if ctx.account or ctx.correlation else None
         except LdapError as exc:
             return _failure(f"{settings.url}: {exc}", retriable=exc.retriable)
         if missing:
             return _failure(
                 f"connected to {settings.url}, but there is no entry {', '.join(dict.fromkeys(missing))}"
             )
+        problems = self._key_problems(schema, ctx) if schema is not None else []
+        if problems:
+            return _failure(*problems)
         return ActionResult(messages=[f"connected to {settings.url} as {settings.bind_dn}"])
+
+    def _key_problems(self, schema: Schema, ctx: HookContext) -> list[str]:
+        """What is wrong with the mapping's keys and the correlation field, per the schema."""
+        problems = []
+        for key in ctx.account:
+            if key.startswith("@") or key.casefold() == CONTAINER:
+                continue
+            if key.casefold() in _GOVERNED:
+                problems.append(f"mapping: {key!r} may not be set: idsync sets it")
+            elif (why := schema.problem(key)) is not None:
+                problems.append(f"mapping: {why}")
+        if ctx.correlation is not None:
+            field = ctx.correlation.account_field
+            if (why := schema.problem(field)) is not None:
+                problems.append(f"correlation: {why}")
+        return problems
 
     @hookimpl
     def idsync_expression_functions(self) -> Mapping[str, Callable[..., Any]]:

@@ -1,0 +1,266 @@
+"""A fleet of pipelines: time for workers to finish them all, against the ideal.
+
+``N`` pipelines of ``P`` synthetic persons each (their own AFAS and HelloID simulators in this
+process, HelloID answering every request after ``--latency`` seconds: a rate-limited target)
+are added to a fleet on a throwaway PostgreSQL server, with ``W`` workers (subprocesses) and a
+control worker already running. The clock runs from the schedules being added to the last run
+finished. *Ideal* is ``N × t1 / W``: ``t1`` is one plain ``idsync run`` of a same-sized
+organisation alone (measured first), so the ideal assumes perfect packing and no contention.
+The second scenario kills one worker (``kill -9``) once a third of the runs are done; its
+ideal is the time of the kill plus the runs not yet finished then, on ``W - 1`` workers.
+
+The simulators share this process's CPU with the workers' machine: on a small machine the
+ratio includes that contention. ``--workers 1`` measures the fleet's own overhead (one worker,
+no kill scenario).
+"""
+
+from __future__ import annotations
+
+import argparse
+import datetime as dt
+import os
+import signal
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+from typing import Any
+
+import sqlalchemy as sa
+from _common import ROOT, emit
+
+sys.path.insert(0, str(ROOT / "tests"))  # the test servers: one way to run PostgreSQL for all
+sys.path.insert(0, str(ROOT / "tests" / "reliability"))
+from idsync.fleet import Schedules
+from idsync.sandbox import Sandbox
+from idsync.schedule import Schedule
+from idsync.state import Store
+from pgserver import PostgresServer
+
+IDSYNC = Path(sys.executable).with_name("idsync")
+
+PIPELINE = """
+name: __NAME__
+state: __STATE__
+timezone: Europe/Amsterdam
+sources:
+  hr:
+    plugin: afas
+    settings: {base_url: "${AFAS_BASE_URL}", token: "${AFAS_TOKEN}"}
+targets:
+  helloid:
+    plugin: helloid
+    settings:
+      base_url: "${HELLOID_BASE_URL}"
+      api_key: "${HELLOID_API_KEY}"
+      api_secret: "${HELLOID_API_SECRET}"
+    account:
+      when: "contract.department.code != 'EXT' and contract.type.code != 'EXT'"
+      correlate: {person: external_id, account: userAttributes.employeeId}
+      unique:
+        userName:
+          - "{{ person.contact.email }}"
+          - "{{ person.name.first | slug }}.{{ person.name.full_family | slug }}{{ suffix }}@example.org"
+      mapping:
+        firstName: "{{ person.name.first }}"
+        lastName: "{{ person.name.full_family }}"
+        userAttributes.employeeId: "{{ person.external_id }}"
+    permissions:
+      - {dynamic: "group:department_{{ contract.department.code }}"}
+    resources:
+      - "group:department_{{ department.code }}"
+    thresholds: off
+"""
+
+
+def _organisation(
+    work: Path, name: str, seed: int, persons: int, latency: float, state: str
+) -> tuple[Sandbox, Path, Path]:
+    from idsync_afas.plugin import AfasPlugin
+    from idsync_helloid.plugin import HelloIDPlugin
+
+    sandbox = Sandbox(size=persons, seed=seed, plugins=[AfasPlugin(), HelloIDPlugin()]).start()
+    sandbox.apps["helloid"].app.faults.latency = latency
+    pipeline = work / f"{name}.yaml"
+    pipeline.write_text(PIPELINE.replace("__NAME__", name).replace("__STATE__", state))
+    return sandbox, pipeline, sandbox.write_env_file(work / f"{name}.env")
+
+
+def _single(work: Path, persons: int, latency: float) -> float:
+    """Seconds of one plain ``idsync run`` of an organisation alone."""
+    state = f"sqlite:///{work / 'single.db'}"
+    sandbox, pipeline, _ = _organisation(work, "single", 10_000, persons, latency, state)
+    try:
+        started = time.perf_counter()
+        done = subprocess.run(
+            [str(IDSYNC), "run", str(pipeline)],
+            env={**os.environ, **sandbox.env},
+            capture_output=True,
+            text=True,
+            check=False,
+        )
+        took = time.perf_counter() - started
+        if done.returncode not in (0, 3):
+            raise RuntimeError(f"the single run failed: {done.stderr[-2000:]}")
+        return took
+    finally:
+        sandbox.stop()
+
+
+def _worker_ids(engine: sa.Engine) -> set[int]:
+    with engine.connect() as conn:
+        return {r[0] for r in conn.execute(sa.text("SELECT id FROM procrastinate_workers"))}
+
+
+def _finished(engine: sa.Engine) -> tuple[int, int]:
+    """(runs finished, jobs waiting or running)."""
+    with engine.connect() as conn:
+        done = conn.execute(
+            sa.text("SELECT count(*) FROM schedules WHERE last_finish IS NOT NULL")
+        ).scalar_one()
+        open_jobs = conn.execute(
+            sa.text(
+                "SELECT count(*) FROM procrastinate_jobs WHERE status IN ('todo', 'doing') "
+                "AND task_name = 'idsync.run_pipeline'"
+            )
+        ).scalar_one()
+    return int(done), int(open_jobs)
+
+
+def _scenario(
+    work: Path,
+    server: PostgresServer,
+    *,
+    pipelines: int,
+    persons: int,
+    workers: int,
+    latency: float,
+    kill: bool,
+) -> dict[str, Any]:
+    fleet_url = server.database()
+    fleet_store = Store(fleet_url)
+    env = {
+        **os.environ,
+        "IDSYNC_FLEET": fleet_url,
+        "IDSYNC_FLEET_TICK": "1",
+        "IDSYNC_FLEET_HEARTBEAT": "1",
+    }
+    orgs = [
+        _organisation(work, f"org{i:03d}", i, persons, latency, server.database())
+        for i in range(pipelines)
+    ]
+    procs: list[subprocess.Popen[bytes]] = []
+    try:
+        # The fleet's schema exists before the workers race for it; then the workers start.
+        from idsync.fleet.queue import Fleet
+
+        Fleet(fleet_url).close()
+        for n in range(workers + 1):
+            queue = "control" if n == 0 else "pipelines"
+            procs.append(
+                subprocess.Popen(
+                    [str(IDSYNC), "worker", "--queue", queue, "--name", f"w{n}"],
+                    env=env,
+                    stdout=subprocess.DEVNULL,
+                    stderr=(work / f"w{n}.log").open("wb"),
+                )
+            )
+        deadline = time.monotonic() + 120
+        while len(_worker_ids(fleet_store.engine)) < workers + 1:
+            if time.monotonic() > deadline:
+                raise RuntimeError("the workers did not start")
+            time.sleep(0.2)
+        schedules = Schedules(fleet_store)
+        started = time.perf_counter()
+        for (_, pipeline, env_file), i in zip(orgs, range(pipelines), strict=True):
+            schedules.add(
+                f"org{i:03d}", pipeline, Schedule(every=dt.timedelta(hours=1)), env_file=env_file
+            )
+        killed_at: float | None = None
+        done_at_kill = 0
+        while True:
+            done, open_jobs = _finished(fleet_store.engine)
+            if kill and killed_at is None and done >= pipelines // 3:
+                procs[1].send_signal(signal.SIGKILL)
+                killed_at, done_at_kill = time.perf_counter() - started, done
+            if done >= pipelines and open_jobs == 0:
+                break
+            if time.perf_counter() - started > 1800:
+                raise RuntimeError(f"the fleet did not finish: {done} of {pipelines} done")
+            time.sleep(0.2)
+        took = time.perf_counter() - started
+        statuses = [s.last_status for s in schedules.all()]
+    finally:
+        for proc in procs:
+            if proc.poll() is None:
+                proc.terminate()
+        for proc in procs:
+            try:
+                proc.wait(timeout=60)
+            except subprocess.TimeoutExpired:
+                proc.kill()
+                proc.wait()
+        for sandbox, _, _ in orgs:
+            sandbox.stop()
+        fleet_store.close()
+    return {
+        "seconds": round(took, 2),
+        "killed_at": round(killed_at, 2) if killed_at is not None else None,
+        "done_at_kill": done_at_kill,
+        "statuses": {s: statuses.count(s) for s in set(statuses) if s},
+    }
+
+
+def run(work: Path, scale: float) -> dict[str, Any]:
+    """Both scenarios at ``scale`` (1.0: 24 pipelines of 400 persons, 4 workers)."""
+    pipelines = max(4, int(24 * scale))
+    persons = max(50, int(400 * scale))
+    args = ["--pipelines", str(pipelines), "--persons", str(persons), "--workers", "4"]
+    from _common import child
+
+    return child("fleet", [*args, "--work", str(work)], timeout=3600)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--pipelines", type=int, default=24)
+    parser.add_argument("--persons", type=int, default=400)
+    parser.add_argument("--workers", type=int, default=4)
+    parser.add_argument("--latency", type=float, default=0.05)
+    parser.add_argument("--work", type=Path, default=None)
+    args = parser.parse_args()
+    with tempfile.TemporaryDirectory(prefix="fleet-", dir=args.work) as tmp:
+        work = Path(tmp)
+        server = PostgresServer().start()
+        try:
+            t1 = _single(work, args.persons, args.latency)
+            ideal = args.pipelines * t1 / args.workers
+            common = {
+                "pipelines": args.pipelines,
+                "persons": args.persons,
+                "workers": args.workers,
+                "latency": args.latency,
+            }
+            whole = _scenario(work, server, kill=False, **common)
+            killed = _scenario(work, server, kill=True, **common) if args.workers > 1 else None
+        finally:
+            server.stop()
+    result: dict[str, Any] = {
+        **common,
+        "single_run": round(t1, 2),
+        "ideal": round(ideal, 2),
+        "fleet": whole,
+        "fleet_ratio": round(whole["seconds"] / ideal, 3),
+    }
+    if killed is not None:  # one worker fewer from the kill on
+        left = args.pipelines - killed["done_at_kill"]
+        ideal_killed = (killed["killed_at"] or 0.0) + left * t1 / (args.workers - 1)
+        result["killed"] = killed
+        result["ideal_killed"] = round(ideal_killed, 2)
+        result["killed_ratio"] = round(killed["seconds"] / ideal_killed, 3)
+    emit(result)
+
+
+if __name__ == "__main__":
+    main()
