@@ -7,7 +7,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from idsync.simulator import serve
+from idsync.sandbox.simulator import serve
 from idsync_afas.simulator import MOUNT as AFAS_MOUNT
 from idsync_afas.simulator import AfasSimulator, from_world
 from idsync_helloid.simulator import HelloIDStore, simulate

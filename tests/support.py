@@ -19,8 +19,8 @@ from pathlib import Path
 from typing import Any
 
 from idsync.model import Contact, Contract, Department, Name, Person, PersonRef, Ref
-from idsync.simulator import Simulated, SimulatorServer
-from idsync.world import World
+from idsync.sandbox.simulator import Simulated, SimulatorServer
+from idsync.sandbox.world import World
 from idsync_afas.simulator import AfasSimulator
 from idsync_helloid.simulator import HelloIDStore
 

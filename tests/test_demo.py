@@ -6,8 +6,8 @@ import datetime as dt
 import re
 from pathlib import Path
 
-from idsync.demo import run_demo
 from idsync.sandbox import Sandbox
+from idsync.sandbox.demo import run_demo
 from idsync.state import Store
 from rich.console import Console
 

@@ -30,6 +30,7 @@ from idsync import hookspecs
 from idsync.config import Pipeline
 from idsync.expressions import Expressions
 from idsync.model import Person
+from idsync.sandbox import hookspecs as sandbox_hookspecs
 
 ROOT = Path(__file__).resolve().parents[1]
 DOCS = ROOT / "docs"
@@ -104,26 +105,39 @@ def _section(markdown: str, anchor: str) -> str:
 # --- hooks ----------------------------------------------------------------------------------
 
 
-def _pluggy_hooks() -> set[str]:
-    manager = pluggy.PluginManager(hookspecs.PROJECT)
-    manager.add_hookspecs(hookspecs)
-    return {name for name in vars(manager.hook) if name.startswith(f"{hookspecs.PROJECT}_")}
+def _pluggy_hooks() -> dict[str, ModuleType]:
+    """Every hook pluggy knows from the specification modules, with its module: the
+    production contract and the sandbox's own."""
+    out = {}
+    for module in (hookspecs, sandbox_hookspecs):
+        manager = pluggy.PluginManager(hookspecs.PROJECT)
+        manager.add_hookspecs(module)
+        out |= {n: module for n in vars(manager.hook) if n.startswith(f"{hookspecs.PROJECT}_")}
+    return out
 
 
 def test_every_hookspec_has_a_docstring() -> None:
     undocumented = [
-        name for name in _pluggy_hooks() if not (getattr(hookspecs, name).__doc__ or "").strip()
+        name
+        for name, module in _pluggy_hooks().items()
+        if not (getattr(module, name).__doc__ or "").strip()
     ]
-    assert not undocumented, f"hooks without a docstring in idsync/hookspecs.py: {undocumented}"
+    assert not undocumented, f"hooks without a docstring: {undocumented}"
+
+
+def test_the_sandbox_hook_is_outside_the_production_contract() -> None:
+    hooks = _pluggy_hooks()
+    assert hooks["idsync_sandbox"] is sandbox_hookspecs
+    assert not hasattr(hookspecs, "idsync_sandbox")
 
 
 def test_the_hook_reference_has_every_hookspec(ref: ModuleType) -> None:
     page = _page("hooks.md")
-    assert {function.name for _, function in ref.hookspecs()} == _pluggy_hooks()
+    assert {function.name for _, function in ref.hookspecs()} == set(_pluggy_hooks())
     links = ref.model_links("model.md")
-    for name in _pluggy_hooks():
+    for name, module in _pluggy_hooks().items():
         assert f"### {name} {{#{ref.anchor(name)}}}" in page, f"{name} has no section"
-        shown = ref.md(getattr(hookspecs, name).__doc__, links)
+        shown = ref.md(getattr(module, name).__doc__, links)
         assert shown in page, f"{name}: its docstring is not shown"
 
 
@@ -183,6 +197,9 @@ def test_every_pipeline_field_is_in_the_pipeline_reference(ref: ModuleType) -> N
     page = _page("pipeline.md")
     schema = Pipeline.model_json_schema()
     models = {"Pipeline": schema, **schema.get("$defs", {})}
+    for section in ref.builtin_sections().values():  # the built-in plugins' sections
+        extra = section.model_json_schema()
+        models |= {section.__name__: extra, **extra.get("$defs", {})}
     for name, model in models.items():
         if "properties" not in model:
             continue  # an enum

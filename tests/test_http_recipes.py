@@ -16,7 +16,7 @@ from urllib.parse import parse_qs
 
 import pytest
 from idsync import ApiClient, ApiError
-from idsync.simulator import Faults, Simulated, serve
+from idsync.sandbox.simulator import Faults, Simulated, serve
 from starlette.applications import Starlette
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response

@@ -4,20 +4,27 @@ provisioning."""
 
 from __future__ import annotations
 
+import datetime as dt
 import email
 import email.policy
 import json
 import socket
+import threading
 from collections import defaultdict
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 import pytest
 from aiosmtpd.controller import Controller
 from aiosmtpd.smtp import AuthResult, LoginPassword
-from idsync.simulator import serve
+from idsync.config import load_pipeline
+from idsync.engine import Engine
+from idsync.plugins import Registry
+from idsync.sandbox.simulator import serve
+from rig import BASE, HR, Directory, MemorySource, MemoryTarget
 from starlette.applications import Starlette
 from starlette.requests import Request
 from starlette.responses import JSONResponse
@@ -268,3 +275,100 @@ def test_the_notifications_section_is_validated(org: Org, section: str, where: s
     add_to_pipeline(org, section)
     result = org.idsync("check", str(org.pipeline), check=2)
     assert where in result.stderr
+
+
+def test_commands_that_only_read_the_store_need_no_notification_settings(org: Org) -> None:
+    """The section is the notifier's, and nothing notifies while reading the audit trail:
+    its variables may be missing there (a webhook URL is often a secret of its own)."""
+    add_to_pipeline(
+        org,
+        'notifications:\n  webhooks: {ops: {url: "${OPS_WEBHOOK_URL}"}}\n'
+        "  rules: [{events: [failed], webhook: ops}]",
+    )
+    org.env.pop("OPS_WEBHOOK_URL", None)
+    org.idsync("run", str(org.pipeline), "--as-of", JOINED, check=2)  # a run needs it
+    org.env["OPS_WEBHOOK_URL"] = "http://127.0.0.1:9/hook"
+    org.idsync("run", str(org.pipeline), "--as-of", JOINED)
+    org.env.pop("OPS_WEBHOOK_URL")
+    assert org.json("audit", str(org.pipeline), "--limit", "1")["records"]
+
+
+# --- two engines in one process ---------------------------------------------------------
+
+TEAM = """\
+name: shared
+state: sqlite:///{db}
+sources:
+  hr: {{plugin: memhr}}
+targets:
+  dir:
+    plugin: memdir
+    concurrency: 4
+    account:
+      mapping: {{employeeId: "{{{{ person.external_id }}}}"}}
+notifications:
+  smtp: {{host: 127.0.0.1, port: {port}, security: none, username: idsync, password: "${{SMTP_PASSWORD}}", sender: "idsync <idsync@example.org>", timeout: 5}}
+  webhooks:
+    ops: {{url: "{url}", headers: {{X-Team: "${{TEAM_TOKEN}}"}}, retries: 0, timeout: 5}}
+  rules:
+    - {{events: [created], to: [{team}@example.org], webhook: ops}}
+"""
+
+
+@pytest.mark.filterwarnings("ignore:Requiring AUTH while not requiring TLS")
+def test_two_engines_in_one_process_keep_their_notifications_apart(tmp_path: Path) -> None:
+    """Two pipelines with the same name, each with its own state store (so both runs are run
+    1), run at once in one process: each engine's notifier sends only its own events, with
+    its own settings."""
+    teams = {"red": ["1001", "1002", "1003"], "blue": ["2001", "2002"]}
+    with smtp_server() as (port, sink), receiver() as (url, posts):
+        engines = {}
+        for team, people in teams.items():
+            hr = HR()
+            for pid in people:
+                hr.hire(pid, BASE - dt.timedelta(days=400))
+            directory = Directory()
+            registry = Registry(
+                entry_points=False,
+                extra={
+                    "memhr": lambda settings=None, hr=hr: MemorySource(hr, settings),
+                    "memdir": lambda settings=None, d=directory: MemoryTarget(d, settings),
+                },
+            )
+            folder = tmp_path / team
+            folder.mkdir()
+            path = folder / "pipeline.yaml"
+            text = TEAM.format(db=folder / "state.db", port=port, url=url, team=team)
+            path.write_text(text, encoding="utf-8")
+            env = {"SMTP_PASSWORD": SMTP_PASSWORD, "TEAM_TOKEN": f"token-of-{team}"}
+            engines[team] = Engine(load_pipeline(path, registry, env=env), registry)
+        reports: dict[str, Any] = {}
+        start = threading.Barrier(len(engines))
+
+        def run(team: str) -> None:
+            start.wait()
+            reports[team] = engines[team].run(BASE, time_travel=True)
+
+        threads = [threading.Thread(target=run, args=(team,)) for team in engines]
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join()
+        for engine in engines.values():
+            engine.close()
+
+        assert {team: r.run_id for team, r in reports.items()} == {"red": 1, "blue": 1}
+        mails = sink.of_run(1)
+        assert set(mails) == {"red@example.org", "blue@example.org"}
+        for team, people in teams.items():
+            body = mails[f"{team}@example.org"].body
+            assert f"({len(people)}):" in body  # "Created (3):"
+            for pid in people:
+                assert f"account created for Given{pid} Family{pid} ({pid})" in body, body
+            for pid in teams["blue" if team == "red" else "red"]:
+                assert pid not in body
+        by_team = {p["headers"]["x-team"]: p["json"] for p in posts}
+        assert set(by_team) == {"token-of-red", "token-of-blue"}
+        for team, people in teams.items():
+            events = by_team[f"token-of-{team}"]["events"]
+            assert sorted(e["person_id"] for e in events) == people

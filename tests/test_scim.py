@@ -16,7 +16,7 @@ from typing import Any
 
 import httpx
 import pytest
-from idsync.simulator import SimulatorServer, serve
+from idsync.sandbox.simulator import SimulatorServer, serve
 from idsync_afas.simulator import MOUNT as AFAS_MOUNT
 from idsync_afas.simulator import AfasSimulator, from_world
 from idsync_scim.testing import Scim2Server

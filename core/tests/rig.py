@@ -160,7 +160,7 @@ class MemoryTarget:
         field_name, value = ctx.correlation.account_field, ctx.correlation.value
         return [
             Account(reference=e.reference, data=dict(e.data), enabled=e.enabled)
-            for e in self.directory.accounts.values()
+            for e in list(self.directory.accounts.values())  # workers create meanwhile
             if self._same(e.data.get(field_name), value)
         ]
 

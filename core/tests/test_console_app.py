@@ -28,7 +28,7 @@ from idsync.console import (
 )
 from idsync.console.security import LoginThrottle
 from idsync.plugins import Registry
-from idsync.simulator import serve
+from idsync.sandbox.simulator import serve
 from idsync.state import Store
 from idsync.state import schema as t
 from typer.testing import Result

@@ -39,7 +39,7 @@ from idsync import (
     PluginKind,
     hookimpl,
 )
-from idsync.simulator import Simulated
+from idsync.sandbox.simulator import Simulated
 from idsync.testing import (
     Created,
     Sample,
@@ -1289,10 +1289,11 @@ MUTANTS = [
     Mutant(GrantOfTheMissingSucceeds, "test_grant_of_a_missing_permission_fails_naming_it",
            "idsync_grant", "idsync_grant of the missing group:idsync-contract-missing-.* must fail"),
     Mutant(RevokeThatDoesNot, REPEAT, "idsync_revoke",
-           "idsync_revoke of group:Staff no longer held of something already gone must say "
+           "idsync_revoke of group:Staff no longer granted of something already gone must say "
            "not_found", param="idsync_revoke"),
     Mutant(RevokeSaysNothing, REPEAT, "idsync_revoke",
-           "no longer held must succeed|no longer held of something already gone must say not_found",
+           "no longer granted must succeed|no longer granted of something already gone must say "
+           "not_found",
            param="idsync_revoke"),
     Mutant(ResourceAnotherEachTime, "test_resource_is_created_once", "idsync_resource",
            "idsync_resource ensuring the existing group:idsync-contract-.* must write nothing"),

@@ -21,7 +21,7 @@ from pathlib import Path
 
 import httpx
 import pytest
-from idsync.scaffold import new_plugin
+from idsync.sandbox.scaffold import new_plugin
 
 pytestmark = pytest.mark.slow
 

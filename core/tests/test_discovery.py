@@ -4,6 +4,9 @@
 from __future__ import annotations
 
 import json
+import subprocess
+import sys
+import warnings
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -270,8 +273,9 @@ def test_strict_registry_raises_naming_plugin_and_hook() -> None:
 
 def test_each_configured_system_gets_its_own_plugin_manager() -> None:
     registry = Registry(extra={"src": _Source}, entry_points=False)
-    one = registry.system("hr-one", "src", _Settings(label="one"))
-    two = registry.system("hr-two", "src", _Settings(label="two"))
+    observers = registry.observers()
+    one = registry.system("hr-one", "src", _Settings(label="one"), observers)
+    two = registry.system("hr-two", "src", _Settings(label="two"), observers)
     assert one.pm is not two.pm
     assert one.pm is not registry.pm
     assert one.hook.idsync_persons(ctx=HookContext(system="hr-one")) == [
@@ -282,11 +286,13 @@ def test_each_configured_system_gets_its_own_plugin_manager() -> None:
     ]
     assert one.implements("idsync_persons")
     assert not one.implements("idsync_create")
-    # The observers sit beside the connector in every system.
-    assert any(
-        impl.plugin in registry.observers
-        for impl in one.pm.hook.idsync_run_finished.get_hookimpls()
-    )
+    # The engine's observers sit beside the connector in every system (their wrappers see
+    # every lifecycle call), and the system reports its actions to them.
+    for system in (one, two):
+        beside = {impl.plugin for impl in system.pm.hook.idsync_run_finished.get_hookimpls()}
+        assert beside == set(observers.plugins)
+        assert system.observers is observers
+    assert {type(p).__name__ for p in observers.plugins} == {"ActionLog", "Notifier"}
 
 
 # --- idsync plugins --about -----------------------------------------------------------
@@ -338,3 +344,70 @@ def test_about_rejects_unknown_plugin_and_format(cli: Callable[..., Any]) -> Non
     bad_format = cli("plugins", "--about", "helloid", "--format", "xml")
     assert bad_format.exit_code == 2
     assert "--format 'xml'" in bad_format.stderr
+
+
+# --- the sandbox hook left the production contract ------------------------------------
+
+
+class _OldSandbox(_Source):
+    """A plugin written before the sandbox hook moved: its hookimpl is not optional."""
+
+    @hookimpl
+    def idsync_sandbox(self, world: Any) -> None:
+        return None
+
+
+class _NewSandbox(_Source):
+    @hookimpl(optionalhook=True)
+    def idsync_sandbox(self, world: Any) -> None:
+        return None
+
+
+def test_a_plugin_with_the_sandbox_hook_loads_marked_optional_or_with_a_deprecation() -> None:
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        registry = Registry(extra={"new": _NewSandbox}, entry_points=False)
+    assert registry.names() == ["new"]
+    with pytest.warns(
+        DeprecationWarning,
+        match=r"plugin 'old': idsync_sandbox belongs to idsync\.sandbox\.hookspecs; mark it @hookimpl\(optionalhook=True\)",
+    ):
+        registry = Registry(extra={"old": _OldSandbox}, entry_points=False)
+    assert registry.names() == ["old"]
+    # Any other unknown hook is still refused.
+    assert "unknown hook 'idsync_frobnicate'" in (
+        Registry(extra={"frob": _Frob}, entry_points=False).plugins["frob"].error or ""
+    )
+
+
+@pytest.mark.parametrize(
+    ("statement", "moved"),
+    [
+        ("import idsync.simulator", "idsync.simulator moved to idsync.sandbox.simulator"),
+        ("from idsync.world import World", "idsync.world moved to idsync.sandbox.world"),
+        ("from idsync import World", "idsync.World moved to idsync.sandbox.world.World"),
+        ("from idsync import generate_world", "idsync.generate_world moved to"),
+    ],
+)
+def test_the_old_sandbox_imports_still_work_and_warn(statement: str, moved: str) -> None:
+    code = (
+        "import warnings\n"
+        "with warnings.catch_warnings(record=True) as caught:\n"
+        "    warnings.simplefilter('always')\n"
+        f"    {statement}\n"
+        "print('\\n'.join(f'{w.category.__name__}: {w.message}' for w in caught))\n"
+    )
+    result = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, timeout=60, check=False
+    )
+    assert result.returncode == 0, result.stderr
+    assert f"DeprecationWarning: {moved}" in result.stdout
+
+
+def test_the_package_root_exports_what_plugins_and_embedding_programs_use() -> None:
+    import idsync
+
+    assert "World" not in idsync.__all__
+    assert "generate_world" not in idsync.__all__
+    with pytest.raises(AttributeError, match="no attribute 'Nothing'"):
+        _ = idsync.Nothing  # type: ignore[attr-defined]

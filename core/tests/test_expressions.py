@@ -10,7 +10,7 @@ import pytest
 from idsync.expressions import ExpressionError, Expressions, ascii_fold, slug
 from idsync.hookspecs import hookimpl
 from idsync.model import Contract, Person, PluginAbout, PluginKind
-from idsync.plugins import Registry
+from idsync.plugins import FunctionConflict, Registry
 from pydantic import BaseModel
 
 
@@ -214,6 +214,18 @@ class _MoreFunctions(_Functions):
         return {"shout": lambda s: f"{s}!"}
 
 
+class _OtherFunctions(_Functions):
+    @hookimpl
+    def idsync_expression_functions(self) -> Mapping[str, Callable[..., Any]]:
+        return {"whisper": str.lower}
+
+
+class _Slugger(_Functions):
+    @hookimpl
+    def idsync_expression_functions(self) -> Mapping[str, Callable[..., Any]]:
+        return {"slug": lambda s: "-"}
+
+
 def test_plugin_functions_are_available_in_rules_and_templates(person: Person) -> None:
     registry = Registry(extra={"fn": _Functions}, entry_points=False)
     functions = registry.expression_functions()
@@ -229,9 +241,38 @@ def test_plugin_functions_are_available_in_rules_and_templates(person: Person) -
 
 
 def test_contributions_of_several_plugins_are_merged(person: Person) -> None:
-    registry = Registry(extra={"fn": _Functions, "more": _MoreFunctions}, entry_points=False)
+    registry = Registry(extra={"fn": _Functions, "other": _OtherFunctions}, entry_points=False)
     functions = registry.expression_functions()
-    assert set(functions) == {"upn", "shout"}
-    # Both define ``shout``: the plugin registered later wins; ``upn`` survives the merge.
-    assert functions["shout"]("a") == "a!"
-    assert Expressions(functions).render("{{ upn('a') }}", _ctx(person)) == "a@example.org"
+    assert set(functions) == {"upn", "shout", "whisper"}
+    ex = Expressions(functions)
+    assert ex.render("{{ upn('a') }} {{ whisper('B') }}", _ctx(person)) == "a@example.org b"
+
+
+def test_a_function_two_plugins_contribute_is_an_error_naming_both() -> None:
+    registry = Registry(extra={"fn": _Functions, "more": _MoreFunctions}, entry_points=False)
+    with pytest.raises(FunctionConflict) as raised:
+        registry.expression_functions(["fn", "more"])
+    assert str(raised.value) == (
+        "the expression function 'shout' is contributed by plugin 'fn' and by plugin 'more': "
+        "a pipeline cannot use both (rename it in one of them)"
+    )
+    assert raised.value.plugins == ("fn", "more")
+    # A pipeline that uses only one of them is not concerned by the other.
+    assert set(registry.expression_functions(["more"])) == {"shout"}
+    assert set(registry.expression_functions(["fn"])) == {"upn", "shout"}
+
+
+def test_one_plugin_class_installed_under_two_names_contributes_its_functions_once() -> None:
+    # Two entry points of one class (say a directory plugin for AD and for LDAP): the
+    # function each instance returns is the same function, so a pipeline can use both.
+    registry = Registry(extra={"fn": _Functions, "fn-too": _Functions}, entry_points=False)
+    assert set(registry.expression_functions(["fn", "fn-too"])) == {"upn", "shout"}
+
+
+def test_a_plugin_function_cannot_replace_one_of_the_language() -> None:
+    registry = Registry(extra={"slugger": _Slugger}, entry_points=False)
+    with pytest.raises(
+        FunctionConflict, match="'slug' is contributed by idsync itself and by plugin 'slugger'"
+    ):
+        registry.expression_functions(["slugger"])
+    assert registry.expression_functions([]) == {}  # unused, it changes nothing

@@ -8,7 +8,7 @@ from typing import Any
 
 import httpx
 import pytest
-from idsync.simulator import RECORD_ENV, RequestRecording, Simulated, serve
+from idsync.sandbox.simulator import RECORD_ENV, RequestRecording, Simulated, serve
 
 
 async def _echo(scope: Any, receive: Any, send: Any) -> None:

@@ -33,9 +33,9 @@ PLUGINS_SOURCE = '''
 """Plugins for the sandbox tests: a working simulator, a broken hook, a silent one."""
 
 from idsync import PluginAbout, PluginKind, hookimpl
-from idsync.simulator import SandboxApp, Simulated
+from idsync.sandbox.simulator import SandboxApp, Simulated
 from pydantic import BaseModel
-from idsync.world import World
+from idsync.sandbox.world import World
 from starlette.applications import Starlette
 from starlette.requests import Request
 from starlette.responses import JSONResponse
@@ -56,7 +56,7 @@ class EchoPlugin(_Described):
     def __init__(self, name: str = "echo") -> None:
         self.name = name
 
-    @hookimpl
+    @hookimpl(optionalhook=True)
     def idsync_sandbox(self, world: World) -> SandboxApp:
         async def persons(request: Request) -> JSONResponse:
             return JSONResponse(
@@ -78,13 +78,14 @@ class EchoPlugin(_Described):
 
 
 class BrokenPlugin(_Described):
-    @hookimpl
+    @hookimpl(optionalhook=True)
     def idsync_sandbox(self, world: World) -> SandboxApp:
         raise RuntimeError("the simulator could not be seeded")
 
 
 class SilentPlugin:
-    """A plugin without a simulator (its sandbox extra is not installed)."""
+    """A plugin without a simulator (its sandbox extra is not installed), written before the
+    hook left the production contract: unmarked, it still takes part."""
 
     @hookimpl
     def idsync_sandbox(self, world: World) -> None:

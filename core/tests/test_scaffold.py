@@ -20,7 +20,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from idsync.scaffold import (
+from idsync.sandbox.scaffold import (
     HATCHLING,
     MYPY,
     PYTEST,

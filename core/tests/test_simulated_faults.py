@@ -6,7 +6,7 @@ from __future__ import annotations
 from typing import Any
 
 import httpx
-from idsync.simulator import Simulated, serve
+from idsync.sandbox.simulator import Simulated, serve
 
 
 async def _ok(scope: Any, receive: Any, send: Any) -> None:

@@ -9,7 +9,7 @@ from typing import Any
 
 import pytest
 from idsync.model import Contract, Person
-from idsync.world import EMAIL_DOMAIN, World, generate_world
+from idsync.sandbox.world import EMAIL_DOMAIN, World, generate_world
 from pydantic import ValidationError
 
 TODAY = dt.date(2025, 3, 15)

@@ -6,7 +6,8 @@ repository and on the site, and ``tests/test_docs.py`` fails when a page is stal
 (``cog --check``). The facts come from well-kept tools, not from parsing of our own:
 
 - griffe reads the hook specifications, the models and their attribute docstrings
-  (:mod:`idsync.hookspecs`, :mod:`idsync.model`, :mod:`idsync.config`, :mod:`idsync.http`);
+  (:mod:`idsync.hookspecs` and the sandbox's :mod:`idsync.sandbox.hookspecs`,
+  :mod:`idsync.model`, :mod:`idsync.config`, :mod:`idsync.http`);
 - pydantic says which fields a model has and their defaults;
 - typer writes the command-line reference itself (``typer.cli.get_docs_for_click``).
 
@@ -33,6 +34,8 @@ from pydantic.fields import FieldInfo
 __all__ = [
     "FIELD_NOTES",
     "MODEL_NOTES",
+    "SPEC_MODULES",
+    "builtin_sections",
     "class_reference",
     "cli",
     "config_models",
@@ -170,15 +173,14 @@ FIELD_NOTES: dict[str, str] = {
     "SourceThresholds.removed": "Persons present in the last snapshot and missing from this import.",
     "SourceThresholds.added": "Persons that are new since the last snapshot.",
     "SourceThresholds.emptied": "Persons with a field that had a value and is empty now.",
-    "Notifications.smtp": "The mail server; needed when a rule sends e-mail.",
-    "Notifications.webhooks": "Webhooks by name, for rules to post to.",
-    "Notifications.rules": "Which events go to whom. At least one.",
 }
 """Descriptions of fields whose model carries none yet, by ``Model.field``. The model's own
 description or attribute docstring always wins; ``tests/test_docs.py`` fails on a key that names
 no field, so these cannot outlive the fields they describe."""
 
 MODEL_NOTES: dict[str, str] = {
+    "Pipeline": "Plugins may add top-level sections of their own (`idsync_pipeline_sections`): "
+    "the built-in notifier adds [`notifications`](#notifications).",
     "Threshold": "Written as a count (`10`), a percentage (`5%`), a mapping with `count`, "
     "`percent` and `floor`, or `off`.",
 }
@@ -239,8 +241,21 @@ def _nested(annotation: Any, path: str) -> Iterator[tuple[type[BaseModel], str]]
             yield from _nested(arg, path)
 
 
+def builtin_sections() -> dict[str, type[BaseModel]]:
+    """The pipeline-file sections idsync's built-in plugins add, by key."""
+    import pluggy
+    from idsync.builtin import BUILTIN_PLUGINS
+    from idsync.plugins import new_manager
+
+    manager: pluggy.PluginManager = new_manager()
+    for name, factory in BUILTIN_PLUGINS.items():
+        manager.register(factory(), name=name)
+    return {k: v for part in manager.hook.idsync_pipeline_sections() for k, v in part.items()}
+
+
 def config_models() -> list[tuple[type[BaseModel], list[str]]]:
-    """Every model of the pipeline file, top down, with the key paths where each appears."""
+    """Every model of the pipeline file, top down, with the key paths where each appears
+    (the built-in plugins' sections last)."""
     from idsync.config import Pipeline
 
     found: dict[type[BaseModel], list[str]] = {}
@@ -254,6 +269,8 @@ def config_models() -> list[tuple[type[BaseModel], list[str]]]:
                     visit(sub, where)
 
     visit(Pipeline, "")
+    for key, model in builtin_sections().items():
+        visit(model, key)
     return list(found.items())
 
 
@@ -404,9 +421,16 @@ def class_reference(
 _SECTION = re.compile(r"^# --- (.+?) -+$")
 
 
-def hookspecs() -> list[tuple[str, griffe.Function]]:
-    """``(section, function)`` for every hook specification, in the order of the module."""
-    module = _module("idsync.hookspecs")
+SPEC_MODULES = ("idsync.hookspecs", "idsync.sandbox.hookspecs")
+"""The hook specification modules: the production contract, then the sandbox's own."""
+
+
+def hookspecs(path: str | None = None) -> list[tuple[str, griffe.Function]]:
+    """``(section, function)`` for every hook specification of the module ``path`` (by
+    default, of every module in :data:`SPEC_MODULES`), in the order of the module."""
+    if path is None:
+        return [spec for each in SPEC_MODULES for spec in hookspecs(each)]
+    module = _module(path)
     source = (
         module.filepath.read_text(encoding="utf-8") if not isinstance(module.filepath, list) else ""
     ).splitlines()
@@ -439,15 +463,19 @@ def _first_paragraph(text: str) -> str:
 
 
 def hooks() -> str:
-    """The hook reference: an overview table, then every hook with its contract."""
+    """The hook reference: an overview table, then every hook with its contract (the
+    sandbox's development hook last, introduced by its module's docstring)."""
+    import importlib
+
     from idsync import hookspecs as module
 
     links = model_links("model.md")
-    specs = hookspecs()
+    specs = [(path, *spec) for path in SPEC_MODULES for spec in hookspecs(path)]
+    modules = {path: importlib.import_module(path) for path in SPEC_MODULES}
     out = [md(module.__doc__, links).split("\n\n", 1)[1], ""]
     out += ["| hook | group | answered by | contract |", "|---|---|---|---|"]
-    for section, function in specs:
-        options = getattr(getattr(module, function.name), f"{module.PROJECT}_spec")
+    for path, section, function in specs:
+        options = getattr(getattr(modules[path], function.name), f"{module.PROJECT}_spec")
         who = "one plugin" if options.get("firstresult") else "every plugin"
         doc = function.docstring.value if function.docstring else ""
         summary = _cell(md(_first_paragraph(doc), links))
@@ -456,14 +484,16 @@ def hooks() -> str:
         )
     out.append("")
     current = None
-    for section, function in specs:
+    for path, section, function in specs:
         if section != current:
             current = section
             out += [
                 f"## {section.capitalize()} {{#{re.sub(r'[^a-z0-9]+', '-', section.lower())}}}",
                 "",
             ]
-        options = getattr(getattr(module, function.name), f"{module.PROJECT}_spec")
+            if path != SPEC_MODULES[0]:
+                out += [f"*Specified in* `{path}`. " + md(modules[path].__doc__, links), ""]
+        options = getattr(getattr(modules[path], function.name), f"{module.PROJECT}_spec")
         out += [f"### {function.name} {{#{anchor(function.name)}}}", ""]
         out += ["```python", _hook_signature(function), "```", ""]
         if options.get("firstresult"):

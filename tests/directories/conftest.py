@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 from directory_pipelines import DirectoryOrg, make_org
-from idsync.simulator import serve
+from idsync.sandbox.simulator import serve
 from idsync_afas.simulator import AfasSimulator, from_world
 from ldapservers import SambaDC, Slapd, shared, writing_to_samba
 from support import AFAS_TOKEN, organisation

@@ -27,9 +27,9 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import unquote
 
-from idsync.simulator import Faults, Simulated, SimulatorServer, serve
+from idsync.sandbox.simulator import Faults, Simulated, SimulatorServer, serve
+from idsync.sandbox.world import World, generate_world
 from idsync.state import Store
-from idsync.world import World, generate_world
 from idsync_afas.simulator import MOUNT as AFAS_MOUNT
 from idsync_afas.simulator import AfasSimulator, from_world
 from idsync_helloid.simulator import HelloIDStore, seed_world, simulate

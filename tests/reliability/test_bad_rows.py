@@ -15,7 +15,7 @@ from pprint import pformat
 from typing import Any
 
 import pytest
-from idsync.simulator import serve
+from idsync.sandbox.simulator import serve
 from idsync_helloid.simulator import HelloIDStore, simulate
 from idsync_topdesk.simulator import TopdeskSimulator
 from reliability.harness import IDSYNC, on_state

@@ -4,6 +4,8 @@ Sources (HR, service desk) in, accounts and access in target systems out; every 
 plugin found through the ``idsync.plugins`` entry-point group and called through pluggy hooks.
 """
 
+from typing import Any
+
 from idsync.hookspecs import hookimpl
 from idsync.http import ApiClient, ApiError
 from idsync.model import (
@@ -29,7 +31,6 @@ from idsync.model import (
     RunSummary,
     validation_problem,
 )
-from idsync.world import World, generate_world
 
 __version__ = "0.1.0"
 
@@ -56,9 +57,26 @@ __all__ = [
     "PluginKind",
     "Ref",
     "RunSummary",
-    "World",
     "__version__",
-    "generate_world",
     "hookimpl",
     "validation_problem",
 ]
+
+
+_MOVED = {"World": "idsync.sandbox.world", "generate_world": "idsync.sandbox.world"}
+"""Names that left the package root for the sandbox; importing them warns until idsync 0.3."""
+
+
+def __getattr__(name: str) -> Any:
+    if name in _MOVED:
+        import importlib
+        import warnings
+
+        warnings.warn(
+            f"idsync.{name} moved to {_MOVED[name]}.{name}; import it from there "
+            f"(idsync.{name} goes in idsync 0.3)",
+            DeprecationWarning,
+            stacklevel=2,
+        )
+        return getattr(importlib.import_module(_MOVED[name]), name)
+    raise AttributeError(f"module 'idsync' has no attribute {name!r}")

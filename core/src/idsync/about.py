@@ -161,7 +161,8 @@ def describe(info: PluginInfo, fmt: str = "text") -> str:
 
 
 def pipeline_schema(registry: Registry) -> dict[str, Any]:
-    """The pipeline file's JSON Schema, with each plugin's settings schema tied to its name."""
+    """The pipeline file's JSON Schema, with each plugin's settings schema tied to its name
+    and the sections plugins contribute (``notifications``)."""
     schema = Pipeline.model_json_schema()
     defs = schema.setdefault("$defs", {})
     branches = []
@@ -182,6 +183,11 @@ def pipeline_schema(registry: Registry) -> dict[str, Any]:
     for system in ("SourceConfig", "TargetConfig"):
         if system in defs and branches:
             defs[system]["allOf"] = branches
+    for key, (_plugin, model) in sorted(registry.sections().items()):
+        section = model.model_json_schema(ref_template="#/$defs/{model}")
+        defs.update(section.pop("$defs", {}))
+        defs[model.__name__] = section
+        schema["properties"][key] = {"$ref": f"#/$defs/{model.__name__}"}
     if "Threshold" in defs:
         defs["Threshold"] = _threshold_schema(defs["Threshold"])
     if "UniqueRule" in defs:  # the candidates alone, as a list, keep their value on a rename

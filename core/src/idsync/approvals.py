@@ -36,6 +36,7 @@ from rich.table import Table
 from idsync.engine import EXIT_FAILED, EXIT_HELD, EXIT_INPUT, EXIT_OK, Engine, Progress, RunReport
 from idsync.jsondoc import timestamp
 from idsync.model import Person
+from idsync.plan import Plan
 from idsync.reconcile import HELD_PREFIX, Reconciler
 from idsync.secrets import redact, redact_data
 from idsync.state import Store
@@ -247,9 +248,9 @@ def reject(
     return Decision(held_ids=[held_id], status="rejected", message=what)
 
 
-def _grown(report: RunReport, item: dict[str, Any]) -> str | None:
-    """Why the held work is more now than what was reviewed, or None."""
-    assert report.plan is not None
+def _grown(report: RunReport, plan: Plan, item: dict[str, Any]) -> str | None:
+    """Why the held work is more now than what was reviewed (``plan`` is the report's), or
+    None."""
     system, kind = item["system"], item["kind"]
     if kind == "import":
         imp = next((i for i in report.imports if i.source == system), None)
@@ -264,7 +265,7 @@ def _grown(report: RunReport, item: dict[str, Any]) -> str | None:
         return (
             f"the import of {system} grew since it was held ({'; '.join(grown)})" if grown else None
         )
-    now = next((h for h in report.plan.held if h.system == system and h.kind == kind), None)
+    now = next((h for h in plan.held if h.system == system and h.kind == kind), None)
     if now is None:
         return None  # no longer over its threshold: what runs is less than was reviewed
     if now.count > item["count"]:
@@ -288,7 +289,7 @@ def _check(engine: Engine, items: list[dict[str, Any]], as_of: dt.date) -> None:
             EXIT_FAILED,
         )
     for item in items:
-        why = _grown(report, item)
+        why = _grown(report, report.plan, item)
         if why is not None:
             raise ApprovalError(f"{why}; not approved: review the next run's held item", EXIT_HELD)
     approving = {item["system"] for item in items if item["kind"] == "import"}

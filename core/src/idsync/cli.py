@@ -283,9 +283,10 @@ def plugins_cmd(
         for column in ("name", "kind", "package", "version", "capabilities / error"):
             table.add_column(column)
         for info in listing:
+            problem = info.error or info.contribution_error
             detail = (
-                f"[red]{escape(info.error)}[/]"
-                if info.error
+                f"[red]{escape(problem)}[/]"
+                if problem
                 else ", ".join(info.capabilities or info.hooks)
             )
             table.add_row(
@@ -667,7 +668,7 @@ def sandbox_cmd(
     ] = None,
 ) -> None:
     """Start every installed plugin's simulator on 127.0.0.1 with one seeded organisation."""
-    from idsync.sandbox import run_forever
+    from idsync.sandbox.runner import run_forever
 
     raise typer.Exit(run_forever(size=size, seed=seed, port_base=port_base, env_file=env_file))
 
@@ -684,7 +685,7 @@ def demo_cmd(
     seed: Annotated[int, typer.Option("--seed", help="Random seed of the organisation.")] = 7,
 ) -> None:
     """Tell the lifecycle story end to end on the sandbox simulators."""
-    from idsync.demo import run_demo
+    from idsync.sandbox.demo import run_demo
 
     if not pipeline_file.exists():
         raise _fail(
@@ -997,7 +998,7 @@ def new_plugin_cmd(
     ] = None,
 ) -> None:
     """Write a new plugin package: hooks, settings, simulator, contract tests, README."""
-    from idsync.scaffold import PYTEST, ScaffoldError, new_plugin
+    from idsync.sandbox.scaffold import PYTEST, ScaffoldError, new_plugin
 
     try:
         root = new_plugin(name, kind, directory, simulator=simulator, title=title)

@@ -31,8 +31,9 @@ from pydantic import (
 from idsync.declarations import check_declarations
 from idsync.expressions import ExpressionError, Expressions, accounts_read
 from idsync.model import Permission
-from idsync.notify import Notifications, notification_secrets, secret_problems
+from idsync.plugins import FunctionConflict
 from idsync.secrets import collect_secrets, register_secret
+from idsync.sections import take_sections
 from idsync.state.location import literal_password, state_problem, substitute
 from idsync.typecheck import check_targets
 from idsync.yamlfile import YamlProblem, load_yaml
@@ -380,8 +381,6 @@ class Pipeline(_Config):
     timezone: str | None = None
     """The IANA time zone (``Europe/Amsterdam``) whose calendar decides what *today* is for
     every date rule; without it, the host's local date."""
-    notifications: Notifications | None = None
-    """E-mail and webhook notifications about runs (see :mod:`idsync.notify`)."""
 
     @field_validator("sources")
     @classmethod
@@ -413,6 +412,7 @@ class Pipeline(_Config):
     # Filled by load_pipeline, not part of the file.
     _path: Path | None = None
     _settings: dict[str, BaseModel] = {}
+    _sections: dict[str, BaseModel] = {}
 
     @property
     def path(self) -> Path | None:
@@ -423,6 +423,15 @@ class Pipeline(_Config):
     def label(self) -> str:
         """The name stored with runs: ``name`` or the file's stem."""
         return self.name or (self._path.stem if self._path else "pipeline")
+
+    def section(self, key: str) -> BaseModel | None:
+        """A plugin's top-level section of the file (``notifications``), validated with the
+        plugin's model, or None when the file has none. See ``idsync_pipeline_sections``."""
+        return self._sections.get(key)
+
+    def plugins(self) -> set[str]:
+        """The plugins the pipeline's sources and targets use."""
+        return {s.plugin for s in self.sources.values()} | {t.plugin for t in self.targets.values()}
 
     def today(self) -> dt.date:
         """Today in the pipeline's time zone (the host's local date without one)."""
@@ -673,6 +682,9 @@ def load_pipeline(
     if offline:
         environment = _Lenient(environment)
     resolved = _resolve(raw, environment, "", errors, refs)
+    sections = take_sections(
+        resolved, registry, refs, errors, offline=offline, reserved=Pipeline.model_fields
+    )
     pipeline: Pipeline | None = None
     try:
         pipeline = Pipeline.model_validate(resolved)
@@ -730,22 +742,28 @@ def load_pipeline(
             register_secret(secret)
         settings_of[name] = settings
 
-    if pipeline is not None and pipeline.notifications is not None and not offline:
-        errors.extend(secret_problems(pipeline.notifications, refs))
-        for secret in notification_secrets(pipeline.notifications, refs):
-            register_secret(secret)
     if literal_password(raw.get("state")):
         errors.append(("state", "a password must come from the environment: write ${VARIABLE}"))
     elif pipeline is not None and (problem := state_problem(pipeline.state)) is not None:
         errors.append(("state", problem))
     targets = {name: cfg for _, name, cfg, role in systems if role == "target"}
-    language = expressions or Expressions(registry.expression_functions())
-    errors.extend(_check_expressions(targets, language))  # type: ignore[arg-type]
-    reported = {path for path, _ in errors}
-    written = resolved.get("targets") if isinstance(resolved, dict) else None
-    others = [str(n) for n in written] if isinstance(written, dict) else []  # valid or not
-    checked = check_targets(targets, language, others)  # type: ignore[arg-type]
-    errors.extend(p for p in checked if p[0] not in reported)
+    settled = True
+    if expressions is None:
+        try:
+            expressions = Expressions(
+                registry.expression_functions(s.plugin for *_, s, _ in systems)
+            )
+        except FunctionConflict as conflict:
+            errors.append(_conflict(conflict, systems))
+            expressions = Expressions()
+            settled = False  # which functions exist is not known: no name is checked yet
+    errors.extend(_check_expressions(targets, expressions))  # type: ignore[arg-type]
+    if settled:
+        reported = {path for path, _ in errors}
+        written = resolved.get("targets") if isinstance(resolved, dict) else None
+        others = [str(n) for n in written] if isinstance(written, dict) else []  # valid or not
+        checked = check_targets(targets, expressions, others)  # type: ignore[arg-type]
+        errors.extend(p for p in checked if p[0] not in reported)
     if pipeline is not None:  # an unknown target is named above, with the nearest one
         reported = {path for path, _ in errors}
         errors.extend(p for p in _check_dependencies(pipeline) if p[0] not in reported)
@@ -754,7 +772,17 @@ def load_pipeline(
         raise ConfigError(where, errors)
     pipeline._path = file
     pipeline._settings = settings_of
+    pipeline._sections = sections
     return pipeline
+
+
+def _conflict(
+    conflict: FunctionConflict, systems: list[tuple[str, str, SourceConfig | TargetConfig, str]]
+) -> tuple[str, str]:
+    """A function conflict at the key path of the first system using the second plugin."""
+    later = conflict.plugins[1]
+    where = next((f"{base}.plugin" for base, _, s, _ in systems if s.plugin == later), "")
+    return where, str(conflict)
 
 
 class _Lenient(dict[str, str]):

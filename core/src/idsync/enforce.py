@@ -739,7 +739,7 @@ class Enforcer:
                 reference=outcome.reference,
                 dry_run=self.dry_run,
             )
-            self.system.notify("idsync_action_finished", event=event)
+            self.system.observers.action_finished(event)
             self._progressed(action, status)
 
     def _progressed(self, action: Action, status: ActionStatus) -> None:

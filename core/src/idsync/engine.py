@@ -8,28 +8,29 @@ accepted snapshots, the plan, held work and every action's outcome as it happens
 from __future__ import annotations
 
 import datetime as dt
-import itertools
 import os
 import threading
 from collections import Counter
-from collections.abc import Callable, Iterable
+from collections.abc import Iterable
 from dataclasses import dataclass, field
-from typing import Any
 
 from loguru import logger
 
 from idsync import collector
 from idsync.breaker import Breaker, Trip
-from idsync.config import TRANSITIONS, Pipeline
+from idsync.config import Pipeline
 from idsync.correlation import TargetReader, folder
 from idsync.enforce import Enforcer
 from idsync.expressions import Expressions
 from idsync.importer import SourceError, SourceImport, import_source, merge, stored_import
-from idsync.model import ActionKind, ActionStatus, Blocked, HookContext, Person, RunSummary
-from idsync.plan import Action, Hold, Known, Plan, TargetPlan, make_plan
-from idsync.plugins import Registry, System
+from idsync.model import ActionStatus, Blocked, HookContext, Person, RunSummary
+from idsync.plan import Hold, Known, Plan, make_plan
+from idsync.plugins import PluginLoadError, Registry, System
+from idsync.progress import Progress
 from idsync.saved import PlanChanged, SavedPlan
+from idsync.secrets import redact
 from idsync.state import LEASE_TTL, Lease, LockHeld, Store, StoreFailed, now
+from idsync.thresholds import approve_kinds, held_detail, import_hold
 from idsync.thresholds import approved as approved_by
 
 __all__ = [
@@ -54,18 +55,6 @@ class DateRefused(ValueError):
     A run enforces on the pipeline's today; another date only with ``time_travel``, and never
     before the date of the last enforcing run (that would undo what it did).
     """
-
-
-class Progress:
-    """Callbacks for long work; the CLI draws progress bars with them. Does nothing by default."""
-
-    def reading(self, source: str) -> Callable[[int], None] | None:
-        """Called once per source; the returned callback counts rows read."""
-        return None
-
-    def enforcing(self, target: str, total: int) -> Callable[[Action, ActionStatus], None] | None:
-        """Called once per target; the returned callback is told each finished action."""
-        return None
 
 
 @dataclass
@@ -118,29 +107,47 @@ class Engine:
         self.pipeline = pipeline
         self.registry = registry
         self.store = store or Store(pipeline.state)
-        self.expressions = Expressions(registry.expression_functions())
+        self.expressions = Expressions(registry.expression_functions(pipeline.plugins()))
+        self.observers = registry.observers(pipeline, self.store)
+        """This engine's own observer plugins (the notifier among them)."""
         self._systems: dict[str, System] = {}
         self._breakers: dict[str, Breaker] = {}
         """Each target's breaker for the plan and run under way (one per target, new each
         plan): a target stopped while the plan read it is not called while enforcing."""
+        self.unavailable: dict[str, str] = {}
+        """Systems whose plugin could not be set up, with why: they fail, the others run."""
         self.lease: Lease | None = None
         """The pipeline's lease while this engine enforces (checked before each write)."""
-        if pipeline.notifications is not None:
-            from idsync.notify import NOTIFIER
-
-            NOTIFIER.attach(pipeline, self.store)
 
     def system(self, name: str) -> System:
-        """The configured source or target ``name``, bound to its plugin (built once)."""
+        """The configured source or target ``name``, bound to its plugin (built once).
+
+        Raises :class:`~idsync.plugins.PluginLoadError` when its plugin cannot be set up
+        (noted in :attr:`unavailable`)."""
+        if name in self.unavailable:
+            raise PluginLoadError(self.unavailable[name])
         if name not in self._systems:
             cfg = self.pipeline.sources.get(name) or self.pipeline.targets[name]
-            self._systems[name] = self.registry.system(
-                name, cfg.plugin, self.pipeline.settings_for(name)
-            )
+            try:
+                self._systems[name] = self.registry.system(
+                    name, cfg.plugin, self.pipeline.settings_for(name), self.observers
+                )
+            except PluginLoadError as exc:
+                self.unavailable[name] = redact(str(exc))
+                logger.bind(system=name).error("{}", self.unavailable[name])
+                raise
         return self._systems[name]
 
+    def _usable(self, name: str) -> bool:
+        try:
+            self.system(name)
+        except PluginLoadError:
+            return False
+        return True
+
     def close(self) -> None:
-        """Release the store's connections."""
+        """Deliver what the observers have left, and release the store's connections."""
+        self.observers.close()
         self.store.close()
 
     # --- steps -----------------------------------------------------------------------
@@ -152,7 +159,10 @@ class Engine:
                 # A source switched off keeps its last snapshot: its people are not "gone".
                 imports.append(stored_import(self.store, name))
                 continue
-            system = self.system(name)
+            try:
+                system = self.system(name)
+            except PluginLoadError as exc:
+                raise SourceError(f"source {name}: {exc}") from None
             ctx = HookContext(system=name, dry_run=dry_run, as_of=as_of, settings=system.settings)
             imp = import_source(system, cfg, self.store, ctx, progress.reading(name))
             logger.bind(system=name).info(
@@ -178,6 +188,8 @@ class Engine:
         self._breakers = {t: Breaker(t) for t in self.pipeline.targets}
         wanted = None if targets is None else set(targets)
         chosen = {t for t in self.pipeline.targets if wanted is None or t in wanted}
+        # A target whose plugin cannot be set up is left out of the plan (and fails).
+        chosen = {t for t in chosen if not self.pipeline.targets[t].enabled or self._usable(t)}
         known = {t: self.known(t, as_of, t in chosen) for t in self.pipeline.targets}
         plan = make_plan(
             self.pipeline,
@@ -269,15 +281,19 @@ class Engine:
             except SourceError as exc:
                 return RunReport(run_id=None, plan=None, error=str(exc), exit_code=EXIT_FAILED)
             plan, _ = self._plan(imports, as_of, targets)
-        plan.held[:0] = [_import_hold(imp) for imp in imports if imp.held]
+        plan.held[:0] = [import_hold(imp) for imp in imports if imp.held]
         report = RunReport(
             run_id=None, plan=plan, imports=imports, held=plan.held, blocked=plan.blocked
         )
         report.breakers = [b.trip for b in self._breakers.values() if b.trip is not None]
-        if report.breakers:  # a target refused or could not be reached while being read
+        if report.breakers or self.unavailable:
+            # a target refused or could not be reached while being read, or its plugin
+            # could not be set up
             report.exit_code = EXIT_FAILED
         else:
             report.exit_code = EXIT_HELD if plan.held else EXIT_OK
+        if self.unavailable:
+            report.error = "; ".join(self.unavailable.values())
         return report
 
     def run(
@@ -404,13 +420,8 @@ class Engine:
         counts: Counter[tuple[str, str]],
         held: Iterable[Hold],
         blocked: Iterable[Blocked] = (),
-        observers: str | None = None,
     ) -> None:
-        """Record how a run (or a reconciliation's fixes) ended, and tell the observers.
-
-        ``observers`` names the system whose plugin manager carries ``idsync_run_finished``
-        (every observer plugin is in each); by default the first enabled target's.
-        """
+        """Record how a run (or a reconciliation's fixes) ended, and tell the observers."""
         nested = nest_counts(counts)
         self.store.finish_run(run_id, run_status(exit_code, stopped), exit_code, nested)
         summary = RunSummary(
@@ -426,11 +437,7 @@ class Engine:
             failed=sum(n for (done, _), n in counts.items() if done == ActionStatus.FAILED.value),
             exit_code=exit_code,
         )
-        if observers is None:
-            enabled = (name for name, cfg in self.pipeline.targets.items() if cfg.enabled)
-            observers = next(enabled, None)
-        if observers is not None:
-            self.system(observers).notify("idsync_run_finished", summary=summary)
+        self.observers.run_finished(summary)
 
     def _run(
         self,
@@ -457,7 +464,7 @@ class Engine:
         ]
         if held_imports:
             for imp in held_imports:
-                hold = _import_hold(imp)
+                hold = import_hold(imp)
                 report.held.append(hold)
                 if not dry_run:
                     self.store.hold_snapshot(imp.source, run_id, imp.counts)
@@ -490,6 +497,7 @@ class Engine:
         plan, persons = self._plan(imports, as_of, targets, approved)
         if expect is not None:
             expect.check_actions(plan)
+        self._record_unavailable(report, run_id, dry_run)
         report.plan = plan
         report.blocked = plan.blocked
         report.held = list(plan.held)
@@ -531,6 +539,22 @@ class Engine:
             report.exit_code = EXIT_FAILED
         elif report.held:
             report.exit_code = EXIT_HELD
+
+    def _record_unavailable(self, report: RunReport, run_id: int, dry_run: bool) -> None:
+        """Each target whose plugin could not be set up fails: one audit record, counted."""
+        for name, error in self.unavailable.items():
+            self.store.record(
+                run_id=run_id,
+                target=name,
+                person=None,
+                kind="plugin",
+                status=ActionStatus.FAILED.value,
+                messages=[error],
+                dry_run=dry_run,
+            )
+            report.counts[(ActionStatus.FAILED.value, "plugin")] += 1
+        if self.unavailable:
+            report.error = "; ".join(self.unavailable.values())
 
     def _enforce(
         self,
@@ -608,43 +632,6 @@ def lease_ttl() -> dt.timedelta:
     if value < 3:
         raise ValueError(f"IDSYNC_LEASE_SECONDS={seconds!r} must be at least 3 seconds")
     return dt.timedelta(seconds=value)
-
-
-def _import_hold(imp: SourceImport) -> Hold:
-    return Hold(
-        system=imp.source, kind="import", count=imp.counts["persons"], reason=imp.held or ""
-    )
-
-
-def held_detail(target: TargetPlan, hold: Hold, limit: int = 1000) -> list[dict[str, Any]]:
-    """What a hold shows to review: the summaries of the held persons' actions (the first
-    ``limit``), every action of each person the threshold counted."""
-    persons = set(hold.persons)
-
-    def held_here(action: Action) -> bool:
-        if action.person is not None:
-            return action.person in persons
-        return target.held.get(f"resource:{action.key}") == hold.kind
-
-    mine = (a for a in target.actions if held_here(a))
-    return [a.summary() for a in itertools.islice(mine, limit)]
-
-
-def approve_kinds(values: Iterable[str]) -> set[str]:
-    """Validate ``--approve`` values: ``import``, a transition or an action kind, optionally
-    scoped to one source or target as ``<system>:<kind>``."""
-    allowed = {"import", *TRANSITIONS} | {k.value for k in ActionKind}
-    out = set()
-    for value in values:
-        system, _, kind = value.rpartition(":")
-        if kind not in allowed or (system == "" and ":" in value):
-            raise ValueError(
-                f"cannot approve {value!r}: use import, a transition "
-                f"({', '.join(TRANSITIONS)}) or an action kind "
-                f"({', '.join(k.value for k in ActionKind)}), optionally as <system>:<kind>"
-            )
-        out.add(value)
-    return out
 
 
 __all__ += ["LockHeld", "approve_kinds"]

@@ -50,6 +50,7 @@ __all__ = [
     "MissingValue",
     "accounts_read",
     "ascii_fold",
+    "builtin_names",
     "slug",
 ]
 
@@ -510,3 +511,10 @@ class Expressions:
             raise ExpressionError(
                 f"template {value!r} failed: {type(exc).__name__}: {exc}"
             ) from None
+
+
+@lru_cache(maxsize=1)
+def builtin_names() -> frozenset[str]:
+    """The names the expression language has of its own (idsync's functions and Jinja's
+    globals such as ``range``): a plugin's function may not take one of them."""
+    return frozenset(Expressions().env.globals)

@@ -2,9 +2,11 @@
 
 Each docstring here is the reference documentation of its hook (the docs site renders them).
 A plugin is a class whose methods carry ``@idsync.hookimpl`` and are named after these specs.
-The engine constructs it once without settings (for the ``about`` and ``sandbox`` questions)
-and once per configured system with its validated settings (for the lifecycle hooks), each in
-its own :class:`pluggy.PluginManager`, so a lifecycle call reaches exactly one connector.
+The engine constructs it once without settings (for ``about`` and its contributions) and once
+per configured system with its validated settings (for the lifecycle hooks), each in its own
+:class:`pluggy.PluginManager`, so a lifecycle call reaches exactly one connector. The
+development hook (the sandbox's simulator) lives outside this contract, in
+``idsync.sandbox.hookspecs``.
 
 Rules that hold for every lifecycle hook:
 
@@ -27,6 +29,9 @@ from typing import TYPE_CHECKING, Any
 import pluggy
 
 if TYPE_CHECKING:
+    from pydantic import BaseModel
+
+    from idsync.config import Pipeline
     from idsync.model import (
         Account,
         ActionEvent,
@@ -39,8 +44,7 @@ if TYPE_CHECKING:
         PluginAbout,
         RunSummary,
     )
-    from idsync.simulator import SandboxApp
-    from idsync.world import World
+    from idsync.state import Store
 
 PROJECT = "idsync"
 hookspec = pluggy.HookspecMarker(PROJECT)
@@ -97,8 +101,27 @@ def idsync_attributes(ctx: HookContext) -> Iterable[str]:  # type: ignore[empty-
 def idsync_expression_functions() -> Mapping[str, Callable[..., Any]]:  # type: ignore[empty-body]
     """Contribute functions to the expression language of rules and mappings.
 
-    Returns ``{name: function}``; every plugin's contributions are merged (a later name wins).
+    Returns ``{name: function}``. Called once, on the unconfigured plugin, when the plugin is
+    loaded. A pipeline gets the functions of the plugins its sources and targets use, and of
+    every observer plugin; a name two of those contribute different functions for, or one the
+    language already has (``slug``, ``ascii``, Jinja's ``range``…), is an error naming both
+    (one class installed under two names contributes the same function). If this hook raises, the
+    plugin contributes nothing and every system that uses it fails (the others run).
     Functions must be pure: they see values, never the engine.
+    """
+
+
+@hookspec
+def idsync_pipeline_sections() -> Mapping[str, type[BaseModel]]:  # type: ignore[empty-body]
+    """Contribute top-level sections to the pipeline file: ``{key: pydantic model}``.
+
+    Called once, on the unconfigured plugin, when it is loaded; the built-in notifier
+    contributes ``notifications``. ``load_pipeline`` validates each section present in a file
+    with its model (errors name the key path); the model is validated with the context
+    ``{"from_environment": {...}}``, the key paths inside the section whose values came from a
+    ``${VARIABLE}``, and every ``SecretStr`` in it must come from one. Plugins read their
+    section with ``pipeline.section(key)`` (the opt-in ``pipeline`` of the observer hooks).
+    A key contributed twice goes to the built-in plugin, else to the first plugin by name.
     """
 
 
@@ -246,28 +269,29 @@ def idsync_resource(ctx: HookContext) -> ActionResult:  # type: ignore[empty-bod
 
 
 # --- observers -------------------------------------------------------------------------
+# Observer hooks are called through pluggy, from one thread per engine, in the order the
+# events happened; each engine has its own instance of every observer plugin.
 
 
 @hookspec
-def idsync_action_finished(event: ActionEvent) -> None:
-    """Observe one finished action (done, failed, held or dry-run). Must not raise: an
-    observer's failure is logged and never fails the action.
+def idsync_action_finished(event: ActionEvent, pipeline: Pipeline) -> None:
+    """Observe one finished action (done, failed, held, blocked, skipped or dry-run).
+
+    Called for every action of a run, in the order they finished, from one thread (never two
+    at once), while the run goes on: keep it quick, or collect and do the slow work in
+    ``idsync_run_finished``. ``pipeline`` (opt-in) is the pipeline being run; read your
+    section with ``pipeline.section(key)``. Must not raise: an observer's exception is logged
+    with its name and never fails the action (the observers after it in calling order miss
+    that one event).
     """
 
 
 @hookspec
-def idsync_run_finished(summary: RunSummary) -> None:
-    """Observe the end of a run with its counts, blocked persons and held work."""
+def idsync_run_finished(summary: RunSummary, pipeline: Pipeline, store: Store) -> None:
+    """Observe the end of a run with its counts, blocked persons and held work.
 
-
-# --- sandbox ---------------------------------------------------------------------------
-
-
-@hookspec(firstresult=True)
-def idsync_sandbox(world: World) -> SandboxApp | None:
-    """Return the plugin's simulator, seeded from the sandbox ``world``.
-
-    Called on the unconfigured plugin by ``idsync sandbox``. The returned app is served on
-    127.0.0.1; its environment variables tell the example pipelines where it is.
-    Return None when the simulator's extra (``[sandbox]``) is not installed.
+    Called once per run, after every ``idsync_action_finished`` of it, from the same thread;
+    the run's command waits for it. ``pipeline`` and ``store`` are opt-in: the pipeline being
+    run and its state store, to *read* (persons, accounts, held work), never to write.
+    Must not raise; an exception is logged and the run's outcome stays as it is.
     """

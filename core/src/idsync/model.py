@@ -261,6 +261,12 @@ class Person(_Model):
             key=lambda c: (not c.active_at(when), -(c.fte or 0.0), c.start, c.external_id),
         )
 
+    def manager_at(self, when: dt.date, among: list[Contract] | None = None) -> PersonRef | None:
+        """The manager at ``when``: the primary contract's (:meth:`primary_contract`, with
+        the same ``among``), else the person's own."""
+        contract = self.primary_contract(when, among)
+        return (contract.manager if contract else None) or self.manager
+
 
 class Department(_Model):
     """A unit of the organisation; ``parent`` and ``manager`` are external ids."""

@@ -14,19 +14,16 @@ from __future__ import annotations
 import datetime as dt
 import hashlib
 import heapq
-import json
-from collections import Counter, defaultdict
-from collections.abc import Callable, Iterable, Mapping, Sequence
+from collections import defaultdict
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
-from types import MappingProxyType
 from typing import Any
 
-from pydantic import BaseModel
-
 from idsync import collector
+from idsync.actions import Action, Hold, Plan, TargetPlan
 from idsync.config import Correlate, Pipeline, TargetConfig
 from idsync.correlation import Lookups, NoLookups, folder, value_at
-from idsync.evaluate import MANAGER_KEY, Candidates, Desired, Evaluator
+from idsync.evaluate import MANAGER_KEY, Desired, Evaluator
 from idsync.expressions import ExpressionError, Expressions
 from idsync.lifecycle import Transition, retire, transition
 from idsync.model import (
@@ -39,202 +36,12 @@ from idsync.model import (
     Person,
 )
 from idsync.state import AccountState, BlockedAction
-from idsync.thresholds import approved, exceeded, target_bases
+from idsync.thresholds import hold_plan
+from idsync.unique import NoPlan, UniqueValues, choose_unique
 
 __all__ = ["Action", "Hold", "Plan", "TargetPlan", "make_plan"]
 
 _ORDER = {kind: i for i, kind in enumerate(ActionKind)}
-
-
-_NOTHING: Mapping[str, Any] = MappingProxyType({})
-
-
-class Action:
-    """One planned action for one person (or, for resources, the target).
-
-    A plan holds hundreds of thousands of these on the first run of a large organisation, so
-    an action is a plain slotted object that shares what it is given (the desired account
-    data, the permission) rather than a validated copy, and a create keeps its attributes
-    once: its :attr:`changes` are derived from :attr:`account` when read.
-    """
-
-    __slots__ = (
-        "_changes",
-        "account",
-        "found",
-        "key",
-        "kind",
-        "manager",
-        "permission",
-        "person",
-        "reason",
-        "reference",
-        "target",
-        "transition",
-        "unique_base",
-    )
-
-    def __init__(
-        self,
-        *,
-        target: str,
-        kind: ActionKind,
-        person: str | None = None,
-        key: str | None = None,
-        changes: Mapping[str, Change] | None = None,
-        reason: str = "",
-        account: Mapping[str, Any] | None = None,
-        found: Account | None = None,
-        unique_base: Mapping[str, Any] | None = None,
-        permission: Permission | None = None,
-        manager: str | None = None,
-        reference: str | None = None,
-        transition: Transition | None = None,
-    ) -> None:
-        self.target = target
-        self.kind = kind
-        self.person = person
-        self.key = key
-        """The permission or resource key (``group:Sales``) for grant, revoke and resource."""
-        self._changes = changes
-        self.reason = reason
-        self.account: Mapping[str, Any] = _NOTHING if account is None else account
-        """The desired account attributes (create and update)."""
-        self.found = found
-        """For a link (``correlate``): the existing account the plan found and links."""
-        self.unique_base: Mapping[str, Any] = _NOTHING if unique_base is None else unique_base
-        self.permission = permission
-        self.manager = manager
-        self.reference = reference
-        self.transition: Transition | None = transition
-        """The person's transition this action belongs to (None for a resource)."""
-
-    @property
-    def changes(self) -> Mapping[str, Change]:
-        """The attributes this action writes, with before and after.
-
-        An update's are the ones that differ; a create's are all of its account's, from
-        nothing (derived here, so the plan holds them once).
-        """
-        if self._changes is not None:
-            return self._changes
-        if self.kind is ActionKind.CREATE:
-            return {k: Change(after=v) for k, v in self.account.items()}
-        return _NOTHING
-
-    def replace(self, **values: Any) -> Action:
-        """A copy with ``values`` (the constructor's keywords) changed."""
-        fields = {name: getattr(self, name) for name in self.__slots__ if name != "_changes"}
-        fields["changes"] = self._changes
-        return Action(**{**fields, **values})
-
-    def summary(self) -> dict[str, Any]:
-        """The action as ``--json`` prints it."""
-        out: dict[str, Any] = {
-            "target": self.target,
-            "person": self.person,
-            "kind": self.kind.value,
-            "changes": {k: v.model_dump(mode="json") for k, v in self.changes.items()},
-            "reason": self.reason,
-        }
-        if self.key:
-            out["key"] = self.key
-        if self.transition:
-            out["transition"] = self.transition
-        return out
-
-    def fingerprint(self, salt: str = "") -> str:
-        """What the action would write (and ``salt``: the target's settings), as a short hash:
-        an action that a plugin reported *blocked* is not tried again until it changes."""
-        after = {k: v.after for k, v in sorted(self.changes.items())}
-        text = json.dumps([self.kind.value, self.key, after, salt], default=str, sort_keys=True)
-        return hashlib.blake2b(text.encode(), digest_size=12).hexdigest()
-
-    def __repr__(self) -> str:
-        key = f" {self.key}" if self.key else ""
-        return f"<Action {self.target} {self.kind.value}{key} person={self.person!r}>"
-
-
-class Hold(BaseModel):
-    """Work held by a threshold: a source's import, or in a target the persons counted by a
-    transition (``leaver``…) or an action kind (``disable``…) that exceeded its threshold."""
-
-    system: str
-    kind: str
-    """``import``, a transition or an action kind."""
-    count: int
-    limit: int | None = None
-    reason: str
-    persons: list[str] = []
-    """The persons held (every action of each), in a target."""
-
-
-@dataclass
-class TargetPlan:
-    """A target's actions, grouped by person in lifecycle order."""
-
-    target: str
-    actions: list[Action] = field(default_factory=list)
-    managed: int = 0
-    """How many accounts the target had before the run that idsync manages or this plan
-    links (the base of a threshold)."""
-    enabled: int = 0
-    """How many of those were enabled (the base of a destructive threshold)."""
-    transitions: dict[str, Transition] = field(default_factory=dict)
-    """``{person: transition}`` of every person with actions."""
-    held: dict[str, str] = field(default_factory=dict)
-    """``{person: threshold}`` of the persons a threshold holds (resources: ``resource:key``)."""
-    disputed: set[str] = field(default_factory=set)
-    """Persons the plan could not decide an account for (blocked, with the reason)."""
-    checked: dict[str, str] = field(default_factory=dict)
-    """Leavers looked up in the target without a match (person → the looked-up value's
-    hash): not looked up again until the value changes."""
-
-    def counts(self) -> Counter[str]:
-        """``{kind: n}``."""
-        return Counter(a.kind.value for a in self.actions)
-
-    def transition_counts(self) -> Counter[str]:
-        """``{transition: persons}``."""
-        return Counter(map(str, self.transitions.values()))
-
-    def hold_of(self, action: Action) -> str | None:
-        """The threshold that holds ``action`` (with the rest of its person's), or None."""
-        return self.held.get(action.person or f"resource:{action.key}")
-
-
-@dataclass
-class Plan:
-    """Everything a run would do."""
-
-    as_of: dt.date
-    targets: dict[str, TargetPlan] = field(default_factory=dict)
-    blocked: list[Blocked] = field(default_factory=list)
-    held: list[Hold] = field(default_factory=list)
-    lookups: dict[str, int] = field(default_factory=dict)
-    """``{target: requests}`` the plan sent to read each target (for persons to link)."""
-
-    def actions(self) -> Iterable[Action]:
-        """Every action, target by target."""
-        for target in self.targets.values():
-            yield from target.actions
-
-    def held_kinds(self, target: str) -> set[str]:
-        """The thresholds (transitions and kinds) held in ``target``."""
-        return {h.kind for h in self.held if h.system == target}
-
-    def as_json(self) -> dict[str, Any]:
-        """``{"actions": [...], "held": [...], "blocked": [...]}``."""
-        return {
-            "as_of": self.as_of.isoformat(),
-            "actions": [a.summary() for a in self.actions()],
-            "transitions": {
-                name: dict(sorted(tp.transition_counts().items()))
-                for name, tp in self.targets.items()
-            },
-            "held": [h.model_dump(mode="json") for h in self.held],
-            "blocked": [b.model_dump(mode="json") for b in self.blocked],
-        }
 
 
 def _diff(desired: Mapping[str, Any], applied: Mapping[str, Any]) -> dict[str, Change]:
@@ -243,135 +50,6 @@ def _diff(desired: Mapping[str, Any], applied: Mapping[str, Any]) -> dict[str, C
         for key, value in desired.items()
         if applied.get(key) != value
     }
-
-
-class _Unique:
-    """Values of unique attributes already used in a target (by idsync's accounts, by the
-    target's others as the lookups tell) plus those this plan reserves, compared the way the
-    target compares them."""
-
-    def __init__(
-        self,
-        accounts: Mapping[str, AccountState],
-        attributes: Iterable[str],
-        lookups: Lookups,
-        fold: Callable[[Any], Any],
-    ) -> None:
-        self.fold = fold
-        self.lookups = lookups
-        self.used: dict[str, dict[Any, str]] = {a: {} for a in attributes}
-        self.refs = {pid: s.reference for pid, s in accounts.items() if s.reference}
-        for person, shadow in accounts.items():
-            for attribute, values in self.used.items():
-                value = shadow.data.get(attribute)
-                if value not in (None, ""):
-                    values[fold(value)] = person
-
-    def free(
-        self, attribute: str, person: str, candidates: Sequence[Any], own: str | None = None
-    ) -> int | None:
-        """The position of the first candidate nobody else uses, or None. ``own`` is the
-        reference of the person's account (linked or about to be), whose values are theirs."""
-        used = self.used[attribute]
-        mine = {r for r in (own, self.refs.get(person)) if r}
-        for i, value in enumerate(candidates):
-            key = self.fold(value)
-            holder = used.get(key)
-            if holder is not None:
-                if holder == person:
-                    return i
-                continue
-            try:
-                held_by = self.lookups.holder(attribute, value)
-            except Exception as exc:
-                raise _Unreadable(
-                    f"checking {attribute} = {value!r} in the target failed: "
-                    f"{type(exc).__name__}: {exc}"[:500]
-                ) from None
-            if held_by is None or held_by in mine:
-                return i
-        return None
-
-    def ours(self, attribute: str, person: str, candidates: Sequence[Any]) -> Any:
-        """The first candidate no other person's account holds, as idsync knows them (the
-        target not asked), or None."""
-        used = self.used[attribute]
-        for value in candidates:
-            if used.get(self.fold(value), person) == person:
-                return value
-        return None
-
-    def take(self, attribute: str, person: str, value: Any) -> None:
-        """Reserve ``value`` for ``person``."""
-        self.used[attribute][self.fold(value)] = person
-
-
-class _Unreadable(Exception):
-    """The target could not answer whether a unique value is free."""
-
-
-class _NoPlan(Exception):
-    """The person cannot be planned in this target; ``blocked`` says where and why."""
-
-    def __init__(self, blocked: Blocked) -> None:
-        super().__init__(blocked.problem)
-        self.blocked = blocked
-
-
-def _choose_unique(
-    target: str,
-    cfg: TargetConfig,
-    desired: Desired,
-    shadow: AccountState | None,
-    unique: _Unique,
-    own: str | None,
-) -> tuple[dict[str, Any], dict[str, Any]]:
-    """The attributes with unique values chosen, and their bases (first candidates).
-
-    An account keeps its value (``rename: keep``), or keeps it while its base is unchanged
-    (``rename: regenerate``). A new one gets the first candidate free in idsync's accounts and
-    in the target. When every candidate of an attribute is taken (or missing), the person is
-    blocked: an account without its user name is never planned.
-    """
-    pid = desired.person
-    attributes = dict(desired.attributes)
-    base: dict[str, Any] = {}
-    choices: list[tuple[str, Candidates, int]] = []
-    for attribute, options in desired.unique.items():
-        where = f"targets.{target}.account.unique.{attribute}"
-        try:  # reading past the first round renders the later ones
-            if not options:
-                raise _NoPlan(
-                    Blocked(person=pid, field=where, problem="no candidate renders a value")
-                )
-            base[attribute] = options[0]
-            kept = shadow.data.get(attribute) if shadow else None
-            if kept:
-                renamed = (
-                    (shadow.unique_base or {}).get(attribute) != options[0] if shadow else False
-                )
-                if not renamed or cfg.account.unique[attribute].rename == "keep":
-                    attributes[attribute] = kept
-                    continue
-            index = unique.free(attribute, pid, options, own)
-        except ExpressionError as exc:
-            raise _NoPlan(Blocked(person=pid, field=where, problem=str(exc))) from None
-        except _Unreadable as exc:
-            raise _NoPlan(Blocked(person=pid, field=where, problem=str(exc))) from None
-        if index is None:
-            shown = ", ".join(map(str, list(options)[:3]))
-            raise _NoPlan(
-                Blocked(
-                    person=pid,
-                    field=where,
-                    problem=f"all {len(options)} candidates are taken ({shown}, …)",
-                )
-            )
-        choices.append((attribute, options, index))
-    for attribute, options, index in choices:  # nothing is reserved before all could choose
-        attributes[attribute] = options[index]
-        unique.take(attribute, pid, options[index])
-    return attributes, base
 
 
 def _linked(desired: Desired, found: Account, as_of: dt.date) -> AccountState:
@@ -394,7 +72,7 @@ def _person_actions(
     cfg: TargetConfig,
     desired: Desired,
     shadow: AccountState | None,
-    unique: _Unique,
+    unique: UniqueValues,
     capable: Callable[[ActionKind], bool],
     *,
     present: bool,
@@ -442,10 +120,10 @@ def _person_actions(
 
     attributes = dict(desired.attributes)
     if access in ("pre", "enabled"):
-        attributes, base = _choose_unique(target, cfg, desired, shadow, unique, reference)
+        attributes, base = choose_unique(target, cfg, desired, shadow, unique, reference)
         if shadow is None:
             add(ActionKind.CREATE, account=attributes, unique_base=base, manager=desired.manager)
-            held: Mapping[str, str | None] = {}
+            granted: Mapping[str, str | None] = {}
         else:
             changes = _diff(attributes, shadow.data)
             if changes and (found is None or cfg.account.update_on_correlate):
@@ -456,12 +134,14 @@ def _person_actions(
                     unique_base=base,
                     manager=desired.manager,
                 )
-            held = shadow.permissions
+            granted = shadow.permissions
         if access == "enabled" and (shadow is None or not shadow.enabled):
             add(ActionKind.ENABLE, account=attributes)  # where the account belongs, e.g. its OU
-        for key in sorted(set(held) - set(desired.permissions)):
-            add(ActionKind.REVOKE, key=key, permission=Permission.parse(key, reference=held[key]))
-        for key in sorted(set(desired.permissions) - set(held)):
+        for key in sorted(set(granted) - set(desired.permissions)):
+            add(
+                ActionKind.REVOKE, key=key, permission=Permission.parse(key, reference=granted[key])
+            )
+        for key in sorted(set(desired.permissions) - set(granted)):
             add(ActionKind.GRANT, key=key, permission=desired.permissions[key])
         if access == "pre" and shadow is not None and shadow.enabled:
             add(ActionKind.DISABLE)
@@ -588,7 +268,7 @@ def _make_plan(
             record=i < len(names) - 1,
         )
         plan.targets[name] = tp
-        _hold(plan, tp, cfg, approvals)
+        hold_plan(plan, tp, cfg, approvals)
     return plan
 
 
@@ -626,7 +306,7 @@ def _plan_target(
                 )
             )
     fold = folder(facts.case_insensitive)
-    unique = _Unique(shadows, cfg.account.unique, facts.lookups, fold)
+    unique = UniqueValues(shadows, cfg.account.unique, facts.lookups, fold)
     hooks = facts.hooks
     capable = {
         kind for kind in ActionKind if hooks is None or f"idsync_{kind.value}" in hooks
@@ -693,7 +373,7 @@ def _plan_target(
                 found=found.get(pid),
                 as_of=as_of,
             )
-        except _NoPlan as no:
+        except NoPlan as no:
             plan.blocked.append(no.blocked)
             continue
         if facts.blocked:
@@ -730,7 +410,7 @@ def _desired(
 
 
 def _correlation_value(
-    correlate: Correlate, person: Person | None, desired: Desired, unique: _Unique
+    correlate: Correlate, person: Person | None, desired: Desired, unique: UniqueValues
 ) -> Any:
     """The person's side of the correlation: a path into the person, or (``account.…``) a
     value of the desired account; for a unique attribute, the first candidate no other person
@@ -753,7 +433,7 @@ def _correlate(
     shadows: Mapping[str, AccountState],
     desires: Mapping[str, Desired | None],
     facts: Known,
-    unique: _Unique,
+    unique: UniqueValues,
     plan: Plan,
     tp: TargetPlan,
 ) -> dict[str, Account]:
@@ -947,36 +627,6 @@ def _vanished(pid: str, cfg: TargetConfig, shadow: AccountState, as_of: dt.date)
     return Desired(
         person=pid, access=stand.access, reason=stand.reason, attributes=dict(shadow.data)
     )
-
-
-def _hold(plan: Plan, tp: TargetPlan, cfg: TargetConfig, approvals: set[str]) -> None:
-    """Hold every person counted by an exceeded threshold (transition or action kind)."""
-    thresholds = cfg.active_thresholds()
-    if not thresholds:
-        return
-    counted: dict[str, set[str]] = defaultdict(set)
-    for pid, change in tp.transitions.items():
-        counted[change].add(pid)
-    for action in tp.actions:
-        counted[action.kind.value].add(action.person or f"resource:{action.key}")
-    counts = {key: len(members) for key, members in counted.items()}
-    bases = target_bases(thresholds, managed=tp.managed, enabled=tp.enabled)
-    for over in exceeded(thresholds, counts, bases):
-        if approved(approvals, tp.target, over.key):
-            continue
-        members = sorted(counted[over.key])
-        plan.held.append(
-            Hold(
-                system=tp.target,
-                kind=over.key,
-                count=over.count,
-                limit=over.limit,
-                reason=over.reason(),
-                persons=[m for m in members if not m.startswith("resource:")],
-            )
-        )
-        for member in members:
-            tp.held.setdefault(member, over.key)
 
 
 __all__ += ["MANAGER_KEY"]

@@ -10,7 +10,7 @@ import itertools
 from collections import Counter
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from rich.console import Console
 from rich.markup import escape
@@ -24,6 +24,9 @@ from idsync.model import ActionStatus
 from idsync.plan import Action, Plan
 from idsync.secrets import redact
 
+if TYPE_CHECKING:
+    from idsync.reconcile import ReconcileReport
+
 __all__ = [
     "describe_action",
     "local_time",
@@ -31,6 +34,7 @@ __all__ = [
     "print_audit",
     "print_plan",
     "print_problems",
+    "print_reconcile",
     "print_run",
     "progress_bars",
 ]
@@ -251,3 +255,138 @@ def print_audit(
             escape(redact(note if len(note) <= 80 else note[:77] + "…")),
         )
     console.print(table)
+
+
+# --- reconcile ----------------------------------------------------------------------------
+
+
+def _findings_table(title: str, columns: list[str], rows: list[list[str]], limit: int) -> Table:
+    table = Table(title=title, title_justify="left", show_edge=False, box=None, padding=(0, 1))
+    for column in columns:
+        table.add_column(column, overflow="fold")
+    for row in rows[:limit]:
+        table.add_row(*(escape(redact(str(c))) for c in row))
+    if len(rows) > limit:
+        table.add_row(f"[dim]… and {len(rows) - limit} more (--limit N)[/]")
+    return table
+
+
+def _onoff(value: Any) -> str:
+    return {True: "yes", False: "no"}.get(value, "?")
+
+
+def print_reconcile(console: Console, report: ReconcileReport, limit: int = 50) -> None:
+    """Findings per target as tables, then the fixes' outcome."""
+    for name, f in report.targets.items():
+        found = {
+            "unmatched": f.unmatched,
+            "excluded": f.excluded,
+            "unlinked": f.unlinked,
+            "disputed": f.disputed,
+            "drifted": f.drift,
+            "missing": f.missing,
+        }
+        if f.error:
+            # Nothing was compared: no counts, and never "all in order".
+            console.print(
+                f"[bold]{escape(name)}[/] (as of {report.as_of}): [red]not reconciled[/]",
+                highlight=False,
+            )
+            console.print(f"  [red]error:[/] {escape(f.error)}", highlight=False)
+        else:
+            summary = ", ".join(f"{len(v)} {k}" for k, v in found.items() if v) or "all in order"
+            console.print(
+                f"[bold]{escape(name)}[/] (as of {report.as_of}): {f.accounts} accounts, "
+                f"{f.linked} linked; {summary}",
+                highlight=False,
+            )
+        if f.unmatched:
+            rows = [
+                [
+                    u["reference"],
+                    u["label"],
+                    _onoff(u["enabled"]),
+                    ", ".join(u["permissions"]),
+                    f"exclusion expired {u['expired']}" if u.get("expired") else "",
+                ]
+                for u in f.unmatched
+            ]
+            cols = ["reference", "account", "enabled", "permissions", ""]
+            console.print(_findings_table("unmatched (orphans)", cols, rows, limit))
+        if f.excluded:
+            rows = [
+                [u["reference"], u["label"], _onoff(u["enabled"]), u["until"], u["reason"] or ""]
+                for u in f.excluded
+            ]
+            cols = ["reference", "account", "enabled", "until", "reason"]
+            console.print(_findings_table("excluded", cols, rows, limit))
+        if f.unlinked:
+            rows = [
+                [
+                    u["reference"],
+                    u["label"],
+                    f"{u['name'] or ''} ({u['person']})",
+                    "yes" if u["entitled"] else "no",
+                ]
+                for u in f.unlinked
+            ]
+            console.print(
+                _findings_table(
+                    "unlinked", ["reference", "account", "person", "entitled"], rows, limit
+                )
+            )
+        if f.disputed:
+            rows = [
+                [d["reference"], d["label"], ", ".join(d["persons"]), d["reason"]]
+                for d in f.disputed
+            ]
+            console.print(
+                _findings_table("disputed", ["reference", "account", "persons", "why"], rows, limit)
+            )
+        if f.drift:
+            rows = []
+            for d in f.drift:
+                parts = [
+                    f"{k}: {v['applied']!r} → {v['actual']!r}"
+                    for k, v in d.get("attributes", {}).items()
+                ]
+                if "enabled" in d:
+                    parts.append(
+                        f"enabled: {_onoff(d['enabled']['applied'])} → {_onoff(d['enabled']['actual'])}"
+                    )
+                parts += [f"lost {k}" for k in d.get("missing", [])]
+                parts += [f"gained {k}" for k in d.get("extra", [])]
+                rows.append([f"{d['name'] or ''} ({d['person']})", d["label"], "; ".join(parts)])
+            console.print(
+                _findings_table(
+                    "drift (applied → actual)", ["person", "account", "what"], rows, limit
+                )
+            )
+        if f.missing:
+            rows = [[f"{m['name'] or ''} ({m['person']})", m["reference"]] for m in f.missing]
+            console.print(
+                _findings_table(
+                    "missing (linked, gone from the target)", ["person", "reference"], rows, limit
+                )
+            )
+        for note in f.notes:
+            console.print(f"  [dim]{escape(note)}[/]", highlight=False)
+    if report.run_id is not None:
+        outcome = report.nested_counts()
+        parts = [
+            f"{n} {kind} {status}"
+            for status, kinds in sorted(outcome.items())
+            for kind, n in sorted(kinds.items())
+        ]
+        console.print(
+            f"fixes (run {report.run_id}): {', '.join(parts) or 'nothing to do'}", highlight=False
+        )
+    for hold in report.held:
+        console.print(
+            f"[yellow]held[/] {escape(hold.system)} {hold.kind}: {escape(hold.reason)}",
+            highlight=False,
+        )
+    for note in report.notes:
+        console.print(f"[yellow]note:[/] {escape(note)}", highlight=False)
+    if report.error:
+        console.print(f"[bold red]error:[/] {escape(redact(report.error))}", highlight=False)

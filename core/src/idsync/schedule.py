@@ -68,8 +68,7 @@ class Schedule:
             raise ValueError("give exactly one of --every or --cron")
         if every is not None:
             return cls(every=parse_every(every))
-        assert cron is not None
-        if not croniter.is_valid(cron):
+        if cron is None or not croniter.is_valid(cron):
             raise ValueError(f"--cron {cron!r} is not a cron expression such as '*/15 * * * *'")
         return cls(cron=cron)
 
@@ -83,7 +82,8 @@ class Schedule:
         if self.every is not None:
             ticks = (now - last_start) // self.every + 1
             return last_start + ticks * self.every
-        assert self.cron is not None
+        if self.cron is None:
+            raise ValueError("a schedule needs an interval or a cron expression")
         nxt: dt.datetime = croniter(self.cron, now).get_next(dt.datetime)
         return nxt
 

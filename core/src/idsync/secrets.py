@@ -21,7 +21,7 @@ from __future__ import annotations
 import base64
 import re
 import threading
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
 from typing import Any
 from urllib.parse import quote, quote_plus
 
@@ -37,6 +37,7 @@ __all__ = [
     "redact",
     "redact_data",
     "register_secret",
+    "secret_paths",
     "secrets",
 ]
 
@@ -232,3 +233,19 @@ def collect_secrets(model: BaseModel | None) -> Iterable[str]:
             yield value.get_secret_value()
         elif isinstance(value, BaseModel):
             yield from collect_secrets(value)
+
+
+def secret_paths(value: Any, path: str = "") -> Iterator[tuple[str, str]]:
+    """``(key path, value)`` of every ``SecretStr`` inside ``value``: models, mappings and
+    lists, to any depth (``webhooks.ops.headers.Authorization``)."""
+    if isinstance(value, SecretStr):
+        yield path, value.get_secret_value()
+    elif isinstance(value, BaseModel):
+        for name in type(value).model_fields:
+            yield from secret_paths(getattr(value, name), f"{path}.{name}" if path else name)
+    elif isinstance(value, dict):
+        for key, item in value.items():
+            yield from secret_paths(item, f"{path}.{key}" if path else str(key))
+    elif isinstance(value, list | tuple):
+        for index, item in enumerate(value):
+            yield from secret_paths(item, f"{path}.{index}" if path else str(index))

@@ -13,10 +13,18 @@ count towards a base, so many joiners cannot make room for many leavers.
 
 from __future__ import annotations
 
+import itertools
+from collections import Counter, defaultdict
 from collections.abc import Collection, Iterable, Mapping
 from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
 
-from idsync.config import Threshold
+from idsync.actions import Action, Hold, Plan, TargetPlan
+from idsync.config import TRANSITIONS, TargetConfig, Threshold
+from idsync.model import ActionKind
+
+if TYPE_CHECKING:
+    from idsync.importer import SourceImport
 
 __all__ = ["DESTRUCTIVE", "Exceeded", "approved", "exceeded"]
 
@@ -94,4 +102,109 @@ def approved(approvals: Collection[str], system: str, kind: str) -> bool:
     return kind in approvals or f"{system}:{kind}" in approvals
 
 
-__all__ += ["counted", "target_bases"]
+def hold_plan(plan: Plan, tp: TargetPlan, cfg: TargetConfig, approvals: set[str]) -> None:
+    """Hold, in a target's plan, every person counted by an exceeded threshold (transition
+    or action kind) and not approved; the holds go in ``plan.held``."""
+    thresholds = cfg.active_thresholds()
+    if not thresholds:
+        return
+    counted: dict[str, set[str]] = defaultdict(set)
+    for pid, change in tp.transitions.items():
+        counted[change].add(pid)
+    for action in tp.actions:
+        counted[action.kind.value].add(action.person or f"resource:{action.key}")
+    counts = {key: len(members) for key, members in counted.items()}
+    bases = target_bases(thresholds, managed=tp.managed, enabled=tp.enabled)
+    for over in exceeded(thresholds, counts, bases):
+        if approved(approvals, tp.target, over.key):
+            continue
+        members = sorted(counted[over.key])
+        plan.held.append(
+            Hold(
+                system=tp.target,
+                kind=over.key,
+                count=over.count,
+                limit=over.limit,
+                reason=over.reason(),
+                persons=[m for m in members if not m.startswith("resource:")],
+            )
+        )
+        for member in members:
+            tp.held.setdefault(member, over.key)
+
+
+def hold_kinds(
+    name: str,
+    cfg: TargetConfig,
+    actions: list[Action],
+    base: int,
+    approve: set[str],
+    approve_max: dict[str, int],
+) -> list[Hold]:
+    """The holds of a target's thresholds over actions outside a plan (reconciliation's
+    fixes), per action kind, measured against ``base`` accounts; creates (which only link)
+    are free. An approval with a ceiling (``approve_max``) releases only that many."""
+    counts = Counter(a.kind.value for a in actions if a.kind is not ActionKind.CREATE)
+    kinds = {k: t for k, t in cfg.active_thresholds().items() if k not in TRANSITIONS}
+    holds = []
+    for over in exceeded(kinds, counts, base):
+        released = approved(approve, name, over.key)
+        ceiling = approve_max.get(over.key)
+        if released and (ceiling is None or over.count <= ceiling):
+            continue
+        reason = f"{over.count} {over.key} actions exceed the threshold {over.threshold} (of {base} accounts)"
+        if released:
+            reason += f"; approved for at most {ceiling}"
+        holds.append(
+            Hold(system=name, kind=over.key, count=over.count, limit=over.limit, reason=reason)
+        )
+    return holds
+
+
+def import_hold(imp: SourceImport) -> Hold:
+    """The hold of an import its source's thresholds held, as a plan lists it."""
+    return Hold(
+        system=imp.source, kind="import", count=imp.counts["persons"], reason=imp.held or ""
+    )
+
+
+def held_detail(target: TargetPlan, hold: Hold, limit: int = 1000) -> list[dict[str, Any]]:
+    """What a hold shows to review: the summaries of the held persons' actions (the first
+    ``limit``), every action of each person the threshold counted."""
+    persons = set(hold.persons)
+
+    def held_here(action: Action) -> bool:
+        if action.person is not None:
+            return action.person in persons
+        return target.held.get(f"resource:{action.key}") == hold.kind
+
+    mine = (a for a in target.actions if held_here(a))
+    return [a.summary() for a in itertools.islice(mine, limit)]
+
+
+def approve_kinds(values: Iterable[str]) -> set[str]:
+    """Validate ``--approve`` values: ``import``, a transition or an action kind, optionally
+    scoped to one source or target as ``<system>:<kind>``."""
+    allowed = {"import", *TRANSITIONS} | {k.value for k in ActionKind}
+    out = set()
+    for value in values:
+        system, _, kind = value.rpartition(":")
+        if kind not in allowed or (system == "" and ":" in value):
+            raise ValueError(
+                f"cannot approve {value!r}: use import, a transition "
+                f"({', '.join(TRANSITIONS)}) or an action kind "
+                f"({', '.join(k.value for k in ActionKind)}), optionally as <system>:<kind>"
+            )
+        out.add(value)
+    return out
+
+
+__all__ += [
+    "approve_kinds",
+    "counted",
+    "held_detail",
+    "hold_kinds",
+    "hold_plan",
+    "import_hold",
+    "target_bases",
+]

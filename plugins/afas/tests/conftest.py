@@ -10,8 +10,9 @@ from typing import Any
 
 import httpx
 import pytest
-from idsync import Blocked, Department, HookContext, Person, World
-from idsync.simulator import RequestLog, serve
+from idsync import Blocked, Department, HookContext, Person
+from idsync.sandbox.simulator import RequestLog, serve
+from idsync.sandbox.world import World
 from idsync_afas import AfasPlugin, AfasSettings, afas_token_header
 from idsync_afas.simulator import AfasSimulator, from_world
 

@@ -7,7 +7,8 @@ import datetime as dt
 from typing import TYPE_CHECKING
 
 import pytest
-from idsync import Correlation, World
+from idsync import Correlation
+from idsync.sandbox.world import World
 from idsync.testing import Sample, source_contract, target_contract
 from idsync_afas import AfasPlugin
 

@@ -14,7 +14,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from idsync import ActionResult, Change, Correlation
-from idsync.simulator import RequestRecording
+from idsync.sandbox.simulator import RequestRecording
 
 if TYPE_CHECKING:
     from conftest import Afas, Kit

@@ -13,8 +13,8 @@ import httpx
 import pluggy
 import pytest
 from idsync import Blocked, Person, PluginKind, hookspecs
-from idsync.simulator import serve
-from idsync.world import World, generate_world
+from idsync.sandbox.simulator import serve
+from idsync.sandbox.world import World, generate_world
 from idsync_afas import AfasError, AfasPlugin, AfasSettings, AfasUsersPlugin, afas_token_header
 from pydantic import ValidationError
 

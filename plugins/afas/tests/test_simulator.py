@@ -6,8 +6,8 @@ from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
 import pytest
-from idsync import World
-from idsync.simulator import Faults
+from idsync.sandbox.simulator import Faults
+from idsync.sandbox.world import World
 from idsync_afas import GET_CONNECTORS, AfasError
 
 if TYPE_CHECKING:

@@ -7,7 +7,8 @@ from collections.abc import Callable
 from typing import TYPE_CHECKING
 from urllib.parse import parse_qs
 
-from idsync import Blocked, World
+from idsync import Blocked
+from idsync.sandbox.world import World
 
 if TYPE_CHECKING:
     from conftest import Afas, Kit

@@ -8,7 +8,7 @@ from typing import Any
 import pluggy
 import pytest
 from idsync import HookContext, hookspecs
-from idsync.simulator import Simulated, SimulatorServer, serve
+from idsync.sandbox.simulator import Simulated, SimulatorServer, serve
 from idsync_helloid import HelloIDPlugin, HelloIDSettings
 from idsync_helloid.simulator import HelloIDStore, simulate
 

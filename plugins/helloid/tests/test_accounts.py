@@ -9,7 +9,7 @@ from typing import Any
 
 import pytest
 from idsync import ApiError, Change, Correlation, HookContext
-from idsync.simulator import Simulated, SimulatorServer
+from idsync.sandbox.simulator import Simulated, SimulatorServer
 from idsync_helloid.simulator import HelloIDStore
 
 MakeCtx = Callable[..., HookContext]

@@ -16,7 +16,7 @@ from pathlib import Path
 from typing import Any
 
 from idsync import ActionResult, Change, Correlation, HookContext, Permission
-from idsync.simulator import RequestRecording, Simulated
+from idsync.sandbox.simulator import RequestRecording, Simulated
 from idsync_helloid.simulator import HelloIDStore
 
 EXPECTED = Path(__file__).parent / "fidelity" / "lifecycle.json"

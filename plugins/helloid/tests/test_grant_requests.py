@@ -6,7 +6,7 @@ from collections.abc import Callable
 from typing import Any
 
 from idsync import HookContext, Permission
-from idsync.simulator import Simulated
+from idsync.sandbox.simulator import Simulated
 from idsync_helloid.simulator import HelloIDStore
 
 MakeCtx = Callable[..., HookContext]

@@ -7,7 +7,7 @@ from typing import Any
 
 import pytest
 from idsync import HookContext, Permission
-from idsync.simulator import Simulated
+from idsync.sandbox.simulator import Simulated
 from idsync_helloid.simulator import HelloIDStore
 
 MakeCtx = Callable[..., HookContext]

@@ -9,7 +9,7 @@ from typing import Any
 
 import pytest
 from idsync import ApiError, Change, Correlation, HookContext, Permission
-from idsync.simulator import Simulated, SimulatorServer, serve
+from idsync.sandbox.simulator import Simulated, SimulatorServer, serve
 from idsync_helloid.simulator import HelloIDStore
 from starlette.applications import Starlette
 from starlette.requests import Request

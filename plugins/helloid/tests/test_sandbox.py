@@ -17,8 +17,9 @@ from idsync import (
     Ref,
     hookspecs,
 )
-from idsync.simulator import SandboxApp, serve
-from idsync.world import World
+from idsync.sandbox import hookspecs as sandbox_hookspecs
+from idsync.sandbox.simulator import SandboxApp, serve
+from idsync.sandbox.world import World
 from idsync_helloid import HelloIDPlugin, HelloIDSettings
 from idsync_helloid.simulator import HelloIDStore
 
@@ -81,6 +82,7 @@ def _world(seed: int) -> World:
 def _sandbox(seed: int) -> SandboxApp:
     manager = pluggy.PluginManager(hookspecs.PROJECT)
     manager.add_hookspecs(hookspecs)
+    manager.add_hookspecs(sandbox_hookspecs)
     manager.register(HelloIDPlugin())
     manager.check_pending()
     app = manager.hook.idsync_sandbox(world=_world(seed))

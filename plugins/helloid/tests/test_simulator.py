@@ -10,7 +10,7 @@ from collections.abc import Callable, Iterator
 
 import httpx
 import pytest
-from idsync.simulator import SimulatorServer
+from idsync.sandbox.simulator import SimulatorServer
 from idsync_helloid.simulator import HelloIDStore
 
 

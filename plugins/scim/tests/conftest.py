@@ -20,7 +20,7 @@ import httpx
 import pluggy
 import pytest
 from idsync import HookContext, hookspecs
-from idsync.simulator import SimulatorServer, serve
+from idsync.sandbox.simulator import SimulatorServer, serve
 from idsync_scim import ScimPlugin, ScimSettings
 from idsync_scim.testing import Scim2Server
 

@@ -141,7 +141,7 @@ def test_discovery_off_assumes_the_rfc_schemas(make_hook: Any, scim_server: Scim
 
 
 def test_a_server_that_is_not_scim_fails_the_check_clearly(tmp_path: Path, hook_for: Any) -> None:
-    from idsync.simulator import serve
+    from idsync.sandbox.simulator import serve
 
     async def not_scim(scope: Any, receive: Any, send: Any) -> None:
         body = b"<html><body>Welcome to nginx</body></html>"

@@ -7,7 +7,7 @@ from typing import Any
 
 import httpx
 import pytest
-from idsync.simulator import SimulatorServer, serve
+from idsync.sandbox.simulator import SimulatorServer, serve
 from idsync_topdesk import TopdeskPlugin, TopdeskSettings
 from idsync_topdesk.simulator import TopdeskSimulator
 

@@ -16,7 +16,7 @@ from pathlib import Path
 from typing import Any
 
 from idsync import Change, Contract, Correlation, HookContext, Name, Person, PersonRef, Ref
-from idsync.simulator import RequestRecording
+from idsync.sandbox.simulator import RequestRecording
 from idsync_topdesk import TopdeskPlugin
 from idsync_topdesk.simulator import TopdeskSimulator
 

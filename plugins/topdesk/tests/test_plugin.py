@@ -11,7 +11,7 @@ from urllib.parse import parse_qs
 import pluggy
 import pytest
 from idsync import ApiError, Correlation, HookContext, PluginKind, hookspecs
-from idsync.simulator import Faults, serve
+from idsync.sandbox.simulator import Faults, serve
 from idsync_topdesk import TopdeskPlugin, TopdeskSettings
 from idsync_topdesk.client import TopdeskClient
 from idsync_topdesk.simulator import TopdeskSimulator

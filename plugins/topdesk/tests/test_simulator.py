@@ -13,8 +13,9 @@ from typing import Any
 
 import httpx
 import pytest
-from idsync import Contract, Department, Name, Person, PersonRef, Ref, World
-from idsync.simulator import SimulatorServer, serve
+from idsync import Contract, Department, Name, Person, PersonRef, Ref
+from idsync.sandbox.simulator import SimulatorServer, serve
+from idsync.sandbox.world import World
 from idsync_topdesk import TopdeskPlugin
 from idsync_topdesk.simulator import V2_ACCEPT, TopdeskSimulator
 

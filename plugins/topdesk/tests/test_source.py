@@ -10,7 +10,7 @@ from urllib.parse import parse_qs
 
 import pytest
 from idsync import ApiError, Blocked, Department, HookContext, Person
-from idsync.simulator import serve
+from idsync.sandbox.simulator import serve
 from idsync_topdesk import TopdeskPlugin, TopdeskSettings
 from idsync_topdesk.simulator import TopdeskSimulator
 

@@ -7,6 +7,9 @@ through Alembic migrations when the store opens.
 
 Reads for a run are batched (one query per table and target); each finished action is written
 with its audit record in one transaction at once, so a killed run loses nothing it did.
+
+:class:`Store` has parts of its own: :mod:`~idsync.state.snapshots` (the sources) and
+:mod:`~idsync.state.outcomes` (audit records, shadows, the action journal, blocked actions).
 """
 
 from __future__ import annotations
@@ -17,9 +20,7 @@ import socket
 import sqlite3
 import threading
 import time
-from collections.abc import Iterable, Iterator, Mapping
-from contextlib import contextmanager
-from dataclasses import dataclass, field
+from collections.abc import Iterable, Mapping
 from functools import cache
 from importlib.resources import files
 from pathlib import Path
@@ -30,7 +31,7 @@ from alembic import command
 from alembic.config import Config
 from alembic.migration import MigrationContext
 from alembic.script import ScriptDirectory
-from sqlalchemy.engine import URL, Connection, Engine
+from sqlalchemy.engine import URL, Engine
 from sqlalchemy.pool import StaticPool
 
 from idsync import collector
@@ -38,7 +39,10 @@ from idsync.secrets import redact, redact_data
 from idsync.state import schema as t
 from idsync.state.integrity import check_file, check_rows, check_tables, json_loads, wrap_errors
 from idsync.state.location import StateError, StateLocation, StoreMissing
-from idsync.state.search import fold, folded_values
+from idsync.state.outcomes import Outcomes
+from idsync.state.part import CHUNK as _CHUNK
+from idsync.state.records import AccountState, BlockedAction, InDoubt, Missing, now
+from idsync.state.snapshots import Snapshots
 
 __all__ = [
     "LEASE_TTL",
@@ -53,57 +57,11 @@ __all__ = [
     "now",
 ]
 
-_CHUNK = 500
 EXIT_CRASHED = 1
 LEASE_TTL = dt.timedelta(seconds=60)
 """How long a pipeline's lock lasts without renewal; a live runner renews it every third."""
 _MIGRATE_KEY = 0x1D5_7A7E
 """The PostgreSQL advisory lock taken while migrating (any constant; idsync's own)."""
-
-
-# Recording runs once per action: the statements are built once, their values bound per call
-# (SQLAlchemy then reuses the compiled statement instead of building and keying a new one).
-_AUDIT_INSERT = t.audit.insert()
-_PERMISSION_DELETE = t.permissions.delete().where(
-    (t.permissions.c.target == sa.bindparam("w_target"))
-    & (t.permissions.c.person == sa.bindparam("w_person"))
-    & (t.permissions.c.key == sa.bindparam("w_key"))
-)
-_PERMISSION_INSERT = t.permissions.insert()
-_RESOURCE_DELETE = t.resources.delete().where(
-    (t.resources.c.target == sa.bindparam("w_target"))
-    & (t.resources.c.key == sa.bindparam("w_key"))
-)
-_RESOURCE_INSERT = t.resources.insert()
-_ACCOUNT_KEY = (t.accounts.c.target == sa.bindparam("w_target")) & (
-    t.accounts.c.person == sa.bindparam("w_person")
-)
-_ACCOUNT_COLUMNS = frozenset(t.accounts.c.keys())
-_ACCOUNT_EXISTS = sa.select(t.accounts.c.person).where(_ACCOUNT_KEY)
-_ACCOUNT_INSERT = t.accounts.insert()
-_ACCOUNT_UPDATE = t.accounts.update().where(_ACCOUNT_KEY)
-_ACCOUNT_DELETE = t.accounts.delete().where(_ACCOUNT_KEY)
-_ACCOUNT_PERMISSIONS_DELETE = t.permissions.delete().where(
-    (t.permissions.c.target == sa.bindparam("w_target"))
-    & (t.permissions.c.person == sa.bindparam("w_person"))
-)
-
-
-@cache
-def _known_revisions() -> frozenset[str | None]:
-    """Every schema revision of this idsync's migrations."""
-    scripts = ScriptDirectory.from_config(_migrations())
-    return frozenset(script.revision for script in scripts.walk_revisions())
-
-
-def head_revision() -> str | None:
-    """The newest schema revision of this idsync's migrations."""
-    return ScriptDirectory.from_config(_migrations()).get_current_head()
-
-
-def now() -> dt.datetime:
-    """The current time, timezone-aware (UTC)."""
-    return dt.datetime.now(dt.UTC)
 
 
 def _aware(stamp: dt.datetime) -> dt.datetime:
@@ -127,66 +85,16 @@ class StoreFailed(Exception):
         return cls(f"the state store failed: {type(exc).__name__}: {detail}; the run stopped")
 
 
-@dataclass(frozen=True)
-class InDoubt:
-    """An action a run started on a target and never recorded finished (the run was killed,
-    or its store failed): the target may or may not have done it."""
-
-    run_id: int
-    target: str
-    person: str | None
-    kind: str
-    key: str | None
-    reference: str | None
+@cache
+def _known_revisions() -> frozenset[str | None]:
+    """Every schema revision of this idsync's migrations."""
+    scripts = ScriptDirectory.from_config(_migrations())
+    return frozenset(script.revision for script in scripts.walk_revisions())
 
 
-@dataclass(slots=True)
-class AccountState:
-    """The shadow of one account: what idsync last applied to it (slotted: a nightly plan
-    reads one for every account)."""
-
-    person: str
-    reference: str | None
-    data: dict[str, Any]
-    enabled: bool
-    disabled_on: dt.date | None = None
-    unique_base: dict[str, Any] | None = None
-    permissions: dict[str, str | None] = field(default_factory=dict)
-
-
-@dataclass(frozen=True)
-class Missing:
-    """A person a source stopped listing: since when, on how many days' imports (several
-    imports on one day count once), and the last of those days."""
-
-    since: dt.date
-    imports: int
-    last: dt.date
-
-
-@dataclass(frozen=True)
-class BlockedAction:
-    """An action a plugin reported blocked: what it would write, why, and since when."""
-
-    fingerprint: str
-    message: str
-    since: dt.date
-
-
-_BLOCKED_KEY = (
-    (t.blocked_actions.c.target == sa.bindparam("w_target"))
-    & (t.blocked_actions.c.person == sa.bindparam("w_person"))
-    & (t.blocked_actions.c.kind == sa.bindparam("w_kind"))
-    & (t.blocked_actions.c.key == sa.bindparam("w_key"))
-)
-_BLOCKED_DELETE = t.blocked_actions.delete().where(_BLOCKED_KEY)
-_BLOCKED_INSERT = t.blocked_actions.insert()
-_INTENT_INSERT = t.intents.insert()
-_INTENT_FINISH = (
-    t.intents.update()
-    .where(t.intents.c.id == sa.bindparam("w_id"))
-    .values(status=sa.bindparam("w_status"), finished=sa.bindparam("w_finished"))
-)
+def head_revision() -> str | None:
+    """The newest schema revision of this idsync's migrations."""
+    return ScriptDirectory.from_config(_migrations()).get_current_head()
 
 
 def _is_dead(owner: str) -> bool:
@@ -250,7 +158,7 @@ def _migrations() -> Config:
     return cfg
 
 
-class Store:
+class Store(Snapshots, Outcomes):
     """Open (and migrate) the state store at a SQLAlchemy URL.
 
     ``create=False`` opens only a store that exists: a missing one raises
@@ -406,11 +314,6 @@ class Store:
             cfg.attributes["connection"] = conn
             command.upgrade(cfg, "head")
 
-    @contextmanager
-    def _write(self) -> Iterator[Connection]:
-        with self._write_lock, self.engine.begin() as conn:
-            yield conn
-
     # --- runs ------------------------------------------------------------------------
 
     def start_run(self, pipeline: str, command_name: str, as_of: dt.date, dry_run: bool) -> int:
@@ -504,173 +407,6 @@ class Store:
         """Store the plan a run made."""
         with self._write() as conn:
             conn.execute(t.plans.insert().values(run_id=run_id, data=redact_data(data)))
-
-    # --- source snapshots ------------------------------------------------------------
-
-    def person_hashes(self, source: str) -> dict[str, str]:
-        """``{external_id: hash}`` of the source's last accepted snapshot."""
-        query = sa.select(t.persons.c.external_id, t.persons.c.hash).where(
-            t.persons.c.source == source
-        )
-        with self.engine.connect() as conn:
-            return {row[0]: row[1] for row in conn.execute(query)}
-
-    def person_data(self, source: str, ids: Iterable[str] | None = None) -> dict[str, Any]:
-        """``{external_id: person data}`` of the source's last accepted snapshot."""
-        query = sa.select(t.persons.c.external_id, t.persons.c.data).where(
-            t.persons.c.source == source
-        )
-        with self.engine.connect() as conn:
-            if ids is None:
-                return {row[0]: row[1] for row in conn.execute(query)}
-            wanted = list(ids)
-            out: dict[str, Any] = {}
-            for i in range(0, len(wanted), _CHUNK):
-                part = query.where(t.persons.c.external_id.in_(wanted[i : i + _CHUNK]))
-                out.update({row[0]: row[1] for row in conn.execute(part)})
-            return out
-
-    def missing(self, source: str) -> dict[str, Missing]:
-        """The persons the source's latest imports did not have, still kept in its snapshot."""
-        p = t.persons.c
-        query = sa.select(p.external_id, p.missing_since, p.missing_imports, p.missing_last).where(
-            (p.source == source) & p.missing_since.is_not(None)
-        )
-        with self.engine.connect() as conn:
-            return {
-                pid: Missing(since, int(imports or 0), last or since)
-                for pid, since, imports, last in conn.execute(query)
-            }
-
-    def persons_of(self, external_id: str) -> dict[str, Any]:
-        """``{source: data}`` for one person across sources."""
-        query = sa.select(t.persons.c.source, t.persons.c.data).where(
-            t.persons.c.external_id == external_id
-        )
-        with self.engine.connect() as conn:
-            return {row[0]: row[1] for row in conn.execute(query)}
-
-    def accept_snapshot(
-        self,
-        source: str,
-        run_id: int,
-        changed: Mapping[str, tuple[str, Any]],
-        removed: Iterable[str],
-        departments: Mapping[str, Any],
-        counts: Mapping[str, int],
-        missing: Mapping[str, Missing] | None = None,
-        returned: Iterable[str] = (),
-    ) -> None:
-        """Make a new snapshot the source's current one: upsert ``changed``, drop ``removed``,
-        mark ``missing`` persons (kept with their last data) and clear the mark of those
-        ``returned``."""
-        stamp = now()
-        removed = list(removed)
-        p = t.persons.c
-        with self._write() as conn:
-            marks = [
-                {
-                    "w_id": pid,
-                    "missing_since": m.since,
-                    "missing_imports": m.imports,
-                    "missing_last": m.last,
-                }
-                for pid, m in (missing or {}).items()
-            ] + [
-                {"w_id": pid, "missing_since": None, "missing_imports": 0, "missing_last": None}
-                for pid in returned
-            ]
-            if marks:
-                conn.execute(
-                    t.persons.update()
-                    .where((p.source == source) & (p.external_id == sa.bindparam("w_id")))
-                    .values(
-                        missing_since=sa.bindparam("missing_since"),
-                        missing_imports=sa.bindparam("missing_imports"),
-                        missing_last=sa.bindparam("missing_last"),
-                    ),
-                    marks,
-                )
-            ids = list(changed)
-            for i in range(0, len(ids), _CHUNK):
-                part = ids[i : i + _CHUNK]
-                conn.execute(
-                    t.persons.delete().where(
-                        t.persons.c.source == source, t.persons.c.external_id.in_(part)
-                    )
-                )
-                rows = []
-                for pid in part:
-                    digest, data = changed[pid]  # read once: the data may be made on reading
-                    rows.append(
-                        {
-                            "source": source,
-                            "external_id": pid,
-                            "hash": digest,
-                            "data": data,
-                            "updated": stamp,
-                            "folded_name": fold(str(data.get("display_name") or "")),
-                        }
-                    )
-                conn.execute(t.persons.insert(), rows)
-            for i in range(0, len(removed), _CHUNK):
-                conn.execute(
-                    t.persons.delete().where(
-                        t.persons.c.source == source,
-                        t.persons.c.external_id.in_(removed[i : i + _CHUNK]),
-                    )
-                )
-            conn.execute(t.departments.delete().where(t.departments.c.source == source))
-            if departments:
-                conn.execute(
-                    t.departments.insert(),
-                    [
-                        {"source": source, "external_id": k, "data": v}
-                        for k, v in departments.items()
-                    ],
-                )
-            self._snapshot(conn, source, run_id, "accepted", counts)
-
-    def hold_snapshot(self, source: str, run_id: int, counts: Mapping[str, int]) -> None:
-        """Record that a source's new snapshot was held by its thresholds."""
-        with self._write() as conn:
-            self._snapshot(conn, source, run_id, "held", counts)
-
-    def _snapshot(
-        self, conn: Connection, source: str, run_id: int, status: str, counts: Mapping[str, int]
-    ) -> None:
-        conn.execute(
-            t.snapshots.insert().values(
-                run_id=run_id,
-                source=source,
-                taken=now(),
-                status=status,
-                persons=counts.get("persons", 0),
-                blocked=counts.get("blocked", 0),
-                added=counts.get("added", 0),
-                removed=counts.get("removed", 0),
-                changed=counts.get("changed", 0),
-                emptied=counts.get("emptied", 0),
-            )
-        )
-
-    def departments(self, source: str) -> dict[str, Any]:
-        """``{external_id: department data}`` of the source's last accepted snapshot."""
-        query = sa.select(t.departments.c.external_id, t.departments.c.data).where(
-            t.departments.c.source == source
-        )
-        with self.engine.connect() as conn:
-            return {row[0]: row[1] for row in conn.execute(query)}
-
-    def has_snapshot(self, source: str) -> bool:
-        """Whether the source was ever imported and accepted."""
-        query = (
-            sa.select(t.snapshots.c.id)
-            .where(t.snapshots.c.source == source, t.snapshots.c.status == "accepted")
-            .limit(1)
-        )
-        with self.engine.connect() as conn:
-            return conn.execute(query).first() is not None
 
     # --- accounts, permissions, resources --------------------------------------------
 
@@ -793,297 +529,6 @@ class Store:
         )
         with self.engine.connect() as conn:
             return int(conn.execute(query).scalar_one())
-
-    # --- recording outcomes ----------------------------------------------------------
-
-    def record(self, **entry: Any) -> None:
-        """Write one action's audit record and, when it was done, its effect on the shadow,
-        in one transaction (the keywords of :meth:`_record`)."""
-        self.record_all([entry])
-
-    def record_all(self, entries: Iterable[Mapping[str, Any]]) -> None:
-        """Write several actions' records (each the keywords of :meth:`_record`) in one
-        transaction: a create and the enable it did in the same request, say."""
-        stamp = now()
-        with self._write() as conn:
-            for entry in entries:
-                self._record(conn, stamp, **entry)
-
-    def _record(
-        self,
-        conn: Connection,
-        stamp: dt.datetime,
-        *,
-        run_id: int,
-        target: str,
-        person: str | None,
-        kind: str,
-        status: str,
-        key: str | None = None,
-        reference: str | None = None,
-        changes: Mapping[str, Any] | None = None,
-        messages: Iterable[str] = (),
-        dry_run: bool = False,
-        account: Mapping[str, Any] | None = None,
-        blocked: tuple[str, dt.date] | None = None,
-        unblocked: bool = False,
-        intent: int | None = None,
-    ) -> None:
-        """Write one action's audit record and, when it was done, its effect on the shadow.
-
-        ``account`` carries the shadow's new values for account actions
-        (``reference``, ``data``, ``enabled``, ``disabled_on``, ``unique_base``,
-        ``delete=True``; after a failure too, for ``delete=True``: a link to an account that
-        is gone). ``blocked`` (fingerprint, date) remembers a blocked action; ``unblocked``
-        forgets it once done; ``intent`` (from :meth:`start_intent`) is marked finished.
-        """
-        conn.execute(
-            _AUDIT_INSERT,
-            {
-                "run_id": run_id,
-                "at": stamp,
-                "target": target,
-                "person": person,
-                "kind": kind,
-                "status": status,
-                "key": key,
-                "reference": reference,
-                "changes": redact_data(dict(changes or {})),
-                "messages": redact_data(list(messages)),
-                "dry_run": dry_run,
-            },
-        )
-        if intent is not None:
-            conn.execute(_INTENT_FINISH, {"w_id": intent, "w_status": status, "w_finished": stamp})
-        if dry_run:
-            return
-        if kind == "resource":
-            if status == "done" and key is not None:
-                conn.execute(_RESOURCE_DELETE, {"w_target": target, "w_key": key})
-                conn.execute(
-                    _RESOURCE_INSERT,
-                    {"target": target, "key": key, "reference": reference, "created": stamp},
-                )
-            return
-        if person is None:
-            return
-        which = {"w_target": target, "w_person": person, "w_kind": kind, "w_key": key or ""}
-        if status == "blocked" and blocked is not None:
-            conn.execute(_BLOCKED_DELETE, which)
-            conn.execute(
-                _BLOCKED_INSERT,
-                {
-                    "target": target,
-                    "person": person,
-                    "kind": kind,
-                    "key": key or "",
-                    "fingerprint": blocked[0],
-                    "message": redact("; ".join(messages))[:2000] or "blocked",
-                    "since": blocked[1],
-                    "run_id": run_id,
-                },
-            )
-        elif status == "done":
-            if unblocked:
-                conn.execute(_BLOCKED_DELETE, which)
-            if kind in ("grant", "revoke") and key is not None:
-                conn.execute(
-                    _PERMISSION_DELETE, {"w_target": target, "w_person": person, "w_key": key}
-                )
-                if kind == "grant":
-                    conn.execute(
-                        _PERMISSION_INSERT,
-                        {
-                            "target": target,
-                            "person": person,
-                            "key": key,
-                            "reference": reference,
-                            "granted": stamp,
-                        },
-                    )
-            elif account is not None:
-                self._apply_account(conn, target, person, dict(account), stamp)
-        elif account is not None and account.get("delete"):
-            self._apply_account(conn, target, person, dict(account), stamp)  # link gone
-
-    def _apply_account(
-        self, conn: Connection, target: str, person: str, values: dict[str, Any], stamp: dt.datetime
-    ) -> None:
-        which = {"w_target": target, "w_person": person}
-        if values.pop("delete", False):
-            conn.execute(_ACCOUNT_DELETE, which)
-            conn.execute(_ACCOUNT_PERMISSIONS_DELETE, which)
-            return
-        unknown = set(values) - _ACCOUNT_COLUMNS
-        if unknown:  # as building the statement from these values would refuse them
-            raise sa.exc.CompileError(f"Unconsumed column names: {', '.join(sorted(unknown))}")
-        existing = conn.execute(_ACCOUNT_EXISTS, which).first()
-        if "data" in values:
-            values["data"] = redact_data(values["data"])
-            values["folded_values"] = folded_values(values["data"])
-        if existing is None:
-            conn.execute(
-                _ACCOUNT_INSERT,
-                {
-                    "target": target,
-                    "person": person,
-                    "created": stamp,
-                    "updated": stamp,
-                    "data": values.pop("data", {}),
-                    "enabled": values.pop("enabled", False),
-                    **values,
-                },
-            )
-        else:
-            conn.execute(_ACCOUNT_UPDATE, {"updated": stamp, **values, **which})
-
-    # --- the action journal ----------------------------------------------------------
-
-    def start_intent(
-        self,
-        *,
-        run_id: int,
-        target: str,
-        person: str | None,
-        kind: str,
-        key: str | None,
-        reference: str | None,
-    ) -> int:
-        """Record that an action is about to call its target; returns the intent's id, which
-        :meth:`record` marks finished in the same transaction as the action's outcome."""
-        with self._write() as conn:
-            result = conn.execute(
-                _INTENT_INSERT,
-                {
-                    "run_id": run_id,
-                    "target": target,
-                    "person": person,
-                    "kind": kind,
-                    "key": key,
-                    "reference": reference,
-                    "started": now(),
-                    "status": "started",
-                },
-            )
-            return int(result.inserted_primary_key[0])  # type: ignore[index]
-
-    def start_intents(
-        self,
-        *,
-        run_id: int,
-        target: str,
-        actions: Iterable[tuple[str | None, str, str | None, str | None]],
-    ) -> list[int]:
-        """:meth:`start_intent` for several actions ``(person, kind, key, reference)`` in one
-        transaction; their ids, in order."""
-        stamp = now()
-        ids = []
-        with self._write() as conn:
-            for person, kind, key, reference in actions:
-                result = conn.execute(
-                    _INTENT_INSERT,
-                    {
-                        "run_id": run_id,
-                        "target": target,
-                        "person": person,
-                        "kind": kind,
-                        "key": key,
-                        "reference": reference,
-                        "started": stamp,
-                        "status": "started",
-                    },
-                )
-                ids.append(int(result.inserted_primary_key[0]))  # type: ignore[index]
-        return ids
-
-    def in_doubt(self, targets: Iterable[str], before_run: int | None = None) -> list[InDoubt]:
-        """The actions started and never finished, in ``targets`` (of runs before
-        ``before_run``): what a crash or a failed store left undecided."""
-        i = t.intents.c
-        query = sa.select(i.run_id, i.target, i.person, i.kind, i.key, i.reference).where(
-            (i.status == "started") & i.target.in_(list(targets))
-        )
-        if before_run is not None:
-            query = query.where(i.run_id < before_run)
-        with self.engine.connect() as conn:
-            return [InDoubt(*row) for row in conn.execute(query.order_by(i.id))]
-
-    def resolve_in_doubt(
-        self, targets: Iterable[str], run_id: int, keep_creates: Iterable[str] = ()
-    ) -> int:
-        """Mark the actions in doubt of ``targets`` (from runs before ``run_id``) resolved:
-        that run planned them again from what it read; creates in ``keep_creates`` targets
-        stay in doubt. Returns how many."""
-        i = t.intents.c
-        kept = list(keep_creates)
-        where = (i.status == "started") & i.target.in_(list(targets)) & (i.run_id < run_id)
-        if kept:
-            where &= ~((i.kind == "create") & i.target.in_(kept))
-        with self._write() as conn:
-            result = conn.execute(
-                t.intents.update().where(where).values(status="resolved", finished=now())
-            )
-            return int(result.rowcount or 0)
-
-    # --- blocked actions and leavers looked up ------------------------------------------
-
-    def block(
-        self,
-        *,
-        run_id: int,
-        target: str,
-        person: str,
-        kind: str,
-        key: str | None,
-        fingerprint: str,
-        message: str,
-        on: dt.date,
-    ) -> None:
-        """Remember an action as blocked (without an audit record of its own)."""
-        which = {"w_target": target, "w_person": person, "w_kind": kind, "w_key": key or ""}
-        with self._write() as conn:
-            conn.execute(_BLOCKED_DELETE, which)
-            conn.execute(
-                _BLOCKED_INSERT,
-                {
-                    "target": target,
-                    "person": person,
-                    "kind": kind,
-                    "key": key or "",
-                    "fingerprint": fingerprint,
-                    "message": redact(message)[:2000] or "blocked",
-                    "since": on,
-                    "run_id": run_id,
-                },
-            )
-
-    def checked(self, target: str) -> dict[str, str]:
-        """``{person: value hash}`` of the leavers looked up in ``target`` without a match."""
-        c = t.checked_leavers.c
-        query = sa.select(c.person, c.value).where(c.target == target)
-        with self.engine.connect() as conn:
-            return {row[0]: row[1] for row in conn.execute(query)}
-
-    def remember_checked(self, target: str, checked: Mapping[str, str], on: dt.date) -> None:
-        """Remember leavers looked up in ``target`` without a match (person → value hash)."""
-        if not checked:
-            return
-        c = t.checked_leavers.c
-        people = list(checked)
-        with self._write() as conn:
-            for i in range(0, len(people), _CHUNK):
-                conn.execute(
-                    t.checked_leavers.delete().where(
-                        (c.target == target) & c.person.in_(people[i : i + _CHUNK])
-                    )
-                )
-            conn.execute(
-                t.checked_leavers.insert(),
-                [
-                    {"target": target, "person": p, "value": v, "checked": on}
-                    for p, v in checked.items()
-                ],
-            )
 
     # --- audit -----------------------------------------------------------------------
 
@@ -1364,7 +809,7 @@ class Store:
                 for record in audit
             ]
             for i in range(0, len(rows), _CHUNK):
-                conn.execute(_AUDIT_INSERT, rows[i : i + _CHUNK])
+                conn.execute(t.audit.insert(), rows[i : i + _CHUNK])
 
     # --- the console's users -----------------------------------------------------------
 

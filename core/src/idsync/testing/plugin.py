@@ -18,7 +18,7 @@ from typing import TYPE_CHECKING, Any
 import pytest
 
 if TYPE_CHECKING:
-    from idsync.simulator import SimulatorServer
+    from idsync.sandbox.simulator import SimulatorServer
 
 __all__ = ["idsync_serve", "pytest_configure"]
 
@@ -36,7 +36,7 @@ def idsync_serve() -> Iterator[Callable[..., SimulatorServer]]:
 
     ``server = idsync_serve(app)``; ``server.url`` is ``http://127.0.0.1:PORT``.
     """
-    from idsync.simulator import serve
+    from idsync.sandbox.simulator import serve
 
     with ExitStack() as stack:
 

@@ -5,7 +5,7 @@ writes seen so far, as a number or as a list (a list lets a failure show which r
 were). Two probes come with the kit:
 
 - :func:`simulator_writes`: what the endpoint saw, for any simulator built on
-  :class:`idsync.simulator.Simulated`, in-process or over HTTP (``GET /__sim__/requests``);
+  :class:`idsync.sandbox.simulator.Simulated`, in-process or over HTTP (``GET /__sim__/requests``);
 - :func:`sent_writes`: what this process sent, for a live test tenant that keeps no request
   log: every request with a method that can change data (``POST``, ``PUT``, ``PATCH``,
   ``DELETE``) that an httpx client (such as :class:`idsync.ApiClient`) sent through httpx's
@@ -18,7 +18,7 @@ import threading
 
 import httpx
 
-from idsync.simulator import CONTROL_PREFIX, LoggedRequest, Simulated
+from idsync.sandbox.simulator import CONTROL_PREFIX, LoggedRequest, Simulated
 
 __all__ = ["describe_write", "sent_writes", "simulator_writes"]
 
@@ -28,7 +28,7 @@ _READS = frozenset({"GET", "HEAD", "OPTIONS"})
 def simulator_writes(simulator: Simulated | str) -> list[LoggedRequest]:
     """Every request that could change data which the simulator has seen, oldest first.
 
-    ``simulator`` is the :class:`~idsync.simulator.Simulated` app itself, or the base URL of
+    ``simulator`` is the :class:`~idsync.sandbox.simulator.Simulated` app itself, or the base URL of
     one that is being served (``http://127.0.0.1:PORT``, mount or not: the control endpoints
     live at the server root). Faulted requests count too: a write that failed still tried.
     """

@@ -7,7 +7,7 @@ from typing import Any
 
 import pytest
 from idsync import HookContext
-from idsync.simulator import Simulated, serve
+from idsync.sandbox.simulator import Simulated, serve
 from idsync_phonebook import PhonebookPlugin, PhonebookSettings
 from idsync_phonebook.simulator import PhonebookData, create_app
 from pydantic import SecretStr

@@ -7,7 +7,8 @@ from collections.abc import Callable
 import pluggy
 import pytest
 from idsync import Change, Correlation, HookContext, PluginKind, hookspecs
-from idsync.simulator import Simulated
+from idsync.sandbox import hookspecs as sandbox_hookspecs
+from idsync.sandbox.simulator import Simulated
 from idsync_phonebook import PhonebookPlugin, PhonebookSettings
 from idsync_phonebook.simulator import PhonebookData
 from pydantic import SecretStr
@@ -25,6 +26,7 @@ def _by_employee_id(value: str) -> Correlation:
 def test_idsync_accepts_the_plugin() -> None:
     manager = pluggy.PluginManager(hookspecs.PROJECT)
     manager.add_hookspecs(hookspecs)
+    manager.add_hookspecs(sandbox_hookspecs)  # the sandbox's own hook, outside the contract
     manager.register(PhonebookPlugin())
     manager.check_pending()  # every hook method is named and shaped as a hookspec
     about = manager.hook.idsync_about()

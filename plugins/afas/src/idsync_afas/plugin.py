@@ -24,8 +24,8 @@ from idsync_afas.client import AfasClient, AfasError
 from idsync_afas.settings import WRITABLE_FIELDS, AfasSettings
 
 if TYPE_CHECKING:
-    from idsync import World
-    from idsync.simulator import SandboxApp
+    from idsync.sandbox.simulator import SandboxApp
+    from idsync.sandbox.world import World
 
 __all__ = ["AfasPlugin", "AfasUsersPlugin"]
 
@@ -283,7 +283,7 @@ class AfasPlugin:
 
     # --- sandbox ---------------------------------------------------------------------------
 
-    @hookimpl
+    @hookimpl(optionalhook=True)  # a development hook (idsync.sandbox.hookspecs)
     def idsync_sandbox(self, world: World) -> SandboxApp | None:
         """The AFAS simulator seeded from ``world`` (None without the ``[sandbox]`` extra)."""
         try:

@@ -45,8 +45,8 @@ from idsync_helloid.client import (
 from idsync_helloid.settings import HelloIDSettings
 
 if TYPE_CHECKING:
-    from idsync.simulator import SandboxApp
-    from idsync.world import World
+    from idsync.sandbox.simulator import SandboxApp
+    from idsync.sandbox.world import World
 
 __all__ = ["ATTRIBUTES", "PERMISSION_KINDS", "READ_ONLY_ATTRIBUTES", "HelloIDPlugin"]
 
@@ -749,7 +749,7 @@ class HelloIDPlugin:
 
     # --- sandbox -------------------------------------------------------------------------
 
-    @hookimpl
+    @hookimpl(optionalhook=True)  # a development hook (idsync.sandbox.hookspecs)
     def idsync_sandbox(self, world: World) -> SandboxApp | None:
         """The HelloID simulator seeded from ``world`` (None without the ``[sandbox]`` extra)."""
         if importlib.util.find_spec("starlette") is None:

@@ -40,8 +40,8 @@ from idsync_topdesk.target import (
 )
 
 if TYPE_CHECKING:
-    from idsync.simulator import SandboxApp
-    from idsync.world import World
+    from idsync.sandbox.simulator import SandboxApp
+    from idsync.sandbox.world import World
 
 __all__ = ["RESOURCE_KINDS", "TopdeskPlugin"]
 
@@ -459,7 +459,7 @@ class TopdeskPlugin:
 
     # --- sandbox ---------------------------------------------------------------------
 
-    @hookimpl
+    @hookimpl(optionalhook=True)  # a development hook (idsync.sandbox.hookspecs)
     def idsync_sandbox(self, world: World) -> SandboxApp | None:
         """The TOPdesk simulator seeded from ``world``, or None without the sandbox extra."""
         try:

@@ -25,8 +25,8 @@ from idsync import (
 from idsync_phonebook.settings import PhonebookSettings
 
 if TYPE_CHECKING:
-    from idsync.simulator import SandboxApp
-    from idsync.world import World
+    from idsync.sandbox.simulator import SandboxApp
+    from idsync.sandbox.world import World
 
 __all__ = ["FIELDS", "PhonebookPlugin"]
 
@@ -126,7 +126,8 @@ class PhonebookPlugin:
     @hookimpl
     def idsync_correlate(self, ctx: HookContext) -> list[Account]:
         """Every entry whose correlation field equals the person's value."""
-        assert ctx.correlation is not None
+        if ctx.correlation is None:
+            raise ValueError("idsync_correlate needs ctx.correlation (the engine always sets it)")
         field, value = ctx.correlation.account_field, ctx.correlation.value
         if field not in SEARCHABLE:
             raise ValueError(f"cannot correlate on {field!r}: use one of {SEARCHABLE}")
@@ -224,14 +225,14 @@ class PhonebookPlugin:
     # --8<-- [end:delete]
 
     # --8<-- [start:sandbox]
-    @hookimpl
+    @hookimpl(optionalhook=True)  # a development hook (idsync.sandbox.hookspecs)
     def idsync_sandbox(self, world: World) -> SandboxApp | None:
         """The simulator, with an entry made by hand for every fourth person of the world."""
         try:
             from idsync_phonebook.simulator import PhonebookData, create_app
         except ImportError:  # the [sandbox] extra is not installed
             return None
-        from idsync.simulator import SandboxApp
+        from idsync.sandbox.simulator import SandboxApp
 
         data = PhonebookData()
         for person in world.persons[::4]:

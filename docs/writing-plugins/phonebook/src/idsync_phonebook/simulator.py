@@ -12,7 +12,7 @@ import itertools
 import threading
 from typing import Any
 
-from idsync.simulator import Simulated, serve
+from idsync.sandbox.simulator import Simulated, serve
 from starlette.applications import Starlette
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response

@@ -14,7 +14,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-from idsync.simulator import SandboxApp
+from idsync.sandbox.simulator import SandboxApp
 
 from idsync_afas.simulator._app import MOUNT, AfasSimulator
 from idsync_afas.simulator._query import Fault, Query, parse_query
@@ -22,7 +22,7 @@ from idsync_afas.simulator._store import AfasData, afas_date
 from idsync_afas.simulator._world import from_world
 
 if TYPE_CHECKING:
-    from idsync.world import World
+    from idsync.sandbox.world import World
 
 __all__ = [
     "MOUNT",

@@ -10,8 +10,8 @@ import datetime as dt
 import sys
 import threading
 
-from idsync.simulator import Faults, SimulatorServer
-from idsync.world import generate_world
+from idsync.sandbox.simulator import Faults, SimulatorServer
+from idsync.sandbox.world import generate_world
 
 from idsync_afas.simulator import MOUNT, SANDBOX_TOKEN, AfasSimulator, from_world
 

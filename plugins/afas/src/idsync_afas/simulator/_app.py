@@ -9,7 +9,7 @@ import threading
 import uuid
 from typing import Any
 
-from idsync.simulator import Faults, Simulated
+from idsync.sandbox.simulator import Faults, Simulated
 from starlette.applications import Starlette
 from starlette.exceptions import HTTPException
 from starlette.requests import Request
@@ -40,7 +40,7 @@ def _error(status: int, message: str, number: int = -2147467259) -> JSONResponse
 class AfasSimulator:
     """One simulated AFAS environment: its data, its token and the served app.
 
-    ``app`` is the ASGI app (wrapped in :class:`~idsync.simulator.Simulated`, so it has a
+    ``app`` is the ASGI app (wrapped in :class:`~idsync.sandbox.simulator.Simulated`, so it has a
     request log and fault injection) serving ``/profitrestservices/connectors/{name}``.
     """
 

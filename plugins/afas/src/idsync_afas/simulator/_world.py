@@ -7,7 +7,7 @@ from typing import TYPE_CHECKING
 from idsync_afas.simulator._store import AfasData
 
 if TYPE_CHECKING:
-    from idsync.world import World
+    from idsync.sandbox.world import World
 
 __all__ = ["from_world"]
 

@@ -4,7 +4,7 @@ It answers ``/api/v1/...`` like a HelloID tenant: Basic auth of key and secret (
 ``skip``/``take`` paging, users by GUID or name (404 ``{"message": "User not found"}``; a
 soft-deleted user is found with ``isDeleted: true``), 409 on a duplicate user name, ``PUT`` as a
 full replacement of the user, soft-deleted users (``?isDeleted=true``, restored with
-``isSoftDeleted: false``), groups with members, self-service products and their assignments. Wrapped in :class:`idsync.simulator.Simulated`,
+``isSoftDeleted: false``), groups with members, self-service products and their assignments. Wrapped in :class:`idsync.sandbox.simulator.Simulated`,
 it logs every request and injects latency, errors, 429s and dropped connections on demand.
 
 Start it on its own with ``python -m idsync_helloid.simulator --port P --api-key K --api-secret S``.
@@ -15,8 +15,8 @@ from __future__ import annotations
 import random
 import string
 
-from idsync.simulator import Faults, SandboxApp, Simulated
-from idsync.world import World
+from idsync.sandbox.simulator import Faults, SandboxApp, Simulated
+from idsync.sandbox.world import World
 
 from idsync_helloid.simulator._app import API_ROOT, create_app
 from idsync_helloid.simulator._seed import (

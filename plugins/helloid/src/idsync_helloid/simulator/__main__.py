@@ -10,8 +10,8 @@ import threading
 from collections.abc import Sequence
 from types import FrameType
 
-from idsync.simulator import Faults, SimulatorServer
-from idsync.world import generate_world
+from idsync.sandbox.simulator import Faults, SimulatorServer
+from idsync.sandbox.world import generate_world
 
 from idsync_helloid.simulator import API_ROOT, HelloIDStore, seed_world, simulate
 

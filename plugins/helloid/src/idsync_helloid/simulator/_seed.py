@@ -19,7 +19,7 @@ import re
 import unicodedata
 
 from idsync.model import Person
-from idsync.world import World
+from idsync.sandbox.world import World
 
 from idsync_helloid.simulator._store import HelloIDStore
 

@@ -6,7 +6,7 @@ form (``start``/``page_size``, a JSON array, 206 while more pages exist, 204 whe
 v2 collection (``pageStart``/``pageSize``/``fields`` with the v2 ``Accept`` header, ``{item,
 next}``), ``status`` ``person``/``personArchived``, archiving with a reason id, no changes to an
 archived person, lookups as ``{id, name}``, errors as ``[{"message": …}]``. Wrapped in
-:class:`idsync.simulator.Simulated` for the request log and fault injection.
+:class:`idsync.sandbox.simulator.Simulated` for the request log and fault injection.
 """
 
 from __future__ import annotations
@@ -15,14 +15,14 @@ import random
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
-from idsync.simulator import Faults, SandboxApp, Simulated
+from idsync.sandbox.simulator import Faults, SandboxApp, Simulated
 
 from idsync_topdesk.simulator._app import V2_ACCEPT, build_app
 from idsync_topdesk.simulator._store import SimError, Store
 
 if TYPE_CHECKING:
     from idsync.model import Contract, Person
-    from idsync.world import World
+    from idsync.sandbox.world import World
 
 __all__ = [
     "ARCHIVING_REASONS",

@@ -11,8 +11,8 @@ import datetime as dt
 import sys
 import threading
 
-from idsync.simulator import SimulatorServer
-from idsync.world import generate_world
+from idsync.sandbox.simulator import SimulatorServer
+from idsync.sandbox.world import generate_world
 
 from idsync_topdesk.simulator import (
     SANDBOX_PASSWORD,

@@ -3,14 +3,14 @@
 ``new_plugin("acme", "target", Path("."))`` writes ``./idsync-acme``, laid out as the
 tutorial's plugin: a pyproject with the entry point and a compatible ``idsync`` range, a
 settings model, the hook implementations with their contract in comments, an HTTP client, a
-simulator of a small REST API (a starlette app in :class:`idsync.simulator.Simulated`, with the
+simulator of a small REST API (a starlette app in :class:`idsync.sandbox.simulator.Simulated`, with the
 ``idsync_sandbox`` hook), tests that run the contract kit (:mod:`idsync.testing`) against that
 simulator with the tutorial's fixture names, and a README. The package installs and its tests
 pass as generated; the author then replaces the simulated API with their vendor's real one,
 keeping the tests green. With ``simulator="none"`` there is no simulator: the tests run
 against a live endpoint named in environment variables.
 
-The templates (Jinja2) are package data in ``idsync/scaffold/templates``.
+The templates (Jinja2) are package data in ``idsync/sandbox/scaffold/templates``.
 """
 
 from __future__ import annotations
@@ -173,7 +173,7 @@ def compatible_range(version: str) -> str:
 
 def _environment() -> jinja2.Environment:
     return jinja2.Environment(
-        loader=jinja2.PackageLoader("idsync.scaffold", "templates"),
+        loader=jinja2.PackageLoader("idsync.sandbox.scaffold", "templates"),
         undefined=jinja2.StrictUndefined,
         keep_trailing_newline=True,
         trim_blocks=True,

@@ -29,7 +29,7 @@ from idsync.engine import EXIT_HELD, Engine, RunReport
 from idsync.model import HookContext
 from idsync.plugins import Registry
 from idsync.report import print_audit, print_plan, print_problems, print_run, progress_bars
-from idsync.sandbox import Sandbox
+from idsync.sandbox.runner import Sandbox
 
 __all__ = ["Story", "run_demo"]
 
@@ -40,7 +40,6 @@ class Story:
 
     runs: list[tuple[str, dt.date, RunReport]] = field(default_factory=list)
     writes: dict[str, int] = field(default_factory=dict)
-    lost_department: str | None = None
     followed: str | None = None
     state: Path | None = None
     exit_code: int = 0
@@ -273,7 +272,6 @@ def _tell(
         for p in sandbox.world.persons
         if any(c.department and c.department.external_id == lost.external_id for c in p.contracts)
     }
-    story.lost_department = lost.name
     afas = sandbox.apps.get("afas")
     _step(
         console,

@@ -29,14 +29,15 @@ from rich.console import Console
 from rich.table import Table
 
 from idsync.plugins import new_manager
-from idsync.simulator import SandboxApp, SimulatorServer
-from idsync.world import World, generate_world
+from idsync.sandbox import hookspecs
+from idsync.sandbox.simulator import SandboxApp, SimulatorServer
+from idsync.sandbox.world import World, generate_world
 
 __all__ = ["Sandbox", "run_forever"]
 
 
 class Sandbox:
-    """Simulators of every plugin, seeded from one :class:`~idsync.world.World`, on loopback.
+    """Simulators of every plugin, seeded from one :class:`~idsync.sandbox.world.World`, on loopback.
 
     ``port_base`` serves the n-th simulator (in plugin-name order) on ``port_base + n``;
     None takes free ports. ``plugins`` replaces entry-point discovery with the given
@@ -146,6 +147,7 @@ class Sandbox:
 
     def _simulator(self, name: str, plugin: object, world: World) -> SandboxApp | None:
         manager = new_manager()
+        manager.add_hookspecs(hookspecs)
         try:
             manager.register(plugin, name=name)
             manager.check_pending()
