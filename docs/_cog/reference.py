@@ -343,14 +343,20 @@ def _members(cls: type, links: dict[str, str]) -> list[str]:
             title = f"`{name}` (property)"
         else:
             assert isinstance(member, griffe.Function)
-            params = [
-                p.name if p.default is None else f"{p.name}={p.default}"
-                for p in member.parameters
-                if p.name not in ("self", "cls")
-            ]
+            params = [_parameter(p) for p in member.parameters if p.name not in ("self", "cls")]
             title = f"`{name}({', '.join(params)})`"
         lines.append(f"- {title}: {_cell(doc)}")
     return lines
+
+
+def _parameter(parameter: griffe.Parameter) -> str:
+    """One parameter as a signature writes it: ``*args``, ``**kwargs``, ``name=default``."""
+    if parameter.kind is griffe.ParameterKind.var_positional:
+        return f"*{parameter.name}"
+    if parameter.kind is griffe.ParameterKind.var_keyword:
+        return f"**{parameter.name}"
+    default = parameter.default
+    return parameter.name if default is None else f"{parameter.name}={default}"
 
 
 def model() -> str:
@@ -398,13 +404,7 @@ def class_reference(
                 continue
             if member_name.startswith("_") and member_name != "__init__":
                 continue
-            params = ", ".join(
-                f"**{p.name}"
-                if p.kind is griffe.ParameterKind.var_keyword
-                else p.name + (f"={p.default}" if p.default is not None else "")
-                for p in member.parameters
-                if p.name != "self"
-            )
+            params = ", ".join(_parameter(p) for p in member.parameters if p.name != "self")
             title = name if member_name == "__init__" else f"{name}.{member_name}"
             out += [
                 f"{'#' * (level + 1)} `{title}({params})` "

@@ -6,6 +6,7 @@ plugin found through the ``idsync.plugins`` entry-point group and called through
 
 from typing import Any
 
+from idsync.guard import guarded
 from idsync.hookspecs import hookimpl
 from idsync.http import ApiClient, ApiError
 from idsync.model import (
@@ -58,6 +59,7 @@ __all__ = [
     "Ref",
     "RunSummary",
     "__version__",
+    "guarded",
     "hookimpl",
     "validation_problem",
 ]

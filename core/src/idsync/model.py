@@ -480,6 +480,21 @@ class ActionResult(BaseModel):
     tried again when what the action would write changes. Under dry-run a plugin that can
     tell (by reading) reports it the same way, so the plan shows what the run will do."""
 
+    @classmethod
+    def failure(
+        cls, *messages: str, not_found: bool = False, retriable: bool = False
+    ) -> ActionResult:
+        """A failed action, saying why: ``ActionResult.failure("group g1 is locked")``."""
+        return cls(success=False, messages=list(messages), not_found=not_found, retriable=retriable)
+
+    @classmethod
+    def gone(cls, message: str, reference: str | None = None) -> ActionResult:
+        """Success for an object already gone (a delete, disable or revoke whose object is
+        not there): the desired state holds, and ``message`` becomes a warning."""
+        return cls(
+            success=True, not_found=True, reference=reference, messages=[f"warning: {message}"]
+        )
+
 
 class ActionEvent(BaseModel):
     """One finished action, as observers receive it."""
