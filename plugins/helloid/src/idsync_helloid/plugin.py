@@ -8,14 +8,13 @@ write, so a hook can be repeated safely after a crash or a retry.
 
 from __future__ import annotations
 
-import functools
 import importlib.util
 import threading
 from collections import defaultdict
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Iterable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from importlib.metadata import version
-from typing import TYPE_CHECKING, Any, Concatenate, ParamSpec
+from typing import TYPE_CHECKING, Any
 
 from idsync import (
     Account,
@@ -26,6 +25,7 @@ from idsync import (
     Permission,
     PluginAbout,
     PluginKind,
+    guarded,
     hookimpl,
 )
 from loguru import logger
@@ -69,44 +69,6 @@ READ_ONLY_ATTRIBUTES = ("userGUID", "isEnabled", "isDeleted", "managedByUserGUID
 """Fields of a user the plugin reads (for correlation) but sets only itself."""
 
 REQUEST_COMMENT = "Requested by idsync"
-
-P = ParamSpec("P")
-
-
-def _failure(*messages: str, not_found: bool = False, retriable: bool = False) -> ActionResult:
-    return ActionResult(
-        success=False, messages=list(messages), not_found=not_found, retriable=retriable
-    )
-
-
-def _gone(message: str, reference: str | None = None) -> ActionResult:
-    """Success for something already gone: the desired state holds, with a warning."""
-    return ActionResult(
-        success=True, not_found=True, reference=reference, messages=[f"warning: {message}"]
-    )
-
-
-def _guarded(
-    action: str,
-) -> Callable[
-    [Callable[Concatenate[HelloIDPlugin, P], ActionResult]],
-    Callable[Concatenate[HelloIDPlugin, P], ActionResult],
-]:
-    """Turn an API failure into a failed result naming the action (this action only)."""
-
-    def decorate(
-        hook: Callable[Concatenate[HelloIDPlugin, P], ActionResult],
-    ) -> Callable[Concatenate[HelloIDPlugin, P], ActionResult]:
-        def run(self: HelloIDPlugin, /, *args: P.args, **kwargs: P.kwargs) -> ActionResult:
-            try:
-                return hook(self, *args, **kwargs)
-            except ApiError as exc:
-                return _failure(f"{action} failed: {exc}", retriable=exc.retriable)
-
-        functools.update_wrapper(run, hook)  # pluggy reads the hook's argument names through it
-        return run
-
-    return decorate
 
 
 def _same(held: Any, wanted: Any) -> bool:
@@ -218,7 +180,7 @@ class HelloIDPlugin:
                 why = f"HelloID at {settings.base_url} could not be reached: {exc}"
             else:
                 why = f"HelloID at {settings.base_url} answered unexpectedly: {exc}"
-            return _failure(why, retriable=exc.retriable)
+            return ActionResult.failure(why, retriable=exc.retriable)
         return ActionResult(messages=[f"connected to HelloID at {settings.base_url}"])
 
     # --- accounts ------------------------------------------------------------------------
@@ -256,15 +218,17 @@ class HelloIDPlugin:
         )
 
     @hookimpl
-    @_guarded("create")
+    @guarded("create")
     def idsync_create(self, ctx: HookContext) -> ActionResult:
         """``POST /users``: a disabled user from the mapped account data."""
         settings = self._configured(ctx)
         if reserved := reserved_keys(ctx.account):
-            return _failure(f"the account mapping may not set {', '.join(reserved)}")
+            return ActionResult.failure(f"the account mapping may not set {', '.join(reserved)}")
         name = lookup(ctx.account, "userName")
         if not isinstance(name, str) or not name.strip():
-            return _failure("the account data has no userName; map one to create a HelloID user")
+            return ActionResult.failure(
+                "the account data has no userName; map one to create a HelloID user"
+            )
         client = self.client(ctx)
         deleted = None
         if settings.soft_deleted_users == "restore":
@@ -294,7 +258,7 @@ class HelloIDPlugin:
             user = client.create_user(body)
         except ApiError as exc:
             if exc.status in (400, 409):
-                return _failure(f"HelloID refused to create user {name}: {exc}")
+                return ActionResult.failure(f"HelloID refused to create user {name}: {exc}")
             raise
         reference = user_guid(user)
         logger.bind(system=ctx.system).info("created HelloID user {} ({})", name, reference)
@@ -339,7 +303,7 @@ class HelloIDPlugin:
             )
         restored = self.client(ctx).update_user(guid, body)
         if restored is None:
-            return _failure(
+            return ActionResult.failure(
                 f"soft-deleted HelloID user {name} ({guid}) vanished before its restore"
             )
         logger.bind(system=ctx.system).info("restored HelloID user {} ({})", name, guid)
@@ -351,18 +315,18 @@ class HelloIDPlugin:
         )
 
     @hookimpl
-    @_guarded("update")
+    @guarded("update")
     def idsync_update(self, ctx: HookContext) -> ActionResult:
         """``PUT /users/{userGUID}`` with the current user plus the changed attributes."""
         settings = self._configured(ctx)
         if not ctx.reference:
-            return _failure("update needs the account reference (userGUID)")
+            return ActionResult.failure("update needs the account reference (userGUID)")
         if reserved := reserved_keys(ctx.changes):
-            return _failure(f"the account mapping may not set {', '.join(reserved)}")
+            return ActionResult.failure(f"the account mapping may not set {', '.join(reserved)}")
         client = self.client(ctx)
         current = client.get_user(ctx.reference)
         if current is None:
-            return _failure(
+            return ActionResult.failure(
                 f"HelloID user {self._label(ctx)} not found; it may have been deleted",
                 not_found=True,
             )
@@ -388,7 +352,7 @@ class HelloIDPlugin:
             manager = None
         if not pending and rename is None and manager is None:
             if refused:
-                return _failure(refused, "nothing else to update")
+                return ActionResult.failure(refused, "nothing else to update")
             return ActionResult(
                 reference=ctx.reference, data=pick(current, keys), messages=["no changes"]
             )
@@ -411,7 +375,7 @@ class HelloIDPlugin:
             )
         updated = client.update_user(ctx.reference, body)
         if updated is None:
-            return _failure(
+            return ActionResult.failure(
                 f"HelloID user {self._label(ctx)} vanished during the update", not_found=True
             )
         logger.bind(system=ctx.system).info("updated HelloID user {}: {}", ctx.reference, what)
@@ -428,12 +392,16 @@ class HelloIDPlugin:
     def _set_enabled(self, ctx: HookContext, enabled: bool) -> ActionResult:
         verb = "enable" if enabled else "disable"
         if not ctx.reference:
-            return _failure(f"{verb} needs the account reference (userGUID)")
+            return ActionResult.failure(f"{verb} needs the account reference (userGUID)")
         client = self.client(ctx)
         current = client.get_user(ctx.reference)
         if current is None:
             missing = f"HelloID user {self._label(ctx)} not found; it may have been deleted"
-            return _failure(missing, not_found=True) if enabled else _gone(missing)
+            return (
+                ActionResult.failure(missing, not_found=True)
+                if enabled
+                else ActionResult.gone(missing)
+            )
         if lookup(current, "isEnabled") is enabled:
             return ActionResult(
                 reference=ctx.reference, messages=[f"{self._label(ctx)} is already {verb}d"]
@@ -444,38 +412,42 @@ class HelloIDPlugin:
             )
         if client.update_user(ctx.reference, apply_values(current, {"isEnabled": enabled})) is None:
             missing = f"HelloID user {self._label(ctx)} vanished before it could be {verb}d"
-            return _failure(missing, not_found=True) if enabled else _gone(missing)
+            return (
+                ActionResult.failure(missing, not_found=True)
+                if enabled
+                else ActionResult.gone(missing)
+            )
         logger.bind(system=ctx.system).info("{}d HelloID user {}", verb, ctx.reference)
         return ActionResult(reference=ctx.reference, messages=[f"{verb}d {self._label(ctx)}"])
 
     @hookimpl
-    @_guarded("enable")
+    @guarded("enable")
     def idsync_enable(self, ctx: HookContext) -> ActionResult:
         """``PUT`` the user with ``isEnabled: true``."""
         return self._set_enabled(ctx, True)
 
     @hookimpl
-    @_guarded("disable")
+    @guarded("disable")
     def idsync_disable(self, ctx: HookContext) -> ActionResult:
         """``PUT`` the user with ``isEnabled: false``; a user already gone is a warning."""
         return self._set_enabled(ctx, False)
 
     @hookimpl
-    @_guarded("delete")
+    @guarded("delete")
     def idsync_delete(self, ctx: HookContext) -> ActionResult:
         """``DELETE /users/{userGUID}`` (HelloID keeps it as soft-deleted)."""
         if not ctx.reference:
-            return _failure("delete needs the account reference (userGUID)")
+            return ActionResult.failure("delete needs the account reference (userGUID)")
         client = self.client(ctx)
         gone = f"HelloID user {self._label(ctx)} not found; it was already deleted"
         if ctx.dry_run:
             if client.get_user(ctx.reference) is None:
-                return _gone(gone, ctx.reference)
+                return ActionResult.gone(gone, ctx.reference)
             return ActionResult(
                 reference=ctx.reference, messages=[f"dry-run: would delete {self._label(ctx)}"]
             )
         if not client.delete_user(ctx.reference):
-            return _gone(gone, ctx.reference)
+            return ActionResult.gone(gone, ctx.reference)
         logger.bind(system=ctx.system).info("deleted HelloID user {}", ctx.reference)
         return ActionResult(reference=ctx.reference, messages=[f"deleted {self._label(ctx)}"])
 
@@ -583,17 +555,19 @@ class HelloIDPlugin:
         ]
 
     @hookimpl
-    @_guarded("grant")
+    @guarded("grant")
     def idsync_grant(self, ctx: HookContext) -> ActionResult:
         """Add to a group, or request a product the person does not hold yet."""
         permission = ctx.permission
         if permission is None or not ctx.reference:
-            return _failure("grant needs a permission and the account reference (userGUID)")
+            return ActionResult.failure(
+                "grant needs a permission and the account reference (userGUID)"
+            )
         if permission.kind == "group":
             return self._grant_group(ctx, permission, ctx.reference)
         if permission.kind == "product":
             return self._grant_product(ctx, permission, ctx.reference)
-        return _failure(
+        return ActionResult.failure(
             f"HelloID has no {permission.kind!r} permissions; use group:<name> or product:<name>"
         )
 
@@ -619,7 +593,7 @@ class HelloIDPlugin:
                 )
         group = self._group(ctx, permission)
         if group is None:
-            return _failure(f"group {permission.name!r} does not exist in HelloID")
+            return ActionResult.failure(f"group {permission.name!r} does not exist in HelloID")
         guid = group_guid(group) or ""
         if user.casefold() in group_members(group):
             return ActionResult(
@@ -633,7 +607,9 @@ class HelloIDPlugin:
             self.client(ctx).add_member(user, guid)
         except ApiError as exc:
             if exc.status == 404:
-                return _failure(f"cannot add to group {permission.name!r}: {exc}", not_found=True)
+                return ActionResult.failure(
+                    f"cannot add to group {permission.name!r}: {exc}", not_found=True
+                )
             raise
         self._memberships.added(guid, user)
         logger.bind(system=ctx.system).info("added {} to group {}", user, permission.name)
@@ -642,13 +618,15 @@ class HelloIDPlugin:
     def _grant_product(self, ctx: HookContext, permission: Permission, user: str) -> ActionResult:
         product = self._product(ctx, permission)
         if product is None:
-            return _failure(
+            return ActionResult.failure(
                 f"product {permission.name!r} does not exist in HelloID Service Automation"
             )
         pid = product_id(product) or ""
         assigned = self._assigned(ctx, pid)
         if assigned is None:
-            return _failure(f"HelloID user {self._label(ctx)} not found", not_found=True)
+            return ActionResult.failure(
+                f"HelloID user {self._label(ctx)} not found", not_found=True
+            )
         if assigned:
             return ActionResult(
                 reference=pid, messages=[f"product {permission.name!r} is already assigned"]
@@ -662,27 +640,29 @@ class HelloIDPlugin:
         return ActionResult(reference=pid, messages=[f"requested product {permission.name!r}"])
 
     @hookimpl
-    @_guarded("revoke")
+    @guarded("revoke")
     def idsync_revoke(self, ctx: HookContext) -> ActionResult:
         """Remove from a group, or unassign a product; not held is a warning."""
         permission = ctx.permission
         if permission is None or not ctx.reference:
-            return _failure("revoke needs a permission and the account reference (userGUID)")
+            return ActionResult.failure(
+                "revoke needs a permission and the account reference (userGUID)"
+            )
         if permission.kind == "group":
             return self._revoke_group(ctx, permission, ctx.reference)
         if permission.kind == "product":
             return self._revoke_product(ctx, permission, ctx.reference)
-        return _failure(
+        return ActionResult.failure(
             f"HelloID has no {permission.kind!r} permissions; use group:<name> or product:<name>"
         )
 
     def _revoke_group(self, ctx: HookContext, permission: Permission, user: str) -> ActionResult:
         group = self._group(ctx, permission)
         if group is None:
-            return _gone(f"group {permission.name!r} no longer exists in HelloID")
+            return ActionResult.gone(f"group {permission.name!r} no longer exists in HelloID")
         guid = group_guid(group) or ""
         if user.casefold() not in group_members(group):
-            return _gone(f"not a member of group {permission.name!r}", guid)
+            return ActionResult.gone(f"not a member of group {permission.name!r}", guid)
         if ctx.dry_run:
             return ActionResult(
                 reference=guid, messages=[f"dry-run: would remove from group {permission.name!r}"]
@@ -690,22 +670,22 @@ class HelloIDPlugin:
         removed = self.client(ctx).remove_member(user, guid)
         self._memberships.removed(guid, user)
         if not removed:
-            return _gone(f"not a member of group {permission.name!r}", guid)
+            return ActionResult.gone(f"not a member of group {permission.name!r}", guid)
         logger.bind(system=ctx.system).info("removed {} from group {}", user, permission.name)
         return ActionResult(reference=guid, messages=[f"removed from group {permission.name!r}"])
 
     def _revoke_product(self, ctx: HookContext, permission: Permission, user: str) -> ActionResult:
         product = self._product(ctx, permission)
         if product is None:
-            return _gone(
+            return ActionResult.gone(
                 f"product {permission.name!r} no longer exists in HelloID Service Automation"
             )
         pid = product_id(product) or ""
         assigned = self._assigned(ctx, pid)
         if assigned is None:
-            return _gone(f"HelloID user {self._label(ctx)} not found", pid)
+            return ActionResult.gone(f"HelloID user {self._label(ctx)} not found", pid)
         if not assigned:
-            return _gone(f"product {permission.name!r} is not assigned", pid)
+            return ActionResult.gone(f"product {permission.name!r} is not assigned", pid)
         if ctx.dry_run:
             return ActionResult(
                 reference=pid, messages=[f"dry-run: would unassign product {permission.name!r}"]
@@ -715,14 +695,14 @@ class HelloIDPlugin:
         return ActionResult(reference=pid, messages=[f"unassigned product {permission.name!r}"])
 
     @hookimpl
-    @_guarded("resource")
+    @guarded("resource")
     def idsync_resource(self, ctx: HookContext) -> ActionResult:
         """Ensure the group exists (``POST /groups`` when missing); its ``groupGuid``."""
         permission = ctx.permission
         if permission is None:
-            return _failure("resource needs a permission naming the group")
+            return ActionResult.failure("resource needs a permission naming the group")
         if permission.kind != "group":
-            return _failure(
+            return ActionResult.failure(
                 f"HelloID resources are groups; {permission.key!r} cannot be created by idsync"
             )
         client = self.client(ctx)

@@ -15,12 +15,11 @@ so a repeat writes nothing, and none writes under dry-run.
 
 from __future__ import annotations
 
-import functools
 import threading
 import uuid
 from collections.abc import Callable, Iterator, Mapping
 from importlib.metadata import version
-from typing import Any, ClassVar, Concatenate, ParamSpec
+from typing import Any, ClassVar
 
 import ldap3
 from idsync import (
@@ -30,6 +29,7 @@ from idsync import (
     Permission,
     PluginAbout,
     PluginKind,
+    guarded,
     hookimpl,
 )
 from ldap3.utils.conv import escape_filter_chars
@@ -50,8 +50,6 @@ PERMISSION_KINDS = ("group",)
 
 CONTAINER = "container"
 """The account-data key of the container (organizational unit) DN."""
-
-P = ParamSpec("P")
 
 _GOVERNED = frozenset(
     k.casefold()
@@ -74,41 +72,6 @@ _GOVERNED = frozenset(
 """Attributes the plugin writes itself; a mapping that sets one is refused."""
 
 _HIDDEN = frozenset(k.casefold() for k in ("objectGUID", "objectSid", "unicodePwd", "userPassword"))
-
-
-def _failure(*messages: str, not_found: bool = False, retriable: bool = False) -> ActionResult:
-    return ActionResult(
-        success=False, messages=list(messages), not_found=not_found, retriable=retriable
-    )
-
-
-def _gone(message: str, reference: str | None = None) -> ActionResult:
-    return ActionResult(
-        success=True, not_found=True, reference=reference, messages=[f"warning: {message}"]
-    )
-
-
-def _guarded(
-    action: str,
-) -> Callable[
-    [Callable[Concatenate[_DirectoryPlugin, P], ActionResult]],
-    Callable[Concatenate[_DirectoryPlugin, P], ActionResult],
-]:
-    """Turn an LDAP failure into a failed result naming the action (this action only)."""
-
-    def decorate(
-        hook: Callable[Concatenate[_DirectoryPlugin, P], ActionResult],
-    ) -> Callable[Concatenate[_DirectoryPlugin, P], ActionResult]:
-        def run(self: _DirectoryPlugin, /, *args: P.args, **kwargs: P.kwargs) -> ActionResult:
-            try:
-                return hook(self, *args, **kwargs)
-            except LdapError as exc:
-                return _failure(f"{action} failed: {exc}", retriable=exc.retriable)
-
-        functools.update_wrapper(run, hook)  # pluggy reads the hook's argument names through it
-        return run
-
-    return decorate
 
 
 def _value(values: list[Any]) -> Any:
@@ -353,14 +316,14 @@ class _DirectoryPlugin:
             ]
             schema = read_schema(directory) if ctx.account or ctx.correlation else None
         except LdapError as exc:
-            return _failure(f"{settings.url}: {exc}", retriable=exc.retriable)
+            return ActionResult.failure(f"{settings.url}: {exc}", retriable=exc.retriable)
         if missing:
-            return _failure(
+            return ActionResult.failure(
                 f"connected to {settings.url}, but there is no entry {', '.join(dict.fromkeys(missing))}"
             )
         problems = self._key_problems(schema, ctx) if schema is not None else []
         if problems:
-            return _failure(*problems)
+            return ActionResult.failure(*problems)
         return ActionResult(messages=[f"connected to {settings.url} as {settings.bind_dn}"])
 
     def _key_problems(self, schema: Schema, ctx: HookContext) -> list[str]:
@@ -435,15 +398,15 @@ class _DirectoryPlugin:
         settings = self._configured(ctx)
         governed = sorted(k for k in ctx.account if k.casefold() in _GOVERNED)
         if governed:
-            return _failure(
+            return ActionResult.failure(
                 f"the account mapping may not set {', '.join(governed)}: idsync sets them"
             )
         container = str(_get(ctx.account, CONTAINER) or settings.default_container)
         if not _dn.is_dn(container):
-            return _failure(f"the container {container!r} is not a distinguished name")
+            return ActionResult.failure(f"the container {container!r} is not a distinguished name")
         name = _as_values(_get(ctx.account, settings.rdn_attribute))
         if len(name) != 1:
-            return _failure(
+            return ActionResult.failure(
                 f"the account data needs one {settings.rdn_attribute} (the naming attribute); "
                 f"map {settings.rdn_attribute!r}"
             )
@@ -457,7 +420,7 @@ class _DirectoryPlugin:
         return _dn.child(settings.rdn_attribute, name[0], container), container, attributes
 
     @hookimpl
-    @_guarded("create")
+    @guarded("create", LdapError)
     def idsync_create(self, ctx: HookContext) -> ActionResult:
         """Add the account, disabled, in its container, with its initial password."""
         settings = self._configured(ctx)
@@ -472,7 +435,9 @@ class _DirectoryPlugin:
         written = {**ctx.account}
         if ctx.dry_run:
             if directory.read(container, ["1.1"]) is None and not settings.create_containers:
-                return _failure(f"would create {dn}, but the container {container} does not exist")
+                return ActionResult.failure(
+                    f"would create {dn}, but the container {container} does not exist"
+                )
             return ActionResult(
                 data=written, messages=[f"dry-run: would create disabled account {dn}"]
             )
@@ -482,7 +447,7 @@ class _DirectoryPlugin:
         result = directory.add(dn, classes, {**attributes, **extra}, accept=frozenset({32}))
         if result.get("result") == 32:  # the container does not exist
             if not settings.create_containers:
-                return _failure(
+                return ActionResult.failure(
                     f"cannot create {dn}: the container {container} does not exist "
                     "(create it, or set create_containers)"
                 )
@@ -492,7 +457,7 @@ class _DirectoryPlugin:
         entry = directory.read(dn, [self.REFERENCE])
         reference = self._reference(entry) if entry is not None else None
         if reference is None:
-            return _failure(f"created {dn}, but cannot read its {self.REFERENCE} back")
+            return ActionResult.failure(f"created {dn}, but cannot read its {self.REFERENCE} back")
         with self._lock:
             self._users[reference] = dn
             self._fresh[dn.casefold()] = set()
@@ -536,7 +501,7 @@ class _DirectoryPlugin:
         return self._user_dn(ctx, ctx.manager_reference)
 
     @hookimpl
-    @_guarded("update")
+    @guarded("update", LdapError)
     def idsync_update(self, ctx: HookContext) -> ActionResult:
         """Write the changed attributes (one modify), then rename or move (one modify DN)."""
         settings = self._configured(ctx)
@@ -544,12 +509,12 @@ class _DirectoryPlugin:
         desired = {**ctx.account, **{k: c.after for k, c in ctx.changes.items()}}
         governed = sorted(k for k in ctx.changes if k.casefold() in _GOVERNED)
         if governed:
-            return _failure(
+            return ActionResult.failure(
                 f"the account mapping may not set {', '.join(governed)}: idsync sets them"
             )
         entry = self._entry(ctx, ctx.reference)
         if entry is None:
-            return _failure(
+            return ActionResult.failure(
                 f"account {ctx.reference} not found under {settings.base_dn}; it may have been deleted",
                 not_found=True,
             )
@@ -563,13 +528,15 @@ class _DirectoryPlugin:
             if folded == CONTAINER:
                 target = wanted[0] if wanted else settings.default_container
                 if not _dn.is_dn(target):
-                    return _failure(f"the container {target!r} is not a distinguished name")
+                    return ActionResult.failure(
+                        f"the container {target!r} is not a distinguished name"
+                    )
                 if not _dn.same(_dn.parent(entry.dn), target) and not self._parked(entry):
                     new_container = target
                 continue
             if folded == rdn_attribute:
                 if len(wanted) != 1:
-                    return _failure(
+                    return ActionResult.failure(
                         f"{settings.rdn_attribute} names the account and cannot be emptied"
                     )
                 if wanted[0] != str(entry.first(key) or ""):
@@ -609,7 +576,7 @@ class _DirectoryPlugin:
             )
             if new_container is not None and directory.read(new_container, ["1.1"]) is None:
                 if not settings.create_containers:
-                    return _failure(
+                    return ActionResult.failure(
                         f"updated {', '.join(sorted(modifications)) or 'nothing else'} of {label}, "
                         f"but cannot move it: the container {new_container} does not exist "
                         "(create it, or set create_containers)"
@@ -642,7 +609,11 @@ class _DirectoryPlugin:
         entry = self._entry(ctx, ctx.reference)
         if entry is None:
             missing = f"account {ctx.reference} not found under {settings.base_dn}"
-            return _failure(missing, not_found=True) if enabled else _gone(missing)
+            return (
+                ActionResult.failure(missing, not_found=True)
+                if enabled
+                else ActionResult.gone(missing)
+            )
         changes = self._access(entry, enabled)
         destination: str | None = None
         parked = settings.disabled_container
@@ -672,25 +643,25 @@ class _DirectoryPlugin:
         return ActionResult(reference=ctx.reference, messages=[f"{verb}d {entry.dn}{where}"])
 
     @hookimpl
-    @_guarded("enable")
+    @guarded("enable", LdapError)
     def idsync_enable(self, ctx: HookContext) -> ActionResult:
         """Give the account access (and move it out of the disabled container)."""
         return self._set_enabled(ctx, True)
 
     @hookimpl
-    @_guarded("disable")
+    @guarded("disable", LdapError)
     def idsync_disable(self, ctx: HookContext) -> ActionResult:
         """Take access away (and move the account to the disabled container, if configured)."""
         return self._set_enabled(ctx, False)
 
     @hookimpl
-    @_guarded("delete")
+    @guarded("delete", LdapError)
     def idsync_delete(self, ctx: HookContext) -> ActionResult:
         """Delete the account entry; one already gone is a warning."""
         settings = self._configured(ctx)
         dn = self._user_dn(ctx, ctx.reference or "", fresh=True) if ctx.reference else None
         if dn is None:
-            return _gone(f"account {ctx.reference} not found under {settings.base_dn}")
+            return ActionResult.gone(f"account {ctx.reference} not found under {settings.base_dn}")
         if ctx.dry_run:
             return ActionResult(reference=ctx.reference, messages=[f"dry-run: would delete {dn}"])
         result = self.directory(ctx).delete(dn, self._delete_controls(), accept=frozenset({32}))
@@ -698,7 +669,7 @@ class _DirectoryPlugin:
             self._users.pop(ctx.reference or "", None)
             self._fresh.pop(dn.casefold(), None)
         if result.get("result") == 32:
-            return _gone(f"{dn} was deleted meanwhile")
+            return ActionResult.gone(f"{dn} was deleted meanwhile")
         logger.bind(system=ctx.system).info("deleted {}", dn)
         return ActionResult(reference=ctx.reference, messages=[f"deleted {dn}"])
 
@@ -757,24 +728,26 @@ class _DirectoryPlugin:
         return directory.read(group, ["1.1"], _filter(self._member(), member)) is not None
 
     @hookimpl
-    @_guarded("grant")
+    @guarded("grant", LdapError)
     def idsync_grant(self, ctx: HookContext) -> ActionResult:
         """Add the account's DN to the group's members (read first; a repeat writes nothing)."""
         permission = ctx.permission
         if permission is None or not ctx.reference:
-            return _failure("grant needs a permission and the account reference")
+            return ActionResult.failure("grant needs a permission and the account reference")
         if permission.kind != "group":
-            return _failure(
+            return ActionResult.failure(
                 f"directories have no {permission.kind!r} permissions; use group:<name>"
             )
         settings = self._configured(ctx)
         group = self._group(ctx, permission)
         if group is None:
-            return _failure(f"group {permission.name!r} does not exist under {settings.groups}")
+            return ActionResult.failure(
+                f"group {permission.name!r} does not exist under {settings.groups}"
+            )
         group_dn, group_ref = group
         user = self._user_dn(ctx, ctx.reference)
         if user is None:
-            return _failure(f"account {ctx.reference} not found", not_found=True)
+            return ActionResult.failure(f"account {ctx.reference} not found", not_found=True)
         directory = self.directory(ctx)
         with self._lock:
             fresh = self._fresh.get(user.casefold())
@@ -806,23 +779,25 @@ class _DirectoryPlugin:
         return ActionResult(reference=group_ref, messages=[f"added to {group_dn}"])
 
     @hookimpl
-    @_guarded("revoke")
+    @guarded("revoke", LdapError)
     def idsync_revoke(self, ctx: HookContext) -> ActionResult:
         """Remove the account's DN from the group; a group kept non-empty gets the placeholder."""
         permission = ctx.permission
         if permission is None or not ctx.reference:
-            return _failure("revoke needs a permission and the account reference")
+            return ActionResult.failure("revoke needs a permission and the account reference")
         settings = self._configured(ctx)
         group = self._group(ctx, permission) if permission.kind == "group" else None
         if group is None:
-            return _gone(f"group {permission.name!r} does not exist under {settings.groups}")
+            return ActionResult.gone(
+                f"group {permission.name!r} does not exist under {settings.groups}"
+            )
         group_dn, group_ref = group
         user = self._user_dn(ctx, ctx.reference)
         if user is None:
-            return _gone(f"account {ctx.reference} not found", group_ref)
+            return ActionResult.gone(f"account {ctx.reference} not found", group_ref)
         directory = self.directory(ctx)
         if not self._is_member(directory, group_dn, user):
-            return _gone(f"not a member of {group_dn}", group_ref)
+            return ActionResult.gone(f"not a member of {group_dn}", group_ref)
         if ctx.dry_run:
             return ActionResult(
                 reference=group_ref, messages=[f"dry-run: would remove from {group_dn}"]
@@ -851,14 +826,16 @@ class _DirectoryPlugin:
         return ActionResult(reference=group_ref, messages=[f"removed from {group_dn}"])
 
     @hookimpl
-    @_guarded("resource")
+    @guarded("resource", LdapError)
     def idsync_resource(self, ctx: HookContext) -> ActionResult:
         """Ensure the group exists in ``resource_container``, creating it when missing."""
         permission = ctx.permission
         if permission is None:
-            return _failure("resource needs a permission naming the group")
+            return ActionResult.failure("resource needs a permission naming the group")
         if permission.kind != "group":
-            return _failure(f"directory resources are groups; {permission.key!r} cannot be created")
+            return ActionResult.failure(
+                f"directory resources are groups; {permission.key!r} cannot be created"
+            )
         settings = self._configured(ctx)
         found = self._group(ctx, permission)
         if found is not None:

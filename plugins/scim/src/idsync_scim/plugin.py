@@ -14,12 +14,11 @@ never taken from memory.
 
 from __future__ import annotations
 
-import functools
 import threading
 from collections import OrderedDict, defaultdict
 from collections.abc import Callable, Iterable, Iterator, Mapping
 from importlib.metadata import version
-from typing import Any, Concatenate, ParamSpec
+from typing import Any
 
 from idsync import (
     Account,
@@ -29,6 +28,7 @@ from idsync import (
     Permission,
     PluginAbout,
     PluginKind,
+    guarded,
     hookimpl,
 )
 from loguru import logger
@@ -73,45 +73,10 @@ _MANAGER_VALUE = Key(
 _REMEMBERED = 4096
 """Users whose last ETag is kept, most recent first (one run's creates and updates)."""
 
-P = ParamSpec("P")
 
-
-def _failure(*messages: str, not_found: bool = False, retriable: bool = False) -> ActionResult:
-    return ActionResult(
-        success=False, messages=list(messages), not_found=not_found, retriable=retriable
-    )
-
-
-def _gone(message: str, reference: str | None = None) -> ActionResult:
-    """Success for something already gone: the desired state holds, with a warning."""
-    return ActionResult(
-        success=True, not_found=True, reference=reference, messages=[f"warning: {message}"]
-    )
-
-
-def _guarded(
-    action: str,
-) -> Callable[
-    [Callable[Concatenate[ScimPlugin, P], ActionResult]],
-    Callable[Concatenate[ScimPlugin, P], ActionResult],
-]:
-    """Turn an API or discovery failure into a failed result naming the action (this one only)."""
-
-    def decorate(
-        hook: Callable[Concatenate[ScimPlugin, P], ActionResult],
-    ) -> Callable[Concatenate[ScimPlugin, P], ActionResult]:
-        def run(self: ScimPlugin, /, *args: P.args, **kwargs: P.kwargs) -> ActionResult:
-            try:
-                return hook(self, *args, **kwargs)
-            except ApiError as exc:
-                return _failure(f"{action} failed: {problem(exc)}", retriable=exc.retriable)
-            except DiscoveryError as exc:
-                return _failure(f"{action} failed: {exc}")
-
-        functools.update_wrapper(run, hook)  # pluggy reads the hook's argument names through it
-        return run
-
-    return decorate
+def _describe(error: Exception) -> str:
+    """An API failure as the SCIM error says it; a discovery failure as it is."""
+    return problem(error) if isinstance(error, ApiError) else str(error)
 
 
 def _fold(text: str | None) -> str:
@@ -314,9 +279,9 @@ class ScimPlugin:
                 why = (
                     f"the SCIM server at {settings.base_url} answered unexpectedly: {problem(exc)}"
                 )
-            return _failure(why, retriable=exc.retriable)
+            return ActionResult.failure(why, retriable=exc.retriable)
         except DiscoveryError as exc:
-            return _failure(f"the SCIM server at {settings.base_url}: {exc}")
+            return ActionResult.failure(f"the SCIM server at {settings.base_url}: {exc}")
         problems = self.key_problems(ctx, ctx.account)
         if ctx.correlation is not None:
             try:
@@ -328,7 +293,7 @@ class ScimPlugin:
                 if wrong and "read-only" not in wrong:
                     problems[ctx.correlation.account_field] = f"correlation: {wrong}"
         if problems:
-            return _failure(*[f"mapping: {why}" for why in problems.values()])
+            return ActionResult.failure(*[f"mapping: {why}" for why in problems.values()])
         return ActionResult(
             messages=[f"connected to SCIM at {settings.base_url}: {found.describe()}"]
         )
@@ -384,7 +349,7 @@ class ScimPlugin:
         return all(str(h.get("id")) == ctx.reference for h in holders)
 
     @hookimpl
-    @_guarded("create")
+    @guarded("create", ApiError, DiscoveryError, describe=_describe)
     def idsync_create(self, ctx: HookContext) -> ActionResult:
         """``POST /Users`` with the mapped attributes and ``active: false``."""
         settings = self._configured(ctx)
@@ -392,7 +357,7 @@ class ScimPlugin:
         try:
             keys = self._keys(ctx, ctx.account)
         except KeyProblem as exc:
-            return _failure(f"not created, nothing sent: {exc}")
+            return ActionResult.failure(f"not created, nothing sent: {exc}")
         values = {keys[k]: v for k, v in ctx.account.items() if _assigned(v) is not None}
         manager = ctx.manager_reference if settings.set_manager else None
         if manager and _fold(ENTERPRISE) in map(_fold, kind.extensions):
@@ -403,7 +368,7 @@ class ScimPlugin:
         body = {"schemas": [kind.schema, *dict.fromkeys(used)], **body, "active": False}
         name = ctx.account.get("userName") or next(iter(ctx.account.values()), "")
         if why := kind.create_problem(body):
-            return _failure(f"not created, nothing sent: {why}")
+            return ActionResult.failure(f"not created, nothing sent: {why}")
         if ctx.dry_run:
             return ActionResult(
                 data=dict(ctx.account), messages=[f"dry-run: would create inactive user {name}"]
@@ -412,7 +377,9 @@ class ScimPlugin:
             written = self.client(ctx).create(kind.endpoint, body)
         except ApiError as exc:
             if exc.status in (400, 409):
-                return _failure(f"the SCIM server refused to create user {name}: {problem(exc)}")
+                return ActionResult.failure(
+                    f"the SCIM server refused to create user {name}: {problem(exc)}"
+                )
             raise
         resource = written.resource or {}
         reference = str(resource["id"])
@@ -497,17 +464,17 @@ class ScimPlugin:
             return "done", after, pending
 
     @hookimpl
-    @_guarded("update")
+    @guarded("update", ApiError, DiscoveryError, describe=_describe)
     def idsync_update(self, ctx: HookContext) -> ActionResult:
         """``PATCH /Users/{id}`` with the changed attributes only, ``If-Match`` the ETag."""
         settings = self._configured(ctx)
         if not ctx.reference:
-            return _failure("update needs the account reference (the SCIM id)")
+            return ActionResult.failure("update needs the account reference (the SCIM id)")
         kind = self._users(ctx)
         try:
             keys = self._keys(ctx, [*ctx.account, *ctx.changes])
         except KeyProblem as exc:
-            return _failure(f"not updated, nothing sent: {exc}")
+            return ActionResult.failure(f"not updated, nothing sent: {exc}")
         changes = {keys[k]: _assigned(c.after) for k, c in ctx.changes.items()}
         manager = ctx.manager_reference if settings.set_manager else None
         if manager and _fold(ENTERPRISE) not in map(_fold, kind.extensions):
@@ -522,10 +489,10 @@ class ScimPlugin:
         try:
             outcome, resource, written = self._converge(ctx, ctx.reference, wanted)
         except (KeyProblem, Stale) as exc:
-            return _failure(f"not updated: {exc}", retriable=isinstance(exc, Stale))
+            return ActionResult.failure(f"not updated: {exc}", retriable=isinstance(exc, Stale))
         label = self._label(ctx)
         if outcome == "gone":
-            return _failure(
+            return ActionResult.failure(
                 f"SCIM user {label} not found; it may have been deleted", not_found=True
             )
         data = pick(resource, keys.values())
@@ -546,7 +513,7 @@ class ScimPlugin:
     def _set_active(self, ctx: HookContext, active: bool) -> ActionResult:
         verb = "enable" if active else "disable"
         if not ctx.reference:
-            return _failure(f"{verb} needs the account reference (the SCIM id)")
+            return ActionResult.failure(f"{verb} needs the account reference (the SCIM id)")
 
         def wanted(resource: dict[str, Any]) -> dict[Key, Any]:
             return {} if resource.get("active") is active else {_ACTIVE: active}
@@ -554,11 +521,15 @@ class ScimPlugin:
         try:
             outcome, _, _ = self._converge(ctx, ctx.reference, wanted)
         except (KeyProblem, Stale) as exc:
-            return _failure(f"not {verb}d: {exc}", retriable=isinstance(exc, Stale))
+            return ActionResult.failure(f"not {verb}d: {exc}", retriable=isinstance(exc, Stale))
         label = self._label(ctx)
         if outcome == "gone":
             missing = f"SCIM user {label} not found; it may have been deleted"
-            return _failure(missing, not_found=True) if active else _gone(missing)
+            return (
+                ActionResult.failure(missing, not_found=True)
+                if active
+                else ActionResult.gone(missing)
+            )
         if outcome == "same":
             return ActionResult(reference=ctx.reference, messages=[f"{label} is already {verb}d"])
         if outcome == "dry-run":
@@ -569,23 +540,23 @@ class ScimPlugin:
         return ActionResult(reference=ctx.reference, messages=[f"{verb}d {label}"])
 
     @hookimpl
-    @_guarded("enable")
+    @guarded("enable", ApiError, DiscoveryError, describe=_describe)
     def idsync_enable(self, ctx: HookContext) -> ActionResult:
         """``PATCH`` ``active: true`` (nothing when it is already)."""
         return self._set_active(ctx, True)
 
     @hookimpl
-    @_guarded("disable")
+    @guarded("disable", ApiError, DiscoveryError, describe=_describe)
     def idsync_disable(self, ctx: HookContext) -> ActionResult:
         """``PATCH`` ``active: false``; a user already gone is a warning."""
         return self._set_active(ctx, False)
 
     @hookimpl
-    @_guarded("delete")
+    @guarded("delete", ApiError, DiscoveryError, describe=_describe)
     def idsync_delete(self, ctx: HookContext) -> ActionResult:
         """``DELETE /Users/{id}``, after taking the user out of every group it is in."""
         if not ctx.reference:
-            return _failure("delete needs the account reference (the SCIM id)")
+            return ActionResult.failure("delete needs the account reference (the SCIM id)")
         settings = self._configured(ctx)
         client = self.client(ctx)
         kind = self._users(ctx)
@@ -596,7 +567,7 @@ class ScimPlugin:
         )
         if ctx.dry_run:
             if client.get(kind.endpoint, ctx.reference, attributes=("id",)) is None:
-                return _gone(gone, ctx.reference)
+                return ActionResult.gone(gone, ctx.reference)
             also = f" (and remove it from {len(groups)} group(s))" if groups else ""
             return ActionResult(
                 reference=ctx.reference, messages=[f"dry-run: would delete {label}{also}"]
@@ -608,7 +579,7 @@ class ScimPlugin:
         self._forget(ctx.reference)
         left = f"; removed from group(s) {', '.join(repr(n) for _, n in groups)}" if groups else ""
         if not deleted:
-            return _gone(gone + left, ctx.reference)
+            return ActionResult.gone(gone + left, ctx.reference)
         logger.bind(system=ctx.system).info("deleted SCIM user {}", ctx.reference)
         return ActionResult(reference=ctx.reference, messages=[f"deleted {label}{left}"])
 
@@ -733,17 +704,23 @@ class ScimPlugin:
         return None if found is None else rid in _members(found[0])
 
     @hookimpl
-    @_guarded("grant")
+    @guarded("grant", ApiError, DiscoveryError, describe=_describe)
     def idsync_grant(self, ctx: HookContext) -> ActionResult:
         """``PATCH /Groups/{id}`` ``add`` the member, unless the user is one already."""
         permission, rid = ctx.permission, ctx.reference
         if permission is None or not rid:
-            return _failure("grant needs a permission and the account reference (the SCIM id)")
+            return ActionResult.failure(
+                "grant needs a permission and the account reference (the SCIM id)"
+            )
         if permission.kind != "group":
-            return _failure(f"SCIM has no {permission.kind!r} permissions; use group:<name>")
+            return ActionResult.failure(
+                f"SCIM has no {permission.kind!r} permissions; use group:<name>"
+            )
         group = self._group(ctx, permission)
         if group is None:
-            return _failure(f"group {permission.name!r} does not exist on the SCIM server")
+            return ActionResult.failure(
+                f"group {permission.name!r} does not exist on the SCIM server"
+            )
         gid, name = group
         with self._lock:
             added = self._created.get(rid)
@@ -754,14 +731,16 @@ class ScimPlugin:
                 self._forget_group(permission)
                 group = self._group(ctx, permission, cached=False)
                 if group is None:
-                    return _failure(f"group {permission.name!r} does not exist on the SCIM server")
+                    return ActionResult.failure(
+                        f"group {permission.name!r} does not exist on the SCIM server"
+                    )
                 gid, name = group
                 member = bool(self._is_member(ctx, gid, rid))
             if member:
                 return ActionResult(reference=gid, messages=[f"already a member of group {name!r}"])
             if rid not in self._known and self._read_user(ctx, rid) is None:
                 # The server would take any id as a member: never add one that is not there.
-                return _failure(
+                return ActionResult.failure(
                     f"cannot add to group {name!r}: SCIM user {rid} not found", not_found=True
                 )
         if ctx.dry_run:
@@ -772,7 +751,9 @@ class ScimPlugin:
         )
         if written is None:
             self._forget_group(permission)
-            return _failure(f"cannot add to group {name!r}: it vanished", not_found=True)
+            return ActionResult.failure(
+                f"cannot add to group {name!r}: it vanished", not_found=True
+            )
         with self._lock:
             if rid in self._created:
                 self._created[rid].add(gid)
@@ -784,14 +765,18 @@ class ScimPlugin:
             self._groups.pop(_fold(permission.name), None)
 
     @hookimpl
-    @_guarded("revoke")
+    @guarded("revoke", ApiError, DiscoveryError, describe=_describe)
     def idsync_revoke(self, ctx: HookContext) -> ActionResult:
         """``PATCH /Groups/{id}`` ``remove`` the member; not a member is a warning."""
         permission, rid = ctx.permission, ctx.reference
         if permission is None or not rid:
-            return _failure("revoke needs a permission and the account reference (the SCIM id)")
+            return ActionResult.failure(
+                "revoke needs a permission and the account reference (the SCIM id)"
+            )
         if permission.kind != "group":
-            return _failure(f"SCIM has no {permission.kind!r} permissions; use group:<name>")
+            return ActionResult.failure(
+                f"SCIM has no {permission.kind!r} permissions; use group:<name>"
+            )
         group = self._group(ctx, permission)
         member = self._is_member(ctx, group[0], rid) if group is not None else None
         if member is None:  # not known, or gone since it was looked up: look again
@@ -799,10 +784,12 @@ class ScimPlugin:
             group = self._group(ctx, permission, cached=False)
             member = self._is_member(ctx, group[0], rid) if group is not None else None
         if group is None:
-            return _gone(f"group {permission.name!r} no longer exists on the SCIM server")
+            return ActionResult.gone(
+                f"group {permission.name!r} no longer exists on the SCIM server"
+            )
         gid, name = group
         if not member:
-            return _gone(f"not a member of group {name!r}", gid)
+            return ActionResult.gone(f"not a member of group {name!r}", gid)
         if ctx.dry_run:
             return ActionResult(
                 reference=gid, messages=[f"dry-run: would remove from group {name!r}"]
@@ -812,19 +799,19 @@ class ScimPlugin:
             if rid in self._created:
                 self._created[rid].discard(gid)
         if written is None:
-            return _gone(f"group {name!r} vanished", gid)
+            return ActionResult.gone(f"group {name!r} vanished", gid)
         logger.bind(system=ctx.system).info("removed {} from group {}", rid, name)
         return ActionResult(reference=gid, messages=[f"removed from group {name!r}"])
 
     @hookimpl
-    @_guarded("resource")
+    @guarded("resource", ApiError, DiscoveryError, describe=_describe)
     def idsync_resource(self, ctx: HookContext) -> ActionResult:
         """Ensure the group exists (``POST /Groups`` when missing); its id."""
         permission = ctx.permission
         if permission is None:
-            return _failure("resource needs a permission naming the group")
+            return ActionResult.failure("resource needs a permission naming the group")
         if permission.kind != "group":
-            return _failure(
+            return ActionResult.failure(
                 f"SCIM resources are groups; {permission.key!r} cannot be created by idsync"
             )
         found = self._group(ctx, permission, cached=False)
@@ -837,7 +824,9 @@ class ScimPlugin:
         kind = self._group_kind(ctx)
         body = {"schemas": [kind.schema], "displayName": permission.name}
         if why := kind.create_problem(body):
-            return _failure(f"group {permission.name!r} not created, nothing sent: {why}")
+            return ActionResult.failure(
+                f"group {permission.name!r} not created, nothing sent: {why}"
+            )
         written = self.client(ctx).create(kind.endpoint, body)
         gid = str((written.resource or {})["id"])
         with self._lock:
