@@ -168,6 +168,17 @@ def test_an_update_with_nothing_to_change_keeps_the_etag(
     assert api.get(f"/Users/{reference}").headers["ETag"] == etag
 
 
+def test_a_joiner_active_now_is_created_active_in_one_write(
+    hook: Any, ctx: Ctx, api: httpx.Client, scim_server: Any
+) -> None:
+    before = len(scim_server.writes())
+    result = hook.idsync_create(ctx=ctx(account={"userName": _name()}, active=True))
+    assert result.success, result.messages
+    assert result.enabled is True  # the engine records the enable as done by the create
+    assert api.get(f"/Users/{result.reference}").json()["active"] is True
+    assert len(scim_server.writes()) == before + 1
+
+
 def test_enable_and_disable_set_active(hook: Any, ctx: Ctx, api: httpx.Client) -> None:
     reference = hook.idsync_create(ctx=ctx(account={"userName": _name()})).reference
     assert hook.idsync_enable(ctx=ctx(reference=reference)).success

@@ -351,7 +351,8 @@ class ScimPlugin:
     @hookimpl
     @guarded("create", ApiError, DiscoveryError, describe=_describe)
     def idsync_create(self, ctx: HookContext) -> ActionResult:
-        """``POST /Users`` with the mapped attributes and ``active: false``."""
+        """``POST /Users`` with the mapped attributes, ``active`` as the lifecycle wants it now
+        (``ctx.active``): a joiner who starts today is created active in one request."""
         settings = self._configured(ctx)
         kind = self._users(ctx)
         try:
@@ -365,13 +366,16 @@ class ScimPlugin:
         body = apply_values({}, values)
         extensions = {_fold(u): u for u in kind.extensions}
         used = [extensions[_fold(k.urn)] for k in values if k.urn is not None]
-        body = {"schemas": [kind.schema, *dict.fromkeys(used)], **body, "active": False}
+        body = {"schemas": [kind.schema, *dict.fromkeys(used)], **body, "active": ctx.active}
+        state = "active" if ctx.active else "inactive"
         name = ctx.account.get("userName") or next(iter(ctx.account.values()), "")
         if why := kind.create_problem(body):
             return ActionResult.failure(f"not created, nothing sent: {why}")
         if ctx.dry_run:
             return ActionResult(
-                data=dict(ctx.account), messages=[f"dry-run: would create inactive user {name}"]
+                data=dict(ctx.account),
+                enabled=ctx.active,
+                messages=[f"dry-run: would create {state} user {name}"],
             )
         try:
             written = self.client(ctx).create(kind.endpoint, body)
@@ -387,11 +391,14 @@ class ScimPlugin:
         with self._lock:
             self._created[reference] = set()
         logger.bind(system=ctx.system).info("created SCIM user {} ({})", name, reference)
-        messages = [f"created inactive user {name} ({reference})"]
+        messages = [f"created {state} user {name} ({reference})"]
         if manager:
             messages.append(f"manager set to {manager}")
         return ActionResult(
-            reference=reference, data=pick(resource, keys.values()), messages=messages
+            reference=reference,
+            data=pick(resource, keys.values()),
+            enabled=bool(resource.get("active", ctx.active)),
+            messages=messages,
         )
 
     def _converge(
