@@ -267,11 +267,15 @@ def test_the_connection_test_holds_the_mapping_to_the_schema(ad_hook: Any, ctx: 
     )
     assert good.success, good.messages
     bad = ad_hook.idsync_check_connection(
-        ctx=ctx(account=dict.fromkeys(["cn", "sAMAcountName", "unicodePwd", "container"]))
+        ctx=ctx(
+            account=dict.fromkeys(["cn", "sAMAcountName", "unicodePwd", "whenChanged", "container"])
+        )
     )
     assert not bad.success
     assert bad.messages == [
         "mapping: the directory's schema has no attribute 'sAMAcountName'; "
         "did you mean 'sAMAccountName'?",
         "mapping: 'unicodePwd' may not be set: idsync sets it",
+        "mapping: the directory sets 'whenChanged' itself (NO-USER-MODIFICATION); "
+        "a mapping cannot write it",
     ]

@@ -283,7 +283,9 @@ def test_the_connection_test_holds_the_mapping_to_the_schema(ldap_hook: Any, ctx
     assert good.success, good.messages
     bad = ldap_hook.idsync_check_connection(
         ctx=ctx(
-            account=dict.fromkeys(["uid", "givenNmae", "objectClass", "container"]),
+            account=dict.fromkeys(
+                ["uid", "givenNmae", "objectClass", "modifyTimestamp", "container"]
+            ),
             correlation=Correlation(person_field="id", account_field="employeNumber", value=None),
         )
     )
@@ -291,6 +293,8 @@ def test_the_connection_test_holds_the_mapping_to_the_schema(ldap_hook: Any, ctx
     assert bad.messages == [
         "mapping: the directory's schema has no attribute 'givenNmae'; did you mean 'givenName'?",
         "mapping: 'objectClass' may not be set: idsync sets it",
+        "mapping: the directory sets 'modifyTimestamp' itself (NO-USER-MODIFICATION); "
+        "a mapping cannot write it",
         "correlation: the directory's schema has no attribute 'employeNumber'; "
         "did you mean 'employeeNumber'?",
     ]

@@ -31,24 +31,39 @@ class Schema:
 
     names: dict[str, str]
     """Casefolded name → the schema's spelling."""
+    server_set: frozenset[str] = frozenset()
+    """Casefolded names of the types marked ``NO-USER-MODIFICATION``: the server keeps them
+    (``modifyTimestamp``, ``entryUUID``), and a client that writes one is refused."""
 
     @classmethod
     def parse(cls, definitions: Iterable[str]) -> Schema:
         """The schema of ``attributeTypes`` values (RFC 4512 AttributeTypeDescription)."""
         names: dict[str, str] = {}
+        server_set: set[str] = set()
         parsed: dict[str, Any] = _from_definition(list(definitions))
         for info in parsed.values():
             for name in info.name or ():
                 names.setdefault(str(name).casefold(), str(name))
-        return cls(names)
+                if info.no_user_modification:
+                    server_set.add(str(name).casefold())
+        return cls(names, frozenset(server_set))
 
     def defines(self, name: str) -> bool:
         """Whether ``name`` (or an ``attribute;option`` of it) is an attribute type here."""
         return name.split(";", 1)[0].casefold() in self.names
 
-    def problem(self, name: str) -> str | None:
-        """Why ``name`` is no attribute of this directory (with the nearest one), or None."""
+    def problem(self, name: str, *, written: bool = False) -> str | None:
+        """Why ``name`` is no attribute of this directory (with the nearest one), or None.
+
+        ``written``: the name is a mapping key, so an attribute only the server sets is a
+        problem too (a correlation field may be one: it is only read)."""
         if self.defines(name):
+            base = name.split(";", 1)[0].casefold()
+            if written and base in self.server_set:
+                return (
+                    f"the directory sets {self.names[base]!r} itself (NO-USER-MODIFICATION); "
+                    "a mapping cannot write it"
+                )
             return None
         near = difflib.get_close_matches(name.casefold(), list(self.names), n=1, cutoff=0.6)
         hint = f"; did you mean {self.names[near[0]]!r}?" if near else ""

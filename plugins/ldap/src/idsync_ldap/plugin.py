@@ -334,7 +334,7 @@ class _DirectoryPlugin:
                 continue
             if key.casefold() in _GOVERNED:
                 problems.append(f"mapping: {key!r} may not be set: idsync sets it")
-            elif (why := schema.problem(key)) is not None:
+            elif (why := schema.problem(key, written=True)) is not None:
                 problems.append(f"mapping: {why}")
         if ctx.correlation is not None:
             field = ctx.correlation.account_field
