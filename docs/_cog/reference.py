@@ -94,6 +94,7 @@ def _annotation(cls: type, name: str, links: dict[str, str]) -> str:
     found = _griffe_class(cls)
     member = found.members.get(name) if found is not None else None
     text = str(member.annotation) if member is not None and member.annotation else "Any"
+    text = re.sub(r"^Annotated\[([^,\[]+), .*\]$", r"\1", text)  # the type, not its metadata
     return re.sub(
         r"\b[A-Z]\w*\b",
         lambda m: f"[{m.group(0)}]({links[m.group(0)]})" if m.group(0) in links else m.group(0),
@@ -128,7 +129,9 @@ def _default(field: FieldInfo) -> str:
 FIELD_NOTES: dict[str, str] = {
     "Pipeline.state": "Where idsync keeps what it knows and did: a SQLAlchemy URL, "
     "`sqlite:///idsync.db` (a file, relative to the directory idsync runs in) or "
-    "`postgresql+psycopg://…`. `${VARIABLE}` references work here too.",
+    "`postgresql+psycopg://…`. `${VARIABLE}` references work here too. Many pipelines in one "
+    "PostgreSQL database: `{url: …, per_pipeline: true}` keeps this one in the schema "
+    "`idsync_<name>` ([many pipelines in one database](../operations/state-store.md#shared)).",
     "Pipeline.sources": "The source systems, by the name you give them. At least one. "
     "When several know a person, the first listed wins.",
     "Pipeline.targets": "The target systems, by the name you give them, evaluated in file "

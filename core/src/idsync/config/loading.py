@@ -21,6 +21,7 @@ from idsync.plugins import FunctionConflict
 from idsync.secrets import collect_secrets, register_secret
 from idsync.sections import take_sections
 from idsync.state.location import literal_password, state_problem, substitute
+from idsync.state.shared import resolve_state
 from idsync.typecheck import check_targets
 from idsync.yamlfile import YamlProblem, load_yaml
 
@@ -53,7 +54,7 @@ def _resolve(
                 register_secret(env[name])
             return env[name]
 
-        if path == "state":
+        if path in ("state", "state.url"):
             return substitute(value, sub)  # a password with any character stays intact
         return _REF.sub(sub, value)
     if isinstance(value, dict):
@@ -121,6 +122,11 @@ def load_pipeline(
     if offline:
         environment = _Lenient(environment)
     resolved = _resolve(raw, environment, "", errors, refs)
+    if "state" in resolved:  # a mapping: the URL in the pipeline's own schema
+        name = resolved.get("name")
+        resolved["state"] = resolve_state(
+            resolved["state"], name if isinstance(name, str) else file.stem, errors
+        )
     sections = take_sections(
         resolved, registry, refs, errors, offline=offline, reserved=Pipeline.model_fields
     )

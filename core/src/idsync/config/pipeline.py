@@ -4,20 +4,22 @@ from __future__ import annotations
 
 import datetime as dt
 from pathlib import Path
+from typing import Annotated
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from pydantic import BaseModel, Field, field_validator, model_validator
+from pydantic import BaseModel, Field, WithJsonSchema, field_validator, model_validator
 
 from idsync.config.base import ConfigError, _Config
 from idsync.config.systems import SourceConfig, TargetConfig, _target_expressions
 from idsync.config.thresholds import SOURCE_DEFAULTS, TARGET_DEFAULTS
 from idsync.expressions import accounts_read
+from idsync.state.shared import STATE_JSON_SCHEMA
 
 
 class Pipeline(_Config):
     """The whole pipeline file."""
 
-    state: str = "sqlite:///idsync.db"
+    state: Annotated[str, WithJsonSchema(STATE_JSON_SCHEMA)] = "sqlite:///idsync.db"
     sources: dict[str, SourceConfig]
     targets: dict[str, TargetConfig] = Field(default_factory=dict)
     name: str | None = None

@@ -110,6 +110,15 @@ def schedule_add_cmd(
         where, message = exc.errors[0] if exc.errors else ("", "invalid")
         raise _fail(f"{exc.file}: {where or '(top)'}: {message}") from None
     fleet = _fleet(fleet_url)
+    from idsync.state.shared import same_store
+
+    if same_store(pipeline.state, fleet.url):
+        err.print(
+            f"[yellow]warning:[/] {escape(pipeline.label)} keeps its state in the fleet's own "
+            "schema: a second pipeline doing so would mix their accounts. Give each pipeline "
+            "a schema of its own: state: {url: ..., per_pipeline: true}",
+            highlight=False,
+        )
     try:
         added = fleet.schedules.add(
             pipeline.label, pipeline_file, schedule, queue=queue, env_file=env_file

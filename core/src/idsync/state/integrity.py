@@ -30,7 +30,7 @@ from sqlalchemy.engine import Connection
 
 from idsync.secrets import redact
 from idsync.state import schema as t
-from idsync.state.location import StateError, StateLocation
+from idsync.state.location import StateError, StateLocation, StoreMissing
 
 __all__ = ["check_file", "check_rows", "check_tables", "json_loads", "probe", "wrap_errors"]
 
@@ -158,6 +158,7 @@ def probe(location: StateLocation) -> tuple[bool | None, str]:
     is nothing to check yet (the first run creates it); ``(False, why)`` when a run would fail."""
     from alembic.migration import MigrationContext
 
+    from idsync.state.shared import ensure_schema
     from idsync.state.store import _known_revisions, head_revision
 
     path = location.file
@@ -169,9 +170,14 @@ def probe(location: StateLocation) -> tuple[bool | None, str]:
         return None, f"{location.display} does not exist yet: the first run creates it"
     try:
         check_file(location)
+        ensure_schema(location, create=False)
         engine = sa.create_engine(location.url, json_deserializer=json_loads)
+    except StoreMissing:
+        return None, f"{location.display} does not exist yet: the first run creates it"
     except StateError as exc:
         return False, str(exc)
+    except (sa.exc.DBAPIError, sqlite3.DatabaseError) as exc:
+        return False, str(wrap_errors(location, exc))
     try:
         with engine.connect() as conn:
             revision = MigrationContext.configure(conn).get_current_revision()

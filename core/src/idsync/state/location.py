@@ -1,6 +1,7 @@
 """Where the state store is: its URL read safely, printed without its password.
 
-The ``state`` key of a pipeline file is a SQLAlchemy URL. A database password may hold any
+The ``state`` key of a pipeline file is a SQLAlchemy URL (or a mapping whose ``url`` is one,
+see :mod:`idsync.state.shared`). A database password may hold any
 character, ``@`` and ``:`` included; written into a URL as it is, ``@`` would end the user
 part early and the rest of the password would pass for a host name (and be printed as one).
 :func:`state_url` reads such a URL the way it was meant: the user part runs to the *last*
@@ -10,7 +11,7 @@ part early and the rest of the password would pass for a host name (and be print
 from __future__ import annotations
 
 import re
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -33,6 +34,8 @@ __all__ = [
 ]
 
 _REF = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)\}")
+_SEARCH_PATH = re.compile(r"(?:^|\s)-c\s*search_path=([^\s,]+)(?=\s|$)")
+"""One schema set as the connections' search path in libpq's ``options`` (``-csearch_path=x``)."""
 
 
 class StateError(Exception):
@@ -110,8 +113,29 @@ class StateLocation:
 
     @property
     def display(self) -> str:
-        """The URL with its password hidden: ``postgresql+psycopg://idsync:***@db/idsync``."""
-        return mask_url(self.url.render_as_string(hide_password=True))
+        """The URL with its password hidden: ``postgresql+psycopg://idsync:***@db/idsync``,
+        followed by ``(schema idsync_acme)`` for a store in a schema of its own."""
+        schema = self.schema
+        if schema is None:
+            return mask_url(self.url.render_as_string(hide_password=True))
+        rest = _SEARCH_PATH.sub("", _options(self.url)).strip()
+        url = self.url.update_query_dict({"options": rest}) if rest else self.url
+        if not rest:
+            url = url.difference_update_query(["options"])
+        return f"{mask_url(url.render_as_string(hide_password=True))} (schema {schema})"
+
+    @property
+    def schema(self) -> str | None:
+        """The one PostgreSQL schema the store lives in, when its URL sets the search path
+        to a single schema (``?options=-csearch_path%3Dacme``); None otherwise (the
+        database's default: ``public``)."""
+        if self.url.get_backend_name() != "postgresql":
+            return None
+        found = _SEARCH_PATH.search(_options(self.url))
+        if found is None:
+            return None
+        name = found.group(1).strip('"')
+        return name if name and "," not in name else None
 
     @property
     def file(self) -> Path | None:
@@ -150,6 +174,12 @@ class StateLocation:
         return None
 
 
+def _options(url: URL) -> str:
+    """The libpq ``options`` of a URL (several given: joined), or ``""``."""
+    value = url.query.get("options", "")
+    return value if isinstance(value, str) else " ".join(value)
+
+
 def state_problem(text: str) -> str | None:
     """What is wrong with a pipeline's ``state`` URL, found without connecting (it does not
     parse, its driver is not installed, its directory does not exist), or None. Registers the
@@ -164,8 +194,11 @@ def state_problem(text: str) -> str | None:
 
 
 def literal_password(template: Any) -> bool:
-    """Whether a ``state`` value as written in the file carries a password itself (rather
-    than a ``${VARIABLE}`` reference): secrets are never written in a pipeline file."""
+    """Whether a ``state`` value as written in the file (a URL, or a mapping with ``url``)
+    carries a password itself rather than a ``${VARIABLE}`` reference: secrets are never
+    written in a pipeline file."""
+    if isinstance(template, Mapping):
+        template = template.get("url")
     if not isinstance(template, str):
         return False
     parts = _split_authority(template)

@@ -44,6 +44,7 @@ from idsync.state.locks import LEASE_TTL, LockHeld, Locks
 from idsync.state.outcomes import Outcomes
 from idsync.state.records import AccountState, BlockedAction, InDoubt, Missing, now
 from idsync.state.runs import Runs
+from idsync.state.shared import ensure_schema
 from idsync.state.snapshots import Snapshots
 from idsync.state.users import Users
 
@@ -167,6 +168,10 @@ class Store(Runs, Accounts, HeldWork, Locks, Users, Snapshots, Outcomes):
                 self.created = self._create_file(path)
             except (sa.exc.DBAPIError, sqlite3.DatabaseError) as exc:
                 raise wrap_errors(self.location, exc) from None
+        try:
+            ensure_schema(self.location, create=create)  # a pipeline's own, in a shared database
+        except (sa.exc.DBAPIError, sqlite3.DatabaseError) as exc:
+            raise wrap_errors(self.location, exc) from None
         self.engine: Engine = _engine(self.location)
         try:
             self._open(create=create, check=check)
