@@ -1,11 +1,13 @@
-"""A fleet on one PostgreSQL store: a control worker and three workers (subprocesses) run
+"""A fleet on one PostgreSQL database: a control worker and three workers (subprocesses) run
 pipelines over the simulators while one worker is killed (``kill -9``) in the middle of a run
-and another is paused (``SIGSTOP``) past its lease and woken (``SIGCONT``).
+and another is paused (``SIGSTOP``) past its lease and woken (``SIGCONT``). The queue, the
+schedules and every pipeline's state share the one database, each pipeline in a schema of its
+own (``state: {url: ${IDSYNC_FLEET}, per_pipeline: true}``).
 
 At the end: every pipeline ran to ``done``; no job is left waiting or running; the simulators
 received no second create for any person and no second grant of any group; no two runs of one
-pipeline wrote at the same time; and what the targets hold equals what a single-process run
-of the same organisation gives.
+pipeline wrote at the same time; each pipeline's schema holds its own runs only; and what the
+targets of every pipeline hold equals what a single-process run of the same organisation gives.
 """
 
 from __future__ import annotations
@@ -35,6 +37,7 @@ from idsync.sandbox import Sandbox
 from idsync.schedule import Schedule
 from idsync.state import Store
 from idsync.state import schema as t
+from idsync.state.shared import in_schema, pipeline_schema
 from idsync_afas.plugin import AfasPlugin
 from idsync_helloid.plugin import HelloIDPlugin
 from reliability.pgserver import PostgresServer
@@ -231,12 +234,23 @@ def _worker_ids(fleet: sa.Engine) -> set[int]:
         return {r[0] for r in conn.execute(sa.text("SELECT id FROM procrastinate_workers"))}
 
 
+SHARED = '{url: "${IDSYNC_FLEET}", per_pipeline: true}'
+"""Every pipeline's state: the fleet's database, in the pipeline's own schema."""
+
+
 @pytest.fixture
-def members(tmp_path: Path, postgres: PostgresServer) -> Iterator[list[Member]]:
+def fleet_url(postgres: PostgresServer) -> str:
+    return postgres.database()
+
+
+@pytest.fixture
+def members(tmp_path: Path, fleet_url: str) -> Iterator[list[Member]]:
     made: list[Member] = []
     try:
         for index in range(PIPELINES):
-            made.append(_member(tmp_path, index, postgres.database()))
+            member = _member(tmp_path, index, SHARED)
+            member.state = in_schema(fleet_url, pipeline_schema(member.name))
+            made.append(member)
         yield made
     finally:
         for member in made:
@@ -259,9 +273,8 @@ def _audit_spans(state: str) -> dict[int, tuple[dt.datetime, dt.datetime]]:
 
 
 def test_a_fleet_survives_a_killed_and_a_paused_worker(
-    tmp_path: Path, postgres: PostgresServer, members: list[Member]
+    tmp_path: Path, fleet_url: str, members: list[Member]
 ) -> None:
-    fleet_url = postgres.database()
     env = {
         **os.environ,
         "IDSYNC_FLEET": fleet_url,
@@ -289,6 +302,7 @@ def test_a_fleet_survives_a_killed_and_a_paused_worker(
         check=False,
     )
     assert added.returncode == 0, added.stderr
+    assert "warning" not in added.stderr  # its state is in a schema of its own
     assert json.loads(added.stdout) == {"pipeline": "org00", "queue": "pipelines"}
     fleet_store = Store(fleet_url)
     schedules = Schedules(fleet_store)
@@ -401,15 +415,27 @@ def test_a_fleet_survives_a_killed_and_a_paused_worker(
         for (_, end), (start, _) in itertools.pairwise(spans):
             assert end <= start, (member.name, spans)
 
-    # What the targets hold equals single-process runs: the interrupted pipelines and two more.
-    checked = {killed_pipeline, paused_pipeline, members[-1].name, members[-2].name}
+    # Each pipeline's state is in its own schema of the one database; the fleet's own schema
+    # (the queue and the schedules) holds no pipeline's runs.
+    with fleet_store.engine.connect() as conn:
+        assert conn.execute(sa.select(sa.func.count()).select_from(t.runs)).scalar_one() == 0
     for member in members:
-        if member.name in checked:
-            index = int(member.name.removeprefix("org"))
-            expected, how = _single_process(tmp_path, index)
-            assert expected, "the organisation should have accounts"
-            assert _end_state(member.helloid) == expected, member.name
-            assert last[member.name] == how, member.name
+        store = Store(member.state, create=False)
+        try:
+            with store.engine.connect() as conn:
+                runs = conn.execute(sa.select(t.runs.c.pipeline).distinct()).scalars().all()
+        finally:
+            store.close()
+        assert runs == [member.name]
+
+    # What the targets of every pipeline hold equals a single-process run of it, which ended
+    # the same way: the killed and the paused pipeline's as well as the others.
+    for member in members:
+        index = int(member.name.removeprefix("org"))
+        expected, how = _single_process(tmp_path, index)
+        assert expected, "the organisation should have accounts"
+        assert _end_state(member.helloid) == expected, member.name
+        assert last[member.name] == how, member.name
     fleet_store.close()
 
 
