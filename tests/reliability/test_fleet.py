@@ -491,3 +491,42 @@ def test_the_tick_defers_due_idle_pipelines_once_and_the_sweep_survives_a_waitin
         }
     )
     fleet.close()
+
+
+def test_a_worker_taken_for_dead_while_paused_takes_no_job_when_it_wakes(
+    tmp_path: Path, fleet_url: str
+) -> None:
+    """A worker paused past the stall timeout loses its registration to the next worker that
+    starts (procrastinate prunes stalled workers then). Woken, it takes no job: it stops,
+    saying why, and the job waits for a worker that is alive."""
+    env = {**os.environ, "IDSYNC_FLEET": fleet_url, "IDSYNC_FLEET_HEARTBEAT": "0.5"}
+    fleet = Fleet(fleet_url)
+    fleet.schedules.add("acme", tmp_path / "acme.yaml", Schedule(every=dt.timedelta(hours=1)))
+    engine = fleet.store.engine
+    workers = Workers(env, tmp_path)
+    try:
+        paused = workers.start("paused", "--queue=pipelines")
+        (paused_id,) = _wait("the worker's row", lambda: _worker_ids(engine), 90)
+        os.kill(paused.pid, signal.SIGSTOP)
+        time.sleep(3 * 0.5 + 1.5)  # past the stall timeout: three missed beats
+        workers.start("other", "--queue=elsewhere")  # prunes the paused worker's row
+        _wait("the paused worker pruned", lambda: paused_id not in _worker_ids(engine), 90)
+        os.kill(paused.pid, signal.SIGCONT)
+
+        async def defer() -> list[str]:
+            async with fleet.app.open_async():
+                return await fleet.defer_due()
+
+        assert asyncio.run(defer()) == ["acme"]
+        assert paused.wait(timeout=60) == 1
+        log = (tmp_path / "paused.log").read_text()
+        assert "worker paused was taken for dead" in log
+        assert "took no job since and stops now" in log
+        # The job was not taken: it waits, for no worker.
+        assert [(j["status"], j["worker_id"]) for j in _jobs(engine)] == [("todo", None)]
+        # A live worker takes it (it fails: the pipeline file is not there).
+        workers.start("alive", "--queue=pipelines")
+        _wait("the job taken", lambda: _jobs(engine)[0]["status"] == "failed", 90)
+    finally:
+        workers.stop()
+        fleet.close()

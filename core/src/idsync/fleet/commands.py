@@ -201,8 +201,13 @@ def worker_cmd(
     Run one worker on the control queue (``--queue control``) for the periodic tick and the
     sweep of dead workers' jobs, and as many as needed on the pipelines' queues."""
     fleet = _fleet(fleet_url)
+    from idsync.fleet.queue import FleetError  # there: _fleet imported it
+
     try:
         fleet.run_worker(queue or None, concurrency, name)
+    except FleetError as exc:
+        err.print(f"[bold red]error:[/] {escape(str(exc))}", highlight=False)
+        raise typer.Exit(1) from None
     finally:
         fleet.close()
 

@@ -91,6 +91,17 @@ def _tick_cron(seconds: int) -> str:
     return f"* * * * * */{seconds}"
 
 
+def _taken_for_dead(exc: BaseException) -> bool:
+    """Whether a worker's fetch failed because its registration is gone.
+
+    procrastinate removes the rows of workers whose heartbeat is older than the stall timeout
+    when a worker starts. A worker paused past it wakes up unregistered: it beats nothing
+    (an update of no row) and each fetch would set a job's worker to an id that no longer
+    exists, which the foreign key refuses. So it can never take a job; it stops, clearly."""
+    diag = getattr(exc.__cause__, "diag", None)
+    return getattr(diag, "constraint_name", None) == "procrastinate_jobs_worker_id_fkey"
+
+
 class Fleet:
     """Pipelines on one PostgreSQL store, run by workers through procrastinate.
 
@@ -281,7 +292,16 @@ class Fleet:
                 else:  # every queue
                     await self.app.run_worker_async(concurrency=concurrency, name=name)
 
-        asyncio.run(work())
+        try:
+            asyncio.run(work())
+        except pexc.ConnectorException as exc:
+            if not _taken_for_dead(exc):
+                raise
+            raise FleetError(
+                f"worker {name} was taken for dead while it did not beat (paused, or cut off "
+                "from the database) and a starting worker removed its registration; it took "
+                "no job since and stops now: start it again"
+            ) from None
 
     def _ensure_schema(self) -> None:
         """Apply procrastinate's schema once (workers starting together take turns)."""
