@@ -371,7 +371,7 @@ def _fleet(r: dict[str, Any]) -> list[str]:
         f" {_s(whole['seconds'])} | {r['fleet_ratio_here']:.2f} | {whole['cores_used']:.2f} |"
         f" {whole['load']:.1f} | {_ok(r['fleet_ratio_here'] <= 1.15)} |",
         f"| one killed at {_s(killed['killed_at'] or 0)} | {_s(r['single_run'])} |"
-        f" {_s(r['ideal_killed'])} | | {_s(killed['seconds'])} | {r['killed_ratio_here']:.2f} |"
+        f" {_s(r['ideal_killed_here'])} | | {_s(killed['seconds'])} | {r['killed_ratio_here']:.2f} |"
         f" {killed['cores_used']:.2f} | {killed['load']:.1f} |"
         f" {_ok(r['killed_ratio_here'] <= 1.15)} |",
         "",

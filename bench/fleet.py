@@ -8,7 +8,9 @@ schema of its own. The clock runs from the schedules being added to the last run
 *Ideal* is ``N × t1 / W``: ``t1`` is one plain ``idsync run`` of a same-sized organisation
 alone (measured first), so the ideal assumes perfect packing and no contention. The second
 scenario kills one worker (``kill -9``) once a third of the runs are done; its ideal is the
-time of the kill plus the runs not yet finished then, on ``W - 1`` workers.
+time of the kill plus the runs not yet finished then, on ``W - 1`` workers. The killed worker is
+reaped at once, as a supervisor would: on one host its run's lease is then known to be dead and
+taken over at once (from another host, the run again waits for the lease to run out).
 
 The simulators share this process's CPU with the workers: on a machine with fewer cores than
 the runs need, ``N × t1 / W`` cannot be reached by any scheduler. So the CPU is counted too:
@@ -235,6 +237,7 @@ def _scenario(
             done, open_jobs = _finished(fleet_store.engine)
             if kill and killed_at is None and done >= pipelines // 3:
                 procs[1].send_signal(signal.SIGKILL)
+                procs[1].wait()  # reaped: its lease's owner is known dead on this host
                 killed_at, done_at_kill = time.perf_counter() - started, done
             if done >= pipelines and open_jobs == 0:
                 break
@@ -246,6 +249,13 @@ def _scenario(
         simulators_cpu = time.process_time() - simulators_cpu
         load = max(load, os.getloadavg()[0])
         statuses = [s.last_status for s in schedules.all()]
+        with fleet_store.engine.connect() as conn:
+            swept = conn.execute(
+                sa.text(
+                    "SELECT count(*) FROM procrastinate_jobs WHERE status = 'failed' "
+                    "AND task_name = 'idsync.run_pipeline'"
+                )
+            ).scalar_one()
     finally:
         for proc in procs:
             if proc.poll() is None:
@@ -268,6 +278,7 @@ def _scenario(
         "killed_at": round(killed_at, 2) if killed_at is not None else None,
         "done_at_kill": done_at_kill,
         "statuses": {s: statuses.count(s) for s in set(statuses) if s},
+        "swept": int(swept),
     }
 
 
