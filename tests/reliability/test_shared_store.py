@@ -19,6 +19,7 @@ from idsync.plugins import Registry
 from idsync.sandbox import Sandbox
 from idsync.state import LockHeld, Store
 from idsync.state import schema as t
+from idsync.state.integrity import probe
 from idsync.state.location import StateLocation, StoreMissing
 from idsync.state.shared import in_schema, pipeline_schema
 from idsync_afas.plugin import AfasPlugin
@@ -191,11 +192,15 @@ def test_a_reading_command_creates_no_schema(tmp_path: Path, database: str) -> N
     url = in_schema(database, pipeline_schema("initech"))
     with pytest.raises(StoreMissing, match="no schema idsync_initech"):
         Store(url, create=False)
+    found, said = probe(StateLocation.parse(url))  # idsync check --connect
+    assert found is None
+    assert said.endswith("(schema idsync_initech) does not exist yet: the first run creates it")
     assert "idsync_initech" not in _schemas(database)
     store = Store(url)  # a run makes it
     assert store.created
     assert store.revision() == store.head()
     store.close()
+    assert probe(StateLocation.parse(url))[0] is True
     again = Store(url, create=False)
     assert not again.created
     again.close()
