@@ -176,7 +176,11 @@ def _text_filter(original: Callable[..., Any]) -> Callable[..., Any]:
     return text
 
 
-_METHOD_TYPES = (types.MethodType, types.BuiltinMethodType)
+_METHOD_TYPES = frozenset((types.MethodType, types.BuiltinMethodType))
+"""Types of bound methods (neither can be subclassed, so the type is compared exactly)."""
+
+_VERDICTS: dict[tuple[type, str], bool] = {}
+""":func:`_safe_attribute`'s verdicts, by (type, attribute), read without a call."""
 
 
 @lru_cache(maxsize=8192)
@@ -255,12 +259,16 @@ class _Sandbox(ImmutableSandboxedEnvironment):
             except (TypeError, LookupError):
                 pass
         else:
-            if isinstance(value, _METHOD_TYPES):  # only a str's format methods are wrapped
+            if type(value) in _METHOD_TYPES:  # only a str's format methods are wrapped
                 wrapped = self.wrap_str_format(value)
                 if wrapped is not None:
                     return wrapped
             kind: type = type(obj)
-            if _safe_attribute(kind, attribute):
+            key = (kind, attribute)
+            safe = _VERDICTS.get(key)
+            if safe is None:
+                safe = _VERDICTS[key] = _safe_attribute(kind, attribute)
+            if safe:
                 return value
             return self.unsafe_undefined(obj, attribute)
         if isinstance(obj, BaseModel):
@@ -332,6 +340,31 @@ def _flatten_globals(template: Template) -> None:
     template.globals = dict(template.globals)
 
 
+Read = tuple[str, str | None]
+"""A variable an expression reads, and the attribute it reads of it first (or None)."""
+
+_PURE = (
+    nodes.Template,
+    nodes.Output,
+    nodes.TemplateData,
+    nodes.Name,
+    nodes.Getattr,
+    nodes.Const,
+    nodes.Compare,
+    nodes.Operand,
+    nodes.BinExpr,
+    nodes.UnaryExpr,
+    nodes.Concat,
+    nodes.CondExpr,
+    nodes.Filter,
+    nodes.Test,
+    nodes.Keyword,
+    nodes.Tuple,
+    nodes.List,
+)
+"""The nodes of an expression whose result depends only on what it reads: values,
+attributes, operators, filters and tests (no calls, no statements but output)."""
+
 _SYNTAX = Environment(autoescape=False)  # noqa: S701 (parsed, never rendered)
 """Jinja's syntax only, for reading what an expression names (never rendering)."""
 
@@ -380,6 +413,7 @@ class Expressions:
         self._names = lru_cache(maxsize=4096)(self._template_names)
         self._rule_call = lru_cache(maxsize=4096)(self._compile_rule_call)
         self._template_call = lru_cache(maxsize=4096)(self._compile_template_call)
+        self._reads_of = lru_cache(maxsize=4096)(self._find_reads)
         # A plugin function handed the render context could read any variable.
         self._sees_context = any(
             getattr(f, "jinja_pass_arg", None) is not None for f in (functions or {}).values()
@@ -445,6 +479,57 @@ class Expressions:
             return None
         return frozenset(names)
 
+    def _find_reads(self, source: str, rule: bool) -> tuple[Read, ...] | None:
+        try:
+            if rule:
+                tree: nodes.Node = Parser(self.env, source, state="variable").parse_expression()
+                tree = nodes.Template(
+                    [nodes.Assign(nodes.Name("result", "store"), tree, lineno=1)], lineno=1
+                )
+            else:
+                tree = self.env.parse(source)
+            generated = self.env.compile(tree, raw=True)
+        except TemplateError:
+            return None
+        if self._sees_context or not _reads_only(generated):
+            return None
+        # The rule's own ``result = …``, which is no read.
+        assigned = tree.body[0] if rule and isinstance(tree, nodes.Template) else None
+        stored = assigned.target if isinstance(assigned, nodes.Assign) else None
+        based: set[int] = set()
+        reads: set[Read] = set()
+        for node in tree.find_all(nodes.Node):
+            if node is assigned or node is stored:
+                continue
+            if not isinstance(node, _PURE):
+                return None
+            if isinstance(node, nodes.Filter) and node.name == "random":
+                return None
+            if isinstance(node, nodes.Getattr) and isinstance(node.node, nodes.Name):
+                based.add(id(node.node))
+                reads.add((node.node.name, node.attr))
+        for name in tree.find_all(nodes.Name):
+            if name.ctx != "load":
+                if name is stored:
+                    continue
+                return None
+            if name.name == "lipsum":
+                return None
+            if id(name) not in based:
+                reads.add((name.name, None))
+        return tuple(sorted(reads, key=lambda r: (r[0], r[1] or "")))
+
+    def reads_of(self, source: str, *, rule: bool = False) -> tuple[Read, ...] | None:
+        """What a rule or template reads, when its result depends on nothing else.
+
+        Each read is a variable and the attribute first read of it (``("contract",
+        "title")`` for ``contract.title.code``), or the variable itself (attribute None).
+        None when the result may depend on more: a function call, a random value, anything
+        beyond reading values, filtering and comparing them. Lets callers remember results
+        by the values read (:class:`idsync.memo.Memo`).
+        """
+        return self._reads_of(source, rule)
+
     def reads(self, value: Any, name: str) -> bool:
         """Whether rendering ``value`` may depend on the variable ``name``.
 
@@ -489,16 +574,25 @@ class Expressions:
         """
         if not isinstance(value, str) or ("{{" not in value and "{%" not in value):
             return value
-        if strict:
-            _STRICT.on, _STRICT.missed = True, None
-            try:
-                text = self.render(value, context)
-                missed = _STRICT.missed
-            finally:
-                _STRICT.on, _STRICT.missed = False, None
-            if missed is not None:
-                raise MissingValue(f"template {value!r} prints {missed}, which is missing")
-            return text
+        if not strict:
+            return self._render(value, context)
+        text, missed = self.render_missed(value, context)
+        if missed is not None:
+            raise MissingValue(f"template {value!r} prints {missed}, which is missing")
+        return text
+
+    def render_missed(self, value: str, context: Mapping[str, Any]) -> tuple[Any, str | None]:
+        """Render the template ``value`` strictly: the text, and the first value it printed
+        that was missing (None when nothing was; :meth:`render` raises for it)."""
+        _STRICT.on, _STRICT.missed = True, None
+        try:
+            text = self._render(value, context)
+            return text, _STRICT.missed
+        finally:
+            _STRICT.on, _STRICT.missed = False, None
+
+    def _render(self, value: str, context: Mapping[str, Any]) -> Any:
+        """Render the template ``value``, its failures as :class:`ExpressionError`."""
         try:
             return self._template_call(value)(context)
         except SecurityError as exc:
