@@ -86,10 +86,25 @@ class _Table:
 
     def key(self, context: Mapping[str, Any]) -> Any:
         """The key for ``context``, or _NO."""
-        if len(self.reads) == 1:
-            return _part(_value(context, self.reads[0]))
-        parts = tuple(_part(_value(context, read)) for read in self.reads)
-        return _NO if _NO in parts else parts
+        reads = self.reads
+        if len(reads) != 1:
+            parts = tuple([_part(_value(context, read)) for read in reads])
+            return _NO if _NO in parts else parts
+        # One read (most rules): :func:`_value` and :func:`_part` inlined.
+        name, attribute = reads[0]
+        value = context.get(name, _GLOBAL)
+        if isinstance(value, BaseModel):
+            if attribute is not None:
+                kind = type(value)
+                if attribute not in (_FIELDS.get(kind) or _fields(kind)):
+                    return _NO
+                value = getattr(value, attribute)
+                if value is None or type(value) is str:
+                    return value
+                if not isinstance(value, BaseModel):
+                    return _part(value)
+            return id(value)
+        return _part(value)
 
     def store(self, key: Any, result: Any, context: Mapping[str, Any]) -> None:
         self.results[key] = result
@@ -114,17 +129,21 @@ class Memo:
         self._strict: dict[str, _Table | None] = {}
 
     def _table(self, tables: dict[str, _Table | None], source: str, rule: bool) -> _Table | None:
-        table = tables.get(source, _NO)
-        if table is _NO:
+        try:
+            return tables[source]
+        except KeyError:
             reads = self._expressions.reads_of(source, rule=rule)
             table = tables[source] = None if reads is None else _Table(reads, self._limit)
-        return table  # type: ignore[return-value]
+            return table
 
     def test(self, source: str | None, context: Mapping[str, Any]) -> bool:
         """:meth:`Expressions.test`, remembered."""
         if source is None:
             return True
-        table = self._table(self._tests, source, True)
+        try:
+            table = self._tests[source]
+        except KeyError:
+            table = self._table(self._tests, source, True)
         if table is None or table.full:
             return self._expressions.test(source, context)
         key = table.key(context)
