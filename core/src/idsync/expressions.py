@@ -340,6 +340,24 @@ def _flatten_globals(template: Template) -> None:
     template.globals = dict(template.globals)
 
 
+def _path(tree: nodes.Template) -> tuple[str, tuple[str, ...]] | None:
+    """The variable and attributes of a template that prints one path and nothing else
+    (``{{ person.name.first }}``), or None."""
+    if len(tree.body) != 1 or not isinstance(tree.body[0], nodes.Output):
+        return None
+    printed = tree.body[0].nodes
+    if len(printed) != 1:
+        return None
+    node = printed[0]
+    attributes: list[str] = []
+    while isinstance(node, nodes.Getattr):
+        attributes.append(node.attr)
+        node = node.node
+    if not isinstance(node, nodes.Name) or node.ctx != "load":
+        return None
+    return node.name, tuple(reversed(attributes))
+
+
 Read = tuple[str, str | None]
 """A variable an expression reads, and the attribute it reads of it first (or None)."""
 
@@ -461,11 +479,36 @@ class Expressions:
         if not _reads_only(self.env.compile(source, raw=True)):
             return lambda context: render(**context)
         root, globals_, concat = template.root_render_func, template.globals, self.env.concat
+        path = _path(self.env.parse(source))
+        if path is not None:
+            return self._path_call(path, globals_)
 
         def fast(context: Mapping[str, Any]) -> Any:
             return concat(root(_Frame(context, globals_)))  # type: ignore[arg-type]
 
         return fast
+
+    def _path_call(
+        self, path: tuple[str, tuple[str, ...]], globals_: Mapping[str, Any]
+    ) -> Callable[[Mapping[str, Any]], Any]:
+        """A template that prints one path (``{{ person.name.first }}``) rendered as the
+        code Jinja generates for it runs (the variable, or a global, or undefined; each
+        attribute through the sandbox; the value finalized and printed), without the code."""
+        name, attributes = path
+        env = self.env
+        getattr_, undefined = env.getattr, env.undefined
+
+        def printed(context: Mapping[str, Any]) -> Any:
+            value = context.get(name, missing)
+            if value is missing:
+                value = globals_.get(name, missing)
+                if value is missing:
+                    value = undefined(name=name)
+            for attribute in attributes:
+                value = getattr_(value, attribute)
+            return str(_finalize(value))  # the environment's ``finalize``
+
+        return printed
 
     def _template_names(self, source: str) -> frozenset[str] | None:
         try:
