@@ -44,6 +44,8 @@ from jinja2.sandbox import (
 from jinja2.utils import missing
 from pydantic import BaseModel
 
+from idsync.reads import Read, find_reads, printed_path, reads_only
+
 __all__ = [
     "ExpressionError",
     "Expressions",
@@ -287,24 +289,6 @@ class _Sandbox(ImmutableSandboxedEnvironment):
         )
 
 
-_CONTEXT_USES = (
-    "def root(context, missing=missing, environment=environment):",
-    "resolve = context.resolve_or_missing",
-    "context.vars['result'] = l_0_result",
-    "context.exported_vars.add('result')",
-)
-_CONTEXT = re.compile(r"\bcontext\b")
-
-
-def _reads_only(generated: str) -> bool:
-    """Whether Jinja's generated code uses its context only to read variables (and, for a
-    rule, to store the result): no function calls, no filters that take the context, no
-    blocks, macros or includes. Such code runs as well against a :class:`_Frame`."""
-    for use in _CONTEXT_USES:
-        generated = generated.replace(use, "")
-    return _CONTEXT.search(generated) is None
-
-
 class _Frame:
     """The part of a Jinja ``Context`` that code which only reads variables touches.
 
@@ -339,49 +323,6 @@ def _flatten_globals(template: Template) -> None:
     """
     template.globals = dict(template.globals)
 
-
-def _path(tree: nodes.Template) -> tuple[str, tuple[str, ...]] | None:
-    """The variable and attributes of a template that prints one path and nothing else
-    (``{{ person.name.first }}``), or None."""
-    if len(tree.body) != 1 or not isinstance(tree.body[0], nodes.Output):
-        return None
-    printed = tree.body[0].nodes
-    if len(printed) != 1:
-        return None
-    node = printed[0]
-    attributes: list[str] = []
-    while isinstance(node, nodes.Getattr):
-        attributes.append(node.attr)
-        node = node.node
-    if not isinstance(node, nodes.Name) or node.ctx != "load":
-        return None
-    return node.name, tuple(reversed(attributes))
-
-
-Read = tuple[str, str | None]
-"""A variable an expression reads, and the attribute it reads of it first (or None)."""
-
-_PURE = (
-    nodes.Template,
-    nodes.Output,
-    nodes.TemplateData,
-    nodes.Name,
-    nodes.Getattr,
-    nodes.Const,
-    nodes.Compare,
-    nodes.Operand,
-    nodes.BinExpr,
-    nodes.UnaryExpr,
-    nodes.Concat,
-    nodes.CondExpr,
-    nodes.Filter,
-    nodes.Test,
-    nodes.Keyword,
-    nodes.Tuple,
-    nodes.List,
-)
-"""The nodes of an expression whose result depends only on what it reads: values,
-attributes, operators, filters and tests (no calls, no statements but output)."""
 
 _SYNTAX = Environment(autoescape=False)  # noqa: S701 (parsed, never rendered)
 """Jinja's syntax only, for reading what an expression names (never rendering)."""
@@ -461,7 +402,7 @@ class Expressions:
             [nodes.Assign(nodes.Name("result", "store"), parser.parse_expression(), lineno=1)],
             lineno=1,
         )
-        if not _reads_only(self.env.compile(tree, raw=True)):
+        if not reads_only(self.env.compile(tree, raw=True)):
             return lambda context: expression(**context)
         root, globals_ = template.root_render_func, template.globals
 
@@ -476,10 +417,10 @@ class Expressions:
     def _compile_template_call(self, source: str) -> Callable[[Mapping[str, Any]], Any]:
         render = self.template(source)
         template: Template = render.__self__  # type: ignore[attr-defined]
-        if not _reads_only(self.env.compile(source, raw=True)):
+        if not reads_only(self.env.compile(source, raw=True)):
             return lambda context: render(**context)
         root, globals_, concat = template.root_render_func, template.globals, self.env.concat
-        path = _path(self.env.parse(source))
+        path = printed_path(self.env.parse(source))
         if path is not None:
             return self._path_call(path, globals_)
 
@@ -523,44 +464,9 @@ class Expressions:
         return frozenset(names)
 
     def _find_reads(self, source: str, rule: bool) -> tuple[Read, ...] | None:
-        try:
-            if rule:
-                tree: nodes.Node = Parser(self.env, source, state="variable").parse_expression()
-                tree = nodes.Template(
-                    [nodes.Assign(nodes.Name("result", "store"), tree, lineno=1)], lineno=1
-                )
-            else:
-                tree = self.env.parse(source)
-            generated = self.env.compile(tree, raw=True)
-        except TemplateError:
+        if self._sees_context:
             return None
-        if self._sees_context or not _reads_only(generated):
-            return None
-        # The rule's own ``result = …``, which is no read.
-        assigned = tree.body[0] if rule and isinstance(tree, nodes.Template) else None
-        stored = assigned.target if isinstance(assigned, nodes.Assign) else None
-        based: set[int] = set()
-        reads: set[Read] = set()
-        for node in tree.find_all(nodes.Node):
-            if node is assigned or node is stored:
-                continue
-            if not isinstance(node, _PURE):
-                return None
-            if isinstance(node, nodes.Filter) and node.name == "random":
-                return None
-            if isinstance(node, nodes.Getattr) and isinstance(node.node, nodes.Name):
-                based.add(id(node.node))
-                reads.add((node.node.name, node.attr))
-        for name in tree.find_all(nodes.Name):
-            if name.ctx != "load":
-                if name is stored:
-                    continue
-                return None
-            if name.name == "lipsum":
-                return None
-            if id(name) not in based:
-                reads.add((name.name, None))
-        return tuple(sorted(reads, key=lambda r: (r[0], r[1] or "")))
+        return find_reads(self.env, source, rule=rule)
 
     def reads_of(self, source: str, *, rule: bool = False) -> tuple[Read, ...] | None:
         """What a rule or template reads, when its result depends on nothing else.

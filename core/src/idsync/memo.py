@@ -5,7 +5,7 @@ A plan evaluates the same rules for every person and contract, and most of them 
 a contract's references: ``contract.title.code == 'MGR'`` reads the contract's title, and the
 import shares one title object among every contract naming it (:mod:`idsync.importer`), so
 100,000 persons hold a few dozen. The result of such a rule depends on nothing but what it
-reads (:meth:`idsync.expressions.Expressions.reads_of`), so it is remembered by those values:
+reads (:mod:`idsync.reads`), so it is remembered by those values:
 a model by its identity (kept alive with the result, and not changed while a plan runs), any
 other value by its type and value. A rule that reads something different for every person
 (``person.name``) stops being remembered once it has :data:`LIMIT` results, and is then
@@ -19,7 +19,8 @@ from typing import Any
 
 from pydantic import BaseModel
 
-from idsync.expressions import Expressions, MissingValue, Read
+from idsync.expressions import Expressions, MissingValue
+from idsync.reads import Read
 
 __all__ = ["LIMIT", "Memo"]
 
