@@ -11,7 +11,7 @@ from typing import Any
 import pytest
 from idsync.config import SourceConfig, TargetConfig
 from idsync.evaluate import Candidates, Evaluator
-from idsync.expressions import ExpressionError, Expressions
+from idsync.expressions import ExpressionError, Expressions, MissingValue
 from idsync.hookspecs import hookimpl
 from idsync.http import RateLimiter
 from idsync.importer import import_source
@@ -49,6 +49,9 @@ TEMPLATES = [
     "{{ person.extra | length }}",
     "{{ as_of }}",
     "{{ person.name.given | upper }}{{ undefined_name }}",
+    "{{ contract.end }}",
+    "{{ undefined_name.deeper }}",
+    "{{ contract.department }}",
 ]
 RULES = [
     "contract.department.code == 'ICT'",
@@ -91,6 +94,19 @@ def test_errors_are_the_same_on_the_fast_path(
 ) -> None:
     with pytest.raises(ExpressionError, match=problem):
         Expressions().render(source, context)
+
+
+@pytest.mark.parametrize(
+    ("source", "missed"),
+    [("{{ contract.end }}", "an empty value"), ("{{ undefined_name.deeper }}", "undefined_name")],
+)
+def test_a_printed_path_is_missing_as_a_rendered_one_is(
+    source: str, missed: str, context: dict[str, Any]
+) -> None:
+    with pytest.raises(MissingValue, match=missed):
+        Expressions().render(source, context, strict=True)
+    with pytest.raises(MissingValue, match=missed):  # the same, printed among other text
+        Expressions().render(f"[{source}]", context, strict=True)
 
 
 def test_a_template_reads_suffix_only_when_it_names_it() -> None:

@@ -25,6 +25,7 @@ from loguru import logger
 from idsync.config import PermissionRule, TargetConfig
 from idsync.expressions import ExpressionError, Expressions, MissingValue
 from idsync.lifecycle import Access, standing
+from idsync.memo import Memo
 from idsync.model import Blocked, Contract, Permission, Person
 from idsync.state import AccountState
 
@@ -137,12 +138,12 @@ class Candidates(Sequence[Any]):
 
 
 def _add_candidate(
-    expressions: Expressions, template: str, context: dict[str, Any], suffix: str, into: list[Any]
+    expressions: Expressions, template: str, context: dict[str, Any], into: list[Any]
 ) -> None:
-    """Render one candidate into ``into``, unless a part is missing, it is empty, or a
-    repeat."""
+    """Render one candidate into ``into`` (``context`` gives its round's ``suffix``), unless
+    a part is missing, it is empty, or a repeat."""
     try:
-        value = expressions.render(template, {**context, "suffix": suffix}, strict=True)
+        value = expressions.render(template, context, strict=True)
     except MissingValue:
         return  # a candidate with a part missing is no candidate: try the next
     if value not in into and value not in ("", None):
@@ -163,9 +164,10 @@ class _LaterRounds:
         self.context = context
 
     def __call__(self, into: list[Any]) -> None:
-        for suffix in (str(n) for n in range(2, 10)):
+        for n in range(2, 10):
+            context = {**self.context, "suffix": str(n)}
             for template in self.templates:
-                _add_candidate(self.expressions, template, self.context, suffix, into)
+                _add_candidate(self.expressions, template, context, into)
 
 
 class _RuleFailed(Exception):
@@ -188,6 +190,9 @@ class Evaluator:
         self.expressions = expressions
         self.as_of = as_of
         self._parsed: dict[str, tuple[str, Permission]] = {}
+        # Rules and templates remembered by what they read: an evaluator serves one plan,
+        # which changes no person, and most rules read only references the import shares.
+        self._memo = Memo(expressions)
 
     def _permission(self, text: str) -> tuple[str, Permission]:
         """``text`` parsed, and its key, once per distinct text: every person granted the
@@ -219,7 +224,7 @@ class Evaluator:
         return [
             c
             for c in person.contracts
-            if self.expressions.test(rule, {"person": person, "contract": c, "as_of": self.as_of})
+            if self._memo.test(rule, {"person": person, "contract": c, "as_of": self.as_of})
         ]
 
     def evaluate(
@@ -261,7 +266,7 @@ class Evaluator:
         try:
             for key, template in cfg.mapping.items():
                 where = f"account.mapping.{key}"
-                desired.attributes[key] = self.expressions.render(template, context)
+                desired.attributes[key] = self._memo.render(template, context)
             for key, rule in cfg.unique.items():
                 where = f"account.unique.{key}"
                 desired.unique[key] = self._candidates(rule.candidates, context)
@@ -287,8 +292,9 @@ class Evaluator:
         renders the same in every round, so it is rendered in the first only.
         """
         found: list[Any] = []
+        first = {**context, "suffix": ""}
         for template in templates:
-            _add_candidate(self.expressions, template, context, "", found)
+            _add_candidate(self.expressions, template, first, found)
         suffixed = [t for t in templates if self.expressions.reads(t, "suffix")]
         if not suffixed:
             return Candidates(found)
@@ -321,7 +327,7 @@ class Evaluator:
     ) -> None:
         """Add what one permission rule grants for the contracts' contexts to ``out``."""
         for ctx in contexts:
-            if not self.expressions.test(rule.when, ctx):
+            if not self._memo.test(rule.when, ctx):
                 continue
             if rule.grant is not None:
                 key, permission = self._permission(rule.grant)
@@ -330,7 +336,7 @@ class Evaluator:
             if rule.dynamic is None:
                 continue
             try:
-                text = str(self.expressions.render(rule.dynamic, ctx, strict=True))
+                text = str(self._memo.render(rule.dynamic, ctx, strict=True))
             except MissingValue as exc:
                 raise ExpressionError(
                     f"contract {ctx['contract'].external_id}: {exc}; nothing is granted from a "

@@ -44,6 +44,8 @@ from jinja2.sandbox import (
 from jinja2.utils import missing
 from pydantic import BaseModel
 
+from idsync.reads import Read, find_reads, printed_path, reads_only
+
 __all__ = [
     "ExpressionError",
     "Expressions",
@@ -176,7 +178,11 @@ def _text_filter(original: Callable[..., Any]) -> Callable[..., Any]:
     return text
 
 
-_METHOD_TYPES = (types.MethodType, types.BuiltinMethodType)
+_METHOD_TYPES = frozenset((types.MethodType, types.BuiltinMethodType))
+"""Types of bound methods (neither can be subclassed, so the type is compared exactly)."""
+
+_VERDICTS: dict[tuple[type, str], bool] = {}
+""":func:`_safe_attribute`'s verdicts, by (type, attribute), read without a call."""
 
 
 @lru_cache(maxsize=8192)
@@ -255,12 +261,16 @@ class _Sandbox(ImmutableSandboxedEnvironment):
             except (TypeError, LookupError):
                 pass
         else:
-            if isinstance(value, _METHOD_TYPES):  # only a str's format methods are wrapped
+            if type(value) in _METHOD_TYPES:  # only a str's format methods are wrapped
                 wrapped = self.wrap_str_format(value)
                 if wrapped is not None:
                     return wrapped
             kind: type = type(obj)
-            if _safe_attribute(kind, attribute):
+            key = (kind, attribute)
+            safe = _VERDICTS.get(key)
+            if safe is None:
+                safe = _VERDICTS[key] = _safe_attribute(kind, attribute)
+            if safe:
                 return value
             return self.unsafe_undefined(obj, attribute)
         if isinstance(obj, BaseModel):
@@ -277,24 +287,6 @@ class _Sandbox(ImmutableSandboxedEnvironment):
         raise SecurityError(
             f"access to attribute {attribute!r} of {type(obj).__name__!r} object is unsafe"
         )
-
-
-_CONTEXT_USES = (
-    "def root(context, missing=missing, environment=environment):",
-    "resolve = context.resolve_or_missing",
-    "context.vars['result'] = l_0_result",
-    "context.exported_vars.add('result')",
-)
-_CONTEXT = re.compile(r"\bcontext\b")
-
-
-def _reads_only(generated: str) -> bool:
-    """Whether Jinja's generated code uses its context only to read variables (and, for a
-    rule, to store the result): no function calls, no filters that take the context, no
-    blocks, macros or includes. Such code runs as well against a :class:`_Frame`."""
-    for use in _CONTEXT_USES:
-        generated = generated.replace(use, "")
-    return _CONTEXT.search(generated) is None
 
 
 class _Frame:
@@ -380,6 +372,7 @@ class Expressions:
         self._names = lru_cache(maxsize=4096)(self._template_names)
         self._rule_call = lru_cache(maxsize=4096)(self._compile_rule_call)
         self._template_call = lru_cache(maxsize=4096)(self._compile_template_call)
+        self._reads_of = lru_cache(maxsize=4096)(self._find_reads)
         # A plugin function handed the render context could read any variable.
         self._sees_context = any(
             getattr(f, "jinja_pass_arg", None) is not None for f in (functions or {}).values()
@@ -409,7 +402,7 @@ class Expressions:
             [nodes.Assign(nodes.Name("result", "store"), parser.parse_expression(), lineno=1)],
             lineno=1,
         )
-        if not _reads_only(self.env.compile(tree, raw=True)):
+        if not reads_only(self.env.compile(tree, raw=True)):
             return lambda context: expression(**context)
         root, globals_ = template.root_render_func, template.globals
 
@@ -424,14 +417,39 @@ class Expressions:
     def _compile_template_call(self, source: str) -> Callable[[Mapping[str, Any]], Any]:
         render = self.template(source)
         template: Template = render.__self__  # type: ignore[attr-defined]
-        if not _reads_only(self.env.compile(source, raw=True)):
+        if not reads_only(self.env.compile(source, raw=True)):
             return lambda context: render(**context)
         root, globals_, concat = template.root_render_func, template.globals, self.env.concat
+        path = printed_path(self.env.parse(source))
+        if path is not None:
+            return self._path_call(path, globals_)
 
         def fast(context: Mapping[str, Any]) -> Any:
             return concat(root(_Frame(context, globals_)))  # type: ignore[arg-type]
 
         return fast
+
+    def _path_call(
+        self, path: tuple[str, tuple[str, ...]], globals_: Mapping[str, Any]
+    ) -> Callable[[Mapping[str, Any]], Any]:
+        """A template that prints one path (``{{ person.name.first }}``) rendered as the
+        code Jinja generates for it runs (the variable, or a global, or undefined; each
+        attribute through the sandbox; the value finalized and printed), without the code."""
+        name, attributes = path
+        env = self.env
+        getattr_, undefined = env.getattr, env.undefined
+
+        def printed(context: Mapping[str, Any]) -> Any:
+            value = context.get(name, missing)
+            if value is missing:
+                value = globals_.get(name, missing)
+                if value is missing:
+                    value = undefined(name=name)
+            for attribute in attributes:
+                value = getattr_(value, attribute)
+            return str(_finalize(value))  # the environment's ``finalize``
+
+        return printed
 
     def _template_names(self, source: str) -> frozenset[str] | None:
         try:
@@ -444,6 +462,22 @@ class Expressions:
         if any(f.name == "random" for f in tree.find_all(nodes.Filter)):
             return None
         return frozenset(names)
+
+    def _find_reads(self, source: str, rule: bool) -> tuple[Read, ...] | None:
+        if self._sees_context:
+            return None
+        return find_reads(self.env, source, rule=rule)
+
+    def reads_of(self, source: str, *, rule: bool = False) -> tuple[Read, ...] | None:
+        """What a rule or template reads, when its result depends on nothing else.
+
+        Each read is a variable and the attribute first read of it (``("contract",
+        "title")`` for ``contract.title.code``), or the variable itself (attribute None).
+        None when the result may depend on more: a function call, a random value, anything
+        beyond reading values, filtering and comparing them. Lets callers remember results
+        by the values read (:class:`idsync.memo.Memo`).
+        """
+        return self._reads_of(source, rule)
 
     def reads(self, value: Any, name: str) -> bool:
         """Whether rendering ``value`` may depend on the variable ``name``.
@@ -489,16 +523,25 @@ class Expressions:
         """
         if not isinstance(value, str) or ("{{" not in value and "{%" not in value):
             return value
-        if strict:
-            _STRICT.on, _STRICT.missed = True, None
-            try:
-                text = self.render(value, context)
-                missed = _STRICT.missed
-            finally:
-                _STRICT.on, _STRICT.missed = False, None
-            if missed is not None:
-                raise MissingValue(f"template {value!r} prints {missed}, which is missing")
-            return text
+        if not strict:
+            return self._render(value, context)
+        text, missed = self.render_missed(value, context)
+        if missed is not None:
+            raise MissingValue(f"template {value!r} prints {missed}, which is missing")
+        return text
+
+    def render_missed(self, value: str, context: Mapping[str, Any]) -> tuple[Any, str | None]:
+        """Render the template ``value`` strictly: the text, and the first value it printed
+        that was missing (None when nothing was; :meth:`render` raises for it)."""
+        _STRICT.on, _STRICT.missed = True, None
+        try:
+            text = self._render(value, context)
+            return text, _STRICT.missed
+        finally:
+            _STRICT.on, _STRICT.missed = False, None
+
+    def _render(self, value: str, context: Mapping[str, Any]) -> Any:
+        """Render the template ``value``, its failures as :class:`ExpressionError`."""
         try:
             return self._template_call(value)(context)
         except SecurityError as exc:

@@ -314,11 +314,10 @@ def _import_source(
                 row.person = row.person[:100]
                 imp.blocked.append(row)
                 continue
-            label = _label(row, index)
             try:
                 person = Person.model_validate(row)
-            except ValidationError as exc:
-                imp.blocked.append(_blocked_from(exc, label, name))
+            except ValidationError as exc:  # named as the row names itself (the row as read)
+                imp.blocked.append(_blocked_from(exc, _label(row, index), name))
                 continue
             if person.external_id in imp.persons or person.external_id in duplicates:
                 duplicates.add(person.external_id)

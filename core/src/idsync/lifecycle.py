@@ -64,18 +64,23 @@ class Standing:
         return f"Standing({self.access!r}, {self.reason!r})"
 
 
-def _window(c: Contract, before: int, after: int) -> tuple[dt.date, dt.date]:
-    start = c.start - dt.timedelta(days=before)
-    end = (
-        dt.date.max
-        if c.end is None
-        else min(dt.date.max - _DAY * (after + 1), c.end) + dt.timedelta(days=after)
-    )
-    return start, end
+class _Window:
+    """From ``before`` days before a contract starts to ``after`` days after it ends (an
+    open end: for ever), the day arithmetic done once for every contract it is asked of."""
 
+    __slots__ = ("after", "before", "latest")
 
-def _within(day: dt.date, window: tuple[dt.date, dt.date]) -> bool:
-    return window[0] <= day <= window[1]
+    def __init__(self, before: int, after: int) -> None:
+        self.before = dt.timedelta(days=before)
+        self.after = dt.timedelta(days=after)
+        self.latest = dt.date.max - _DAY * (after + 1)
+        """The last end that can be moved ``after`` days later."""
+
+    def holds(self, day: dt.date, c: Contract) -> bool:
+        """Whether ``day`` falls in ``c``'s window."""
+        if day < c.start - self.before:
+            return False
+        return c.end is None or day <= min(self.latest, c.end) + self.after
 
 
 def standing(
@@ -87,19 +92,11 @@ def standing(
     shadow the answer is ``none`` whenever the person should not have access; with one, the
     account retires (:func:`retire`).
     """
-    current = [
-        c
-        for c in contracts
-        if _within(as_of, _window(c, life.create_days_before_start, life.disable_days_after_end))
-    ]
+    created = _Window(life.create_days_before_start, life.disable_days_after_end)
+    current = [c for c in contracts if created.holds(as_of, c)]
     if current:
-        enabled = [
-            c
-            for c in current
-            if _within(
-                as_of, _window(c, life.enable_days_before_start, life.disable_days_after_end)
-            )
-        ]
+        enabling = _Window(life.enable_days_before_start, life.disable_days_after_end)
+        enabled = [c for c in current if enabling.holds(as_of, c)]
         if enabled:
             return Standing("enabled", f"contract {enabled[0].external_id} in conditions", enabled)
         first = min(c.start for c in current)
