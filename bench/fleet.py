@@ -40,6 +40,7 @@ from _common import ROOT, emit
 
 sys.path.insert(0, str(ROOT / "tests"))  # the test servers: one way to run PostgreSQL for all
 sys.path.insert(0, str(ROOT / "tests" / "reliability"))
+from fleet_pipeline import pipeline_text
 from idsync.fleet import Schedules
 from idsync.sandbox import Sandbox
 from idsync.schedule import Schedule
@@ -47,39 +48,6 @@ from idsync.state import Store
 from pgserver import PostgresServer
 
 IDSYNC = Path(sys.executable).with_name("idsync")
-
-PIPELINE = """
-name: __NAME__
-state: __STATE__
-timezone: Europe/Amsterdam
-sources:
-  hr:
-    plugin: afas
-    settings: {base_url: "${AFAS_BASE_URL}", token: "${AFAS_TOKEN}"}
-targets:
-  helloid:
-    plugin: helloid
-    settings:
-      base_url: "${HELLOID_BASE_URL}"
-      api_key: "${HELLOID_API_KEY}"
-      api_secret: "${HELLOID_API_SECRET}"
-    account:
-      when: "contract.department.code != 'EXT' and contract.type.code != 'EXT'"
-      correlate: {person: external_id, account: userAttributes.employeeId}
-      unique:
-        userName:
-          - "{{ person.contact.email }}"
-          - "{{ person.name.first | slug }}.{{ person.name.full_family | slug }}{{ suffix }}@example.org"
-      mapping:
-        firstName: "{{ person.name.first }}"
-        lastName: "{{ person.name.full_family }}"
-        userAttributes.employeeId: "{{ person.external_id }}"
-    permissions:
-      - {dynamic: "group:department_{{ contract.department.code }}"}
-    resources:
-      - "group:department_{{ department.code }}"
-    thresholds: off
-"""
 
 
 def _organisation(
@@ -91,7 +59,7 @@ def _organisation(
     sandbox = Sandbox(size=persons, seed=seed, plugins=[AfasPlugin(), HelloIDPlugin()]).start()
     sandbox.apps["helloid"].app.faults.latency = latency
     pipeline = work / f"{name}.yaml"
-    pipeline.write_text(PIPELINE.replace("__NAME__", name).replace("__STATE__", state))
+    pipeline.write_text(pipeline_text(name, state, thresholds=False))
     return sandbox, pipeline, sandbox.write_env_file(work / f"{name}.env")
 
 

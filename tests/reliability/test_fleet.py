@@ -40,6 +40,7 @@ from idsync.state import schema as t
 from idsync.state.shared import in_schema, pipeline_schema
 from idsync_afas.plugin import AfasPlugin
 from idsync_helloid.plugin import HelloIDPlugin
+from reliability.fleet_pipeline import pipeline_text
 from reliability.pgserver import PostgresServer
 from support import IDSYNC
 
@@ -55,39 +56,6 @@ LATENCY = 0.004
 FINISHED = ("done", "held")
 """How a pipeline's run may end: a threshold holds a large organisation's leavers (safe by
 default), as it does in a single-process run."""
-
-PIPELINE = """
-name: __NAME__
-state: __STATE__
-timezone: Europe/Amsterdam
-sources:
-  hr:
-    plugin: afas
-    settings: {base_url: "${AFAS_BASE_URL}", token: "${AFAS_TOKEN}"}
-targets:
-  helloid:
-    plugin: helloid
-    settings:
-      base_url: "${HELLOID_BASE_URL}"
-      api_key: "${HELLOID_API_KEY}"
-      api_secret: "${HELLOID_API_SECRET}"
-    account:
-      when: "contract.department.code != 'EXT' and contract.type.code != 'EXT'"
-      correlate: {person: external_id, account: userAttributes.employeeId}
-      unique:
-        userName:
-          - "{{ person.contact.email }}"
-          - "{{ person.name.first | slug }}.{{ person.name.full_family | slug }}{{ suffix }}@example.org"
-      mapping:
-        firstName: "{{ person.name.first }}"
-        lastName: "{{ person.name.full_family }}"
-        userAttributes.employeeId: "{{ person.external_id }}"
-        userAttributes.department: "{{ contract.department.name }}"
-    permissions:
-      - {dynamic: "group:department_{{ contract.department.code }}"}
-    resources:
-      - "group:department_{{ department.code }}"
-"""
 
 
 @dataclass
@@ -118,7 +86,7 @@ def _member(tmp: Path, index: int, state: str) -> Member:
     sandbox = _sandbox(index)
     sandbox.apps["helloid"].app.faults.latency = LATENCY
     pipeline = tmp / f"{name}.yaml"
-    pipeline.write_text(PIPELINE.replace("__NAME__", name).replace("__STATE__", state))
+    pipeline.write_text(pipeline_text(name, state))
     env_file = sandbox.write_env_file(tmp / f"{name}.env")
     return Member(name, sandbox, pipeline, env_file, state)
 
@@ -145,7 +113,7 @@ def _single_process(
         name = f"org{index:02d}"
         path = tmp / f"single-{name}.yaml"
         state = f"sqlite:///{tmp / f'single-{name}.db'}"
-        path.write_text(PIPELINE.replace("__NAME__", name).replace("__STATE__", state))
+        path.write_text(pipeline_text(name, state))
         registry = Registry()
         engine = Engine(load_pipeline(path, registry, env=dict(sandbox.env)), registry)
         try:

@@ -24,41 +24,12 @@ from idsync.state.location import StateLocation, StoreMissing
 from idsync.state.shared import in_schema, pipeline_schema
 from idsync_afas.plugin import AfasPlugin
 from idsync_helloid.plugin import HelloIDPlugin
+from reliability.fleet_pipeline import pipeline_text
 from reliability.pgserver import PostgresServer
 from support import IDSYNC
 
 PERSONS = 40
 
-PIPELINE = """
-name: __NAME__
-state: __STATE__
-sources:
-  hr:
-    plugin: afas
-    settings: {base_url: "${AFAS_BASE_URL}", token: "${AFAS_TOKEN}"}
-targets:
-  helloid:
-    plugin: helloid
-    settings:
-      base_url: "${HELLOID_BASE_URL}"
-      api_key: "${HELLOID_API_KEY}"
-      api_secret: "${HELLOID_API_SECRET}"
-    account:
-      when: "contract.type.code != 'EXT'"
-      correlate: {person: external_id, account: userAttributes.employeeId}
-      unique:
-        userName:
-          - "{{ person.contact.email }}"
-          - "{{ person.name.first | slug }}.{{ person.name.full_family | slug }}{{ suffix }}@example.org"
-      mapping:
-        firstName: "{{ person.name.first }}"
-        lastName: "{{ person.name.full_family }}"
-        userAttributes.employeeId: "{{ person.external_id }}"
-    permissions:
-      - {dynamic: "group:department_{{ contract.department.code }}"}
-    resources:
-      - "group:department_{{ department.code }}"
-"""
 
 SHARED = '{url: "${IDSYNC_SHARED}", per_pipeline: true}'
 
@@ -72,7 +43,7 @@ class Org:
         self.sandbox = Sandbox(size=PERSONS, seed=7, plugins=[AfasPlugin(), HelloIDPlugin()])
         self.sandbox.start()
         self.path = tmp / f"{name}.yaml"
-        self.path.write_text(PIPELINE.replace("__NAME__", name).replace("__STATE__", state))
+        self.path.write_text(pipeline_text(name, state))
         self.env = {**self.sandbox.env, "IDSYNC_SHARED": database}
 
     @property
@@ -231,7 +202,7 @@ def test_a_shared_state_that_cannot_work_is_an_error_naming_the_key(
     tmp_path: Path, state: str, where: str, message: str
 ) -> None:
     path = tmp_path / "acme.yaml"
-    path.write_text(PIPELINE.replace("__NAME__", "acme").replace("__STATE__", state))
+    path.write_text(pipeline_text("acme", state))
     env = {**os.environ, "IDSYNC_SHARED": "postgresql+psycopg://idsync@127.0.0.1/idsync"}
     with pytest.raises(ConfigError) as caught:
         load_pipeline(path, Registry(), env=env, offline=True)
@@ -240,7 +211,7 @@ def test_a_shared_state_that_cannot_work_is_an_error_naming_the_key(
 
 def test_a_pipeline_name_that_is_no_plain_schema_name_is_refused(tmp_path: Path) -> None:
     path = tmp_path / "Acme-Prod.yaml"  # no name: the file's stem would be the schema
-    path.write_text(PIPELINE.replace("name: __NAME__\n", "").replace("__STATE__", SHARED))
+    path.write_text(pipeline_text(None, SHARED))
     env = {"IDSYNC_SHARED": "postgresql+psycopg://idsync@127.0.0.1/idsync"}
     with pytest.raises(ConfigError) as caught:
         load_pipeline(path, Registry(), env=env, offline=True)
@@ -248,7 +219,7 @@ def test_a_pipeline_name_that_is_no_plain_schema_name_is_refused(tmp_path: Path)
         "state.per_pipeline"
     ]
     named = path.with_name("acme_prod.yaml")
-    named.write_text(PIPELINE.replace("__NAME__", "acme_prod").replace("__STATE__", SHARED))
+    named.write_text(pipeline_text("acme_prod", SHARED))
     pipeline = load_pipeline(named, Registry(), env=env, offline=True)
     location = StateLocation.parse(pipeline.state)
     assert location.schema == "idsync_acme_prod"
@@ -265,7 +236,7 @@ def test_the_fleet_warns_of_a_pipeline_in_its_own_schema(tmp_path: Path, databas
     said = {}
     for name, state in (("plain", database), ("apart", SHARED)):
         path = tmp_path / f"{name}.yaml"
-        path.write_text(PIPELINE.replace("__NAME__", name).replace("__STATE__", state))
+        path.write_text(pipeline_text(name, state))
         added = subprocess.run(
             [str(IDSYNC), "schedule", "add", str(path), "--every", "1h"],
             env=env,
