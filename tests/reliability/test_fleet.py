@@ -19,6 +19,7 @@ import json
 import os
 import signal
 import subprocess
+import threading
 import time
 from collections import Counter
 from collections.abc import Iterator
@@ -30,12 +31,12 @@ import pytest
 import sqlalchemy as sa
 from idsync.config import load_pipeline
 from idsync.engine import Engine, run_status
-from idsync.fleet.queue import RUN_TASK, Fleet
+from idsync.fleet.queue import RUN_TASK, Fleet, FleetError
 from idsync.fleet.schedules import Schedules, read_env_file
 from idsync.plugins import Registry
 from idsync.sandbox import Sandbox
 from idsync.schedule import Schedule
-from idsync.state import Store
+from idsync.state import Lease, Store
 from idsync.state import schema as t
 from idsync.state.shared import in_schema, pipeline_schema
 from idsync_afas.plugin import AfasPlugin
@@ -180,6 +181,34 @@ def _wait(what: str, check: Any, timeout: float) -> Any:
     raise AssertionError(f"timed out waiting for {what}")
 
 
+def _wait_settled(
+    what: str,
+    check: Any,
+    snapshot: Any,
+    logs: Any,
+    *,
+    quiet: float = 180,
+    cap: float = 900,
+) -> None:
+    """Wait until ``check()`` holds, as long as ``snapshot()`` keeps changing: a loaded machine
+    makes the fleet slower, not stuck. Fails when nothing changed for ``quiet`` seconds (or
+    after ``cap``), saying what the fleet looked like then and the end of ``logs()``."""
+    started = last_change = time.monotonic()
+    seen = snapshot()
+    while not check():
+        time.sleep(0.5)
+        current = snapshot()
+        if current != seen:
+            seen, last_change = current, time.monotonic()
+        clock = time.monotonic()
+        if clock - last_change > quiet or clock - started > cap:
+            raise AssertionError(
+                f"timed out waiting for {what} ({clock - started:.0f} s, nothing changed for "
+                f"{clock - last_change:.0f} s): {json.dumps(current, indent=1, default=str)}\n"
+                f"{logs()}"
+            )
+
+
 def _doing_by_worker(fleet: sa.Engine) -> dict[int, str]:
     """``{procrastinate worker id: pipeline}`` of the runs in progress."""
     return {
@@ -241,6 +270,7 @@ def _audit_spans(state: str) -> dict[int, tuple[dt.datetime, dt.datetime]]:
         store.close()
 
 
+@pytest.mark.timeout(1200)
 def test_a_fleet_survives_a_killed_and_a_paused_worker(
     tmp_path: Path, fleet_url: str, members: list[Member]
 ) -> None:
@@ -342,7 +372,24 @@ def test_a_fleet_survives_a_killed_and_a_paused_worker(
                 s in FINISHED for s in done.values()
             )
 
-        _wait("every pipeline's run finished and the queue empty", finished, 240)
+        def snapshot() -> dict[str, Any]:
+            """The jobs by status, and the pipelines whose last run did not end as expected."""
+            return {
+                "jobs": sorted(Counter(j["status"] for j in _jobs(engine)).items()),
+                "unfinished": sorted(
+                    (r.pipeline, r.last_status, r.last_error)
+                    for r in schedules.all()
+                    if r.last_status not in FINISHED
+                ),
+            }
+
+        def logs() -> str:
+            return "\n".join(
+                f"--- {name}\n" + (tmp_path / f"{name}.log").read_text(errors="replace")[-1500:]
+                for name in workers.procs
+            )
+
+        _wait_settled("every pipeline's run finished and the queue empty", finished, snapshot, logs)
         fleet_json = subprocess.run(
             [str(IDSYNC), "fleet", "--json"], env=env, capture_output=True, text=True, check=True
         )
@@ -499,3 +546,116 @@ def test_a_worker_taken_for_dead_while_paused_takes_no_job_when_it_wakes(
     finally:
         workers.stop()
         fleet.close()
+
+
+def _small_member(tmp: Path, fleet_url: str, persons: int, latency: float) -> Member:
+    """Organisation ``org00`` of ``persons``, scheduled hourly in the fleet at ``fleet_url``."""
+    sandbox = Sandbox(size=persons, seed=7, plugins=[AfasPlugin(), HelloIDPlugin()]).start()
+    sandbox.apps["helloid"].app.faults.latency = latency
+    pipeline = tmp / "org00.yaml"
+    pipeline.write_text(pipeline_text("org00", SHARED))
+    env_file = sandbox.write_env_file(tmp / "org00.env")
+    state = in_schema(fleet_url, pipeline_schema("org00"))
+    return Member("org00", sandbox, pipeline, env_file, state)
+
+
+def test_a_run_waits_while_a_live_runner_holds_the_lease_then_runs(
+    tmp_path: Path, fleet_url: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A worker taken for dead while it was only slow goes on renewing its lease: the run
+    deferred in its place waits as long as it lives (here three lease times), then runs."""
+    monkeypatch.setenv("IDSYNC_FLEET", fleet_url)
+    monkeypatch.setenv("IDSYNC_LEASE_SECONDS", "3")
+    member = _small_member(tmp_path, fleet_url, 20, 0.0)
+    fleet = Fleet(fleet_url)
+    try:
+        fleet.schedules.add(
+            member.name,
+            member.pipeline,
+            Schedule(every=dt.timedelta(hours=1)),
+            env_file=member.env_file,
+        )
+        holder = Store(member.state)
+        lease = Lease(holder, "pipeline:org00", dt.timedelta(seconds=3))
+        released: list[dt.datetime] = []
+
+        def release_later() -> None:
+            time.sleep(9)
+            released.append(dt.datetime.now(dt.UTC))
+            lease.release()
+
+        thread = threading.Thread(target=release_later)
+        thread.start()
+        try:
+            assert fleet.run_one(member.name) == "done"
+        finally:
+            thread.join()
+            holder.close()
+        store = Store(member.state, create=False)
+        try:
+            with store.engine.connect() as conn:
+                started = conn.execute(sa.select(t.runs.c.started)).scalars().all()
+        finally:
+            store.close()
+        assert len(started) == 1
+        assert started[0].replace(tzinfo=started[0].tzinfo or dt.UTC) >= released[0]
+        assert _end_state(member.helloid)  # the run did its work
+        found = fleet.schedules.get(member.name)
+        assert found is not None
+        assert found.last_status == "done"
+    finally:
+        fleet.close()
+        member.sandbox.stop()
+
+
+def test_a_run_that_lost_its_lease_is_deferred_again_at_once(
+    tmp_path: Path, fleet_url: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A run whose lease is taken from it (here by a manual runner) stops before its next
+    write. No run of the pipeline started through the fleet since, so nobody else does its
+    work: a new job is deferred at once instead of at the next due time, an hour away."""
+    monkeypatch.setenv("IDSYNC_FLEET", fleet_url)
+    member = _small_member(tmp_path, fleet_url, 40, 0.3)
+    fleet = Fleet(fleet_url)
+    try:
+        fleet.schedules.add(
+            member.name,
+            member.pipeline,
+            Schedule(every=dt.timedelta(hours=1)),
+            env_file=member.env_file,
+        )
+        thief = Store(member.state)
+
+        def take_the_lease_mid_run() -> None:
+            _wait("the run's first write", member.requests, 60)
+            with thief.engine.begin() as conn:  # as if its lease had run out and been taken
+                conn.execute(
+                    t.locks.update()
+                    .where(t.locks.c.name == "pipeline:org00")
+                    .values(owner="elsewhere:1:1", generation=t.locks.c.generation + 1)
+                )
+
+        thread = threading.Thread(target=take_the_lease_mid_run)
+
+        async def run() -> None:
+            async with fleet.app.open_async():
+                thread.start()
+                with pytest.raises(FleetError, match=r"lost its lease .*deferred again"):
+                    await fleet.run_task(pipeline=member.name)
+
+        try:
+            asyncio.run(run())
+        finally:
+            thread.join()
+            thief.close()
+        found = fleet.schedules.get(member.name)
+        assert found is not None
+        assert found.last_status == "stopped"
+        assert "taken over" in (found.last_error or "")
+        assert [(j["status"], j["args"]) for j in _jobs(fleet.store.engine)] == [
+            ("todo", {"pipeline": member.name})
+        ]
+        assert member.requests()  # it was taken from the run part way
+    finally:
+        fleet.close()
+        member.sandbox.stop()

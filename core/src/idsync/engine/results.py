@@ -35,6 +35,8 @@ class RunReport:
     exit_code: int = EXIT_OK
     stopped: bool = False
     """The run was asked to stop while enforcing; what it did not start, the next run does."""
+    lease_lost: bool = False
+    """The run stopped because its lease on the pipeline ran out or was taken over."""
     breakers: list[Trip] = field(default_factory=list)
     """Targets stopped early because they refused the credentials or could not be reached."""
 

@@ -22,7 +22,7 @@ from idsync.plan import Known, Plan, make_plan
 from idsync.plugins import PluginLoadError, Registry, System
 from idsync.progress import Progress
 from idsync.secrets import redact
-from idsync.state import Lease, Store, StoreFailed
+from idsync.state import Lease, LeaseLost, Store, StoreFailed
 
 
 class _Steps:
@@ -262,6 +262,7 @@ class _Steps:
                     report.counts.update(enforcer.counts)
                     report.error = str(exc)
                     report.stopped = True
+                    report.lease_lost = isinstance(exc, LeaseLost)
                     return
                 report.stopped |= enforcer.stopped
                 unfinished[name] = enforcer.unfinished

@@ -17,8 +17,10 @@ Three tasks share one :class:`procrastinate.App`:
   that worker would close the retried job under the next worker's feet. A new row avoids both.
 
 Whatever procrastinate does, the pipeline's lease in its own state store stays the last word on
-who may write: a run that finds the lease held waits for it (at most two lease times), and a
-runner paused past its lease stops before its next write (see :mod:`idsync.state.lease`).
+who may write: a run that finds the lease held waits until it is free (a live holder finishes,
+a dead one's lease runs out), and a runner paused past its lease stops before its next write
+(see :mod:`idsync.state.lease`). A run that lost its lease while no other run of its pipeline
+started is deferred again at once.
 """
 
 from __future__ import annotations
@@ -38,7 +40,7 @@ from procrastinate import exceptions as pexc
 from procrastinate.jobs import Status
 
 from idsync.config import load_pipeline
-from idsync.engine import Engine, lease_ttl, run_status
+from idsync.engine import Engine, RunReport, run_status
 from idsync.fleet.schedules import FleetSchedule, Schedules, read_env_file
 from idsync.plugins import Registry
 from idsync.secrets import register_secret
@@ -147,8 +149,17 @@ class Fleet:
         app = self.app
 
         @app.task(name=RUN_TASK, pass_context=False)
-        def run_pipeline(pipeline: str) -> None:
-            self.run_one(pipeline)
+        async def run_pipeline(pipeline: str) -> None:
+            _status, again = await asyncio.to_thread(self._run_one, pipeline)
+            if not again:
+                return
+            found = await asyncio.to_thread(self.schedules.get, pipeline)
+            deferred = found is not None and await self.defer(found)
+            # The job fails: its run did not finish (the new job, or the one waiting, does).
+            raise FleetError(
+                f"the run of {pipeline} lost its lease before it finished; "
+                + ("it is deferred again" if deferred else "a run of it waits already")
+            )
 
         @app.periodic(cron=_tick_cron(self.tick_seconds), periodic_id="idsync")
         @app.task(name=TICK_TASK, queue=CONTROL_QUEUE, queueing_lock=TICK_TASK, pass_context=False)
@@ -160,9 +171,19 @@ class Fleet:
 
     def run_one(self, pipeline: str) -> str:
         """Run one pipeline now, in this thread: read its schedule, its environment file and
-        its pipeline file, wait for its lease when another runner holds it, run, record how
+        its pipeline file, wait for its lease while another runner holds it, run, record how
         it went. Returns the run's status (``done``, ``failed``, ``held``, ``stopped``).
-        Raises when the pipeline cannot be run at all (the job then fails)."""
+        Raises when the pipeline cannot be run at all (the job then fails).
+
+        The wait for the lease has no deadline of its own: a holder that lives renews it and
+        finishes (a worker taken for dead while it was only slow), one that died stops
+        renewing and its lease runs out within one lease time."""
+        return self._run_one(pipeline)[0]
+
+    def _run_one(self, pipeline: str) -> tuple[str, bool]:
+        """:meth:`run_one`, and whether the pipeline should run again at once: its run lost
+        its lease before it finished while no other run of it had started since (so nobody
+        else is doing its work; the next due time may be an hour away)."""
         found = self.schedules.get(pipeline)
         if found is None:
             raise FleetError(f"pipeline {pipeline!r} is not scheduled in this fleet")
@@ -181,15 +202,7 @@ class Fleet:
                 )
             engine = Engine(config, registry)
             try:
-                deadline = time.monotonic() + 2 * lease_ttl().total_seconds()
-                while True:
-                    try:
-                        report = engine.run()
-                        break
-                    except LockHeld:
-                        if time.monotonic() > deadline:
-                            raise
-                        time.sleep(1.0)
+                report = self._run_when_free(engine, log)
             finally:
                 engine.close()
         except BaseException as exc:
@@ -198,9 +211,27 @@ class Fleet:
             )
             raise
         status = run_status(report.exit_code, report.stopped)
-        self.schedules.finished(pipeline, status, report.error, started=started)
+        noted = self.schedules.finished(pipeline, status, report.error, started=started)
         log.info("run {} of {}: {}", report.run_id, pipeline, status)
-        return status
+        return status, noted and report.lease_lost
+
+    @staticmethod
+    def _run_when_free(engine: Engine, log: Any) -> RunReport:
+        """``engine.run()``, once the pipeline's lease is free (checked every second; said in
+        the log at once and then every minute)."""
+        waited = 0.0
+        while True:
+            try:
+                return engine.run()
+            except LockHeld:
+                if waited % 60 == 0:
+                    log.info(
+                        "another runner holds the lease on {}; this run waits for it ({:.0f} s)",
+                        engine.pipeline.label,
+                        waited,
+                    )
+                time.sleep(1.0)
+                waited += 1.0
 
     async def tick(self) -> None:
         """Sweep the jobs of dead workers, then defer the runs that are due."""
