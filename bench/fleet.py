@@ -6,7 +6,8 @@ are added to a fleet on a throwaway PostgreSQL server, with ``W`` workers (subpr
 control worker already running; every pipeline keeps its state in the fleet's database, in a
 schema of its own. The clock runs from the schedules being added to the last run finished.
 *Ideal* is ``N × t1 / W``: ``t1`` is one plain ``idsync run`` of a same-sized organisation
-alone (measured first), so the ideal assumes perfect packing and no contention. The second
+alone (measured first), keeping its state the same way (a schema of its own in the same
+PostgreSQL server), so the ideal assumes perfect packing and no contention. The second
 scenario kills one worker (``kill -9``) once a third of the runs are done; its ideal is the
 time of the kill plus the runs not yet finished then, on ``W - 1`` workers. The killed worker is
 reaped at once, as a supervisor would: on one host its run's lease is then known to be dead and
@@ -15,9 +16,10 @@ taken over at once (from another host, the run again waits for the lease to run 
 The simulators share this process's CPU with the workers: on a machine with fewer cores than
 the runs need, ``N × t1 / W`` cannot be reached by any scheduler. So the CPU is counted too:
 ``c1`` is the CPU one run takes in a warm process (the engine's run, without the process start
-a worker does not pay per run) plus the simulators' CPU for it, and *the machine's bound* is
-``N × c1 / cores``. *Ideal here* is the larger of the two; the report gives the fleet's time
-against both, with the CPU the workers and simulators used and the machine's load average.
+a worker does not pay per run) plus the simulators' and PostgreSQL's CPU for it, and *the
+machine's bound* is ``N × c1 / cores``. *Ideal here* is the larger of the two; the report
+gives the fleet's time against both, with the CPU the workers, the simulators and PostgreSQL
+used and the machine's load average.
 ``--workers 1`` measures the fleet's own overhead (one worker, no kill scenario).
 """
 
@@ -91,14 +93,36 @@ def _cpu_of(procs: list[subprocess.Popen[bytes]]) -> float:
     return total
 
 
-def _single(work: Path, persons: int, latency: float) -> dict[str, float]:
+def _postgres_cpu(server: PostgresServer) -> float:
+    """CPU seconds the PostgreSQL server used so far: the postmaster, its live children, and
+    the children it has reaped (backends of closed connections)."""
+    assert server.root is not None
+    postmaster = int((server.root / "data" / "postmaster.pid").read_text().split()[0])
+    ticks = os.sysconf("SC_CLK_TCK")
+    total = 0.0
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            fields = stat.read_text().rpartition(")")[2].split()
+        except OSError:  # ended meanwhile
+            continue
+        pid = int(stat.parent.name)
+        if pid == postmaster:
+            total += sum(int(f) for f in fields[11:15]) / ticks  # its own, and reaped children
+        elif int(fields[1]) == postmaster:
+            total += (int(fields[11]) + int(fields[12])) / ticks
+    return total
+
+
+def _single(work: Path, server: PostgresServer, persons: int, latency: float) -> dict[str, float]:
     """One plain ``idsync run`` of an organisation alone (``seconds``: its wall time, process
     start included), then one run in a warm process (``warm``: its wall time; ``cpu``: its
-    CPU and the simulators' for it)."""
+    CPU and the simulators' and PostgreSQL's for it). Each keeps its state as the fleet's
+    pipelines do: in a schema of its own of a database on ``server``."""
     out: dict[str, float] = {}
+    shared = '{url: "${IDSYNC_FLEET}", per_pipeline: true}'
+    database = server.database()
     for name in ("single", "warm"):
-        state = f"sqlite:///{work / f'{name}.db'}"
-        sandbox, pipeline, _ = _organisation(work, name, 10_000, persons, latency, state)
+        sandbox, pipeline, _ = _organisation(work, name, 10_000, persons, latency, shared)
         command = (
             [str(IDSYNC), "run", str(pipeline)]
             if name == "single"
@@ -106,15 +130,16 @@ def _single(work: Path, persons: int, latency: float) -> dict[str, float]:
         )
         try:
             started, simulators = time.perf_counter(), time.process_time()
+            postgres = _postgres_cpu(server)
             done = subprocess.run(
                 command,
-                env={**os.environ, **sandbox.env},
+                env={**os.environ, **sandbox.env, "IDSYNC_FLEET": database},
                 capture_output=True,
                 text=True,
                 check=False,
             )
             took = time.perf_counter() - started
-            simulators = time.process_time() - simulators
+            simulators = time.process_time() - simulators + _postgres_cpu(server) - postgres
             if done.returncode not in (0, 3):
                 raise RuntimeError(f"the {name} run failed: {done.stderr[-2000:]}")
         finally:
@@ -193,6 +218,7 @@ def _scenario(
             time.sleep(0.2)
         schedules = Schedules(fleet_store)
         workers_cpu, simulators_cpu = _cpu_of(procs), time.process_time()
+        postgres_cpu = _postgres_cpu(server)
         load = os.getloadavg()[0]
         started = time.perf_counter()
         for (_, pipeline, env_file), i in zip(orgs, range(pipelines), strict=True):
@@ -215,6 +241,7 @@ def _scenario(
         took = time.perf_counter() - started
         workers_cpu = _cpu_of(procs) - workers_cpu
         simulators_cpu = time.process_time() - simulators_cpu
+        postgres_cpu = _postgres_cpu(server) - postgres_cpu
         load = max(load, os.getloadavg()[0])
         statuses = [s.last_status for s in schedules.all()]
         with fleet_store.engine.connect() as conn:
@@ -241,7 +268,8 @@ def _scenario(
         "seconds": round(took, 2),
         "cpu_workers": round(workers_cpu, 1),
         "cpu_simulators": round(simulators_cpu, 1),
-        "cores_used": round((workers_cpu + simulators_cpu) / took, 2),
+        "cpu_postgres": round(postgres_cpu, 1),
+        "cores_used": round((workers_cpu + simulators_cpu + postgres_cpu) / took, 2),
         "load": round(load, 2),
         "killed_at": round(killed_at, 2) if killed_at is not None else None,
         "done_at_kill": done_at_kill,
@@ -272,7 +300,7 @@ def main() -> None:
         work = Path(tmp)
         server = PostgresServer().start()
         try:
-            single = _single(work, args.persons, args.latency)
+            single = _single(work, server, args.persons, args.latency)
             t1 = single["seconds"]
             ideal = args.pipelines * t1 / args.workers
             cores = os.cpu_count() or 1

@@ -224,21 +224,10 @@ class Outcomes(StorePart):
     ) -> int:
         """Record that an action is about to call its target; returns the intent's id, which
         :meth:`record` marks finished in the same transaction as the action's outcome."""
-        with self._write() as conn:
-            result = conn.execute(
-                _INTENT_INSERT,
-                {
-                    "run_id": run_id,
-                    "target": target,
-                    "person": person,
-                    "kind": kind,
-                    "key": key,
-                    "reference": reference,
-                    "started": now(),
-                    "status": "started",
-                },
-            )
-            return int(result.inserted_primary_key[0])  # type: ignore[index]
+        (intent,) = self.start_intents(
+            run_id=run_id, target=target, actions=[(person, kind, key, reference)]
+        )
+        return intent
 
     def start_intents(
         self,
