@@ -182,6 +182,7 @@ def _scenario(
     workers: int,
     latency: float,
     kill: bool,
+    limit: float,
 ) -> dict[str, Any]:
     fleet_url = server.database()
     fleet_store = Store(fleet_url)
@@ -235,7 +236,7 @@ def _scenario(
                 killed_at, done_at_kill = time.perf_counter() - started, done
             if done >= pipelines and open_jobs == 0:
                 break
-            if time.perf_counter() - started > 1800:
+            if time.perf_counter() - started > limit:
                 raise RuntimeError(f"the fleet did not finish: {done} of {pipelines} done")
             time.sleep(0.2)
         took = time.perf_counter() - started
@@ -311,8 +312,13 @@ def main() -> None:
                 "workers": args.workers,
                 "latency": args.latency,
             }
-            whole = _scenario(work, server, kill=False, **common)
-            killed = _scenario(work, server, kill=True, **common) if args.workers > 1 else None
+            limit = max(1800.0, 4 * max(ideal, bound))  # far past any fleet that works
+            whole = _scenario(work, server, kill=False, limit=limit, **common)
+            killed = (
+                _scenario(work, server, kill=True, limit=limit, **common)
+                if args.workers > 1
+                else None
+            )
         finally:
             server.stop()
     result: dict[str, Any] = {
