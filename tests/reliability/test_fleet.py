@@ -548,14 +548,16 @@ def test_a_worker_taken_for_dead_while_paused_takes_no_job_when_it_wakes(
         fleet.close()
 
 
-def _small_member(tmp: Path, fleet_url: str, persons: int, latency: float) -> Member:
-    """Organisation ``org00`` of ``persons``, scheduled hourly in the fleet at ``fleet_url``."""
+def _small_member(tmp: Path, fleet: Fleet, persons: int, latency: float) -> Member:
+    """Organisation ``org00`` of ``persons``, scheduled hourly in ``fleet``."""
     sandbox = Sandbox(size=persons, seed=7, plugins=[AfasPlugin(), HelloIDPlugin()]).start()
     sandbox.apps["helloid"].app.faults.latency = latency
     pipeline = tmp / "org00.yaml"
     pipeline.write_text(pipeline_text("org00", SHARED))
     env_file = sandbox.write_env_file(tmp / "org00.env")
-    state = in_schema(fleet_url, pipeline_schema("org00"))
+    every = Schedule(every=dt.timedelta(hours=1))
+    fleet.schedules.add("org00", pipeline, every, env_file=env_file)
+    state = in_schema(fleet.url, pipeline_schema("org00"))
     return Member("org00", sandbox, pipeline, env_file, state)
 
 
@@ -566,15 +568,9 @@ def test_a_run_waits_while_a_live_runner_holds_the_lease_then_runs(
     deferred in its place waits as long as it lives (here three lease times), then runs."""
     monkeypatch.setenv("IDSYNC_FLEET", fleet_url)
     monkeypatch.setenv("IDSYNC_LEASE_SECONDS", "3")
-    member = _small_member(tmp_path, fleet_url, 20, 0.0)
     fleet = Fleet(fleet_url)
+    member = _small_member(tmp_path, fleet, 20, 0.0)
     try:
-        fleet.schedules.add(
-            member.name,
-            member.pipeline,
-            Schedule(every=dt.timedelta(hours=1)),
-            env_file=member.env_file,
-        )
         holder = Store(member.state)
         lease = Lease(holder, "pipeline:org00", dt.timedelta(seconds=3))
         released: list[dt.datetime] = []
@@ -615,15 +611,9 @@ def test_a_run_that_lost_its_lease_is_deferred_again_at_once(
     write. No run of the pipeline started through the fleet since, so nobody else does its
     work: a new job is deferred at once instead of at the next due time, an hour away."""
     monkeypatch.setenv("IDSYNC_FLEET", fleet_url)
-    member = _small_member(tmp_path, fleet_url, 40, 0.3)
     fleet = Fleet(fleet_url)
+    member = _small_member(tmp_path, fleet, 40, 0.3)
     try:
-        fleet.schedules.add(
-            member.name,
-            member.pipeline,
-            Schedule(every=dt.timedelta(hours=1)),
-            env_file=member.env_file,
-        )
         thief = Store(member.state)
 
         def take_the_lease_mid_run() -> None:
