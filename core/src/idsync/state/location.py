@@ -119,9 +119,11 @@ class StateLocation:
         if schema is None:
             return mask_url(self.url.render_as_string(hide_password=True))
         rest = _SEARCH_PATH.sub("", _options(self.url)).strip()
-        url = self.url.update_query_dict({"options": rest}) if rest else self.url
-        if not rest:
-            url = url.difference_update_query(["options"])
+        url = (
+            self.url.update_query_dict({"options": rest})
+            if rest
+            else self.url.difference_update_query(["options"])
+        )
         return f"{mask_url(url.render_as_string(hide_password=True))} (schema {schema})"
 
     @property
